@@ -1,0 +1,25 @@
+"""The typer application; each command module registers its commands here."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="tnhl",
+    help="Sync TalkNotes contacts, tasks and notes with HighLevel.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _register_commands() -> None:
+    # Imported here, not at module top, so `tnhl --help` stays cheap and command modules
+    # may import heavy packages (uvicorn, sqlalchemy) without slowing every command.
+    from tnhl.cli import _highlevel
+
+    _highlevel.register(app)
+
+
+def main() -> None:
+    _register_commands()
+    app()
