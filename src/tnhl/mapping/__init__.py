@@ -1,0 +1,43 @@
+"""Field mapping TalkNotes -> HighLevel: a user-editable YAML file and pure transforms."""
+
+from __future__ import annotations
+
+from ._apply import Mapped, map_contact, map_note, map_task
+from ._config import default_mapping, load_mapping, load_mapping_text
+from ._errors import MappingError, MappingFileError, MappingIssue, TransformError
+from ._models import MappingConfig
+from ._transforms import (
+    NameParts,
+    Priority,
+    default_due,
+    format_due,
+    normalise_email,
+    normalise_priority,
+    parse_due_date,
+    split_name,
+    to_e164,
+)
+
+__all__ = [
+    "Mapped",
+    "MappingConfig",
+    "MappingError",
+    "MappingFileError",
+    "MappingIssue",
+    "NameParts",
+    "Priority",
+    "TransformError",
+    "default_due",
+    "default_mapping",
+    "format_due",
+    "load_mapping",
+    "load_mapping_text",
+    "map_contact",
+    "map_note",
+    "map_task",
+    "normalise_email",
+    "normalise_priority",
+    "parse_due_date",
+    "split_name",
+    "to_e164",
+]

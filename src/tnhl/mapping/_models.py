@@ -1,0 +1,216 @@
+"""The mapping file's schema: pydantic models, strict (unknown keys are errors)."""
+
+from __future__ import annotations
+
+import re
+import string
+from datetime import time
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jmespath
+import phonenumbers
+from jmespath.exceptions import JMESPathError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "ContactConfig",
+    "CustomFieldSpec",
+    "DueConfig",
+    "EmailConfig",
+    "MappingConfig",
+    "NameConfig",
+    "NotesConfig",
+    "PhoneConfig",
+    "PriorityConfig",
+    "TasksConfig",
+]
+
+# String-valued fields of CreateContactDto a user may fill from TalkNotes data with a jmespath
+# expression (contacts.json). Names, email and phone come from the seed fields; tags and
+# customFields have their own sections; dnd settings are objects and not offered.
+ContactField = Literal[
+    "address1",
+    "city",
+    "state",
+    "postalCode",
+    "country",
+    "website",
+    "timezone",
+    "source",
+    "companyName",
+    "assignedTo",
+    "dateOfBirth",
+    "gender",
+]
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_template(template: str, allowed: set[str]) -> str:
+    # Only bare {name} placeholders: str.format would otherwise allow attribute access
+    # ({title.__class__}) from a user-edited file.
+    for _, name, spec, conv in string.Formatter().parse(template):
+        if name is None:
+            continue
+        if name not in allowed or spec or conv:
+            names = ", ".join("{" + a + "}" for a in sorted(allowed))
+            raise ValueError(f"placeholder {{{name}}} not allowed; use only {names}")
+    return template
+
+
+def _compile_jmespath(expr: str) -> str:
+    try:
+        jmespath.compile(expr)
+    except JMESPathError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"not a valid jmespath expression ({first})") from None
+    return expr
+
+
+JmesPath = Annotated[str, AfterValidator(_compile_jmespath)]
+
+
+class NameConfig(_Strict):
+    split: Literal["last_word", "first_word"] = "last_word"
+    prefixes: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = ()
+    particles: tuple[str, ...] = ()
+
+
+class PhoneConfig(_Strict):
+    default_region: str = "US"
+    validation: Literal["possible", "valid"] = "possible"
+    on_invalid: Literal["drop", "reject"] = "drop"
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if v.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region {v!r}; use an ISO 3166 two-letter code such as US")
+        return v.upper()
+
+
+class EmailConfig(_Strict):
+    lowercase: bool = True
+    on_invalid: Literal["drop", "reject"] = "drop"
+
+
+class CustomFieldSpec(_Strict):
+    key: str | None = None
+    id: str | None = None
+    type: Literal["text", "number", "list"] = "text"
+    path: JmesPath | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> CustomFieldSpec:
+        if (self.key is None) == (self.id is None):
+            raise ValueError("give exactly one of key or id")
+        return self
+
+
+class ContactConfig(_Strict):
+    create_mode: Literal["upsert", "create"] = "upsert"
+    clear_on_null: bool = True
+    name: NameConfig = NameConfig()
+    phone: PhoneConfig = PhoneConfig()
+    email: EmailConfig = EmailConfig()
+    tags: tuple[str, ...] = ()
+    source: str | None = None
+    fields: dict[ContactField, JmesPath] = Field(default_factory=dict)
+    custom_fields: dict[str, CustomFieldSpec] = Field(default_factory=dict)
+    unmapped_custom_fields: Literal["ignore", "by_key"] = "ignore"
+
+
+PriorityLevel = Literal["low", "normal", "high", "urgent"]
+
+
+def _default_labels() -> dict[PriorityLevel, str | None]:
+    return {"low": "Low", "normal": None, "high": "High", "urgent": "Urgent"}
+
+
+class PriorityConfig(_Strict):
+    mode: Literal["title_prefix", "body_line", "ignore"] = "title_prefix"
+    labels: dict[PriorityLevel, str | None] = Field(default_factory=_default_labels)
+    title_format: str = "[{label}] {title}"
+    body_format: str = "Priority: {label}"
+
+    @field_validator("title_format")
+    @classmethod
+    def _title(cls, v: str) -> str:
+        return _check_template(v, {"label", "title"})
+
+    @field_validator("body_format")
+    @classmethod
+    def _body(cls, v: str) -> str:
+        return _check_template(v, {"label"})
+
+
+def _hhmm(v: Any) -> time:
+    if isinstance(v, int) and not isinstance(v, bool):
+        # YAML 1.1 reads an unquoted 09:00 as the sexagesimal integer 540.
+        v = f"{v // 60:02d}:{v % 60:02d}"
+    if isinstance(v, time):
+        return v
+    if not isinstance(v, str) or not _HHMM.match(v):
+        raise ValueError(f"must be a time of day as HH:MM, got {v!r}")
+    hh, mm = v.split(":")
+    return time(int(hh), int(mm))
+
+
+class DueConfig(_Strict):
+    timezone: str = "UTC"
+    date_only_time: time = time(9, 0)
+    day_first: bool = False
+    default_days: int = Field(default=1, ge=0, le=365)
+    default_time: time = time(9, 0)
+    on_invalid: Literal["reject", "default"] = "reject"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {v!r} (e.g. America/New_York)") from None
+        return v
+
+    @field_validator("date_only_time", "default_time", mode="before")
+    @classmethod
+    def _time(cls, v: Any) -> time:
+        return _hhmm(v)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class TasksConfig(_Strict):
+    priority: PriorityConfig = PriorityConfig()
+    due: DueConfig = DueConfig()
+    description_to_body: bool = True
+    assignees: dict[str, str] = Field(default_factory=dict)
+    default_assignee: str | None = None
+    unmapped_assignee: Literal["ignore", "pass_through"] = "ignore"
+
+
+class NotesConfig(_Strict):
+    send_title: bool = True
+    title_in_body: bool = False
+    title_in_body_format: str = "{title}\n\n{body}"
+
+    @field_validator("title_in_body_format")
+    @classmethod
+    def _fmt(cls, v: str) -> str:
+        return _check_template(v, {"title", "body"})
+
+
+class MappingConfig(_Strict):
+    version: Literal[1] = 1
+    contact: ContactConfig = ContactConfig()
+    tasks: TasksConfig = TasksConfig()
+    notes: NotesConfig = NotesConfig()
