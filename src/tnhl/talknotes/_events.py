@@ -1,0 +1,352 @@
+"""The TalkNotes event contract: the pydantic models of `POST /webhooks/talknotes` bodies.
+
+TalkNotes publishes no API, so tnhl defines this contract (docs/talknotes-contract.md).
+Decisions, each documented there too:
+
+- The body is `{type, timestamp, data}`; `timestamp` is ISO 8601 *with* a zone (naive is
+  rejected: a sync engine that guesses zones reorders events).
+- Field names follow the seed flows (`email`, `external_id`, `full_name`, `phone`; `contactId`,
+  `taskName`, `dueDate`, `priority`; `noteTitle`, `noteContent`) plus `id`.
+- Unknown keys are kept, not rejected: in `data` they land in the model's `model_extra`, so a
+  field mapping can use them without a contract change; nothing unknown is ever an error.
+- Updates are partial: a key that is absent means "unchanged", an explicit `null` means
+  "clear" (`model_fields_set` tells the two apart). Creates must say something useful.
+- `priority` is one of `low|normal|high|urgent` (case-insensitive). Numbers are refused: "1"
+  means "highest" in some apps and "lowest" in others.
+- `dueDate` is an ISO 8601 date (`2026-12-04`) or date-time, with or without a zone; a value
+  without a zone is wall-clock time in the location's time zone, applied by the mapping.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EVENT_TYPES",
+    "ContactData",
+    "ContactRef",
+    "EventType",
+    "NewContactData",
+    "NoteData",
+    "NoteRef",
+    "Priority",
+    "TalkNotesEvent",
+    "TaskCompletedData",
+    "TaskData",
+    "entity_key",
+    "event_adapter",
+    "parse_event",
+]
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from tnhl.talknotes._errors import InvalidEvent, MalformedEvent, Problem
+
+EventType = Literal[
+    "contact.created",
+    "contact.updated",
+    "contact.deleted",
+    "task.created",
+    "task.updated",
+    "task.completed",
+    "note.created",
+    "note.updated",
+    "note.deleted",
+]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+
+Priority = Literal["low", "normal", "high", "urgent"]
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_PHONE_CHARS = re.compile(r"\+?[0-9 ().\-/]+")
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise ValueError("is not an email address (expected name@domain.tld)")
+    return value
+
+
+def _check_phone(value: str) -> str:
+    # Shape only; normalising to E.164 needs the location's country and is the mapping's job.
+    digits = sum(ch.isdigit() for ch in value)
+    if not _PHONE_CHARS.fullmatch(value) or not 7 <= digits <= 15:
+        raise ValueError("is not a phone number (7 to 15 digits, optional +, spaces, dashes)")
+    return value
+
+
+def _check_due(value: str) -> str:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                "is not an ISO 8601 date or date-time (e.g. 2026-12-04 or 2026-12-04T17:00:00Z)"
+            ) from None
+    return value
+
+
+def _require_text(value: Any) -> Any:
+    # JSON numbers would otherwise be read as Unix times; the contract says ISO 8601 text.
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time string with a zone")
+    return value
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Text = Annotated[str, StringConstraints(max_length=256)]
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_check_email)
+]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=32), AfterValidator(_check_phone)
+]
+DueDate = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=64), AfterValidator(_check_due)
+]
+PriorityIn = Annotated[Priority, BeforeValidator(_lower)]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=65_536)]
+Stamp = Annotated[AwareDatetime, BeforeValidator(_require_text)]
+
+
+class _Data(BaseModel):
+    # extra="allow": unknown keys are kept in model_extra for the mapping (see module doc).
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class ContactData(_Data):
+    """A TalkNotes contact (person). Only `id` is required on updates."""
+
+    id: Id
+    email: Email | None = None
+    external_id: Annotated[str, StringConstraints(max_length=128)] | None = None
+    full_name: Text | None = None
+    phone: Phone | None = None
+    custom_fields: dict[str, Any] | None = None
+    updated_at: Stamp | None = None
+
+
+class NewContactData(ContactData):
+    """The data of `contact.created`: a contact with at least one identifying field."""
+
+    @model_validator(mode="after")
+    def _identifiable(self) -> NewContactData:
+        if not (self.email or self.phone or self.full_name or self.external_id):
+            raise ValueError("a new contact needs at least one of email, phone, full_name")
+        return self
+
+
+class ContactRef(_Data):
+    """The data of `contact.deleted`: which contact."""
+
+    id: Id
+
+
+class _TaskFields(_Data):
+    # camelCase field names are the contract's (the seed flows' names users already know).
+    id: Id
+    contactId: Id
+    dueDate: DueDate | None = None
+    priority: PriorityIn | None = None
+    description: Annotated[str, StringConstraints(max_length=65_536)] | None = None
+    completed: bool | None = None
+    assignee: Text | None = None
+    updated_at: Stamp | None = None
+
+    def due(self) -> date | datetime | None:
+        """`dueDate` parsed: a `date`, or a `datetime` (naive when it carried no zone)."""
+        if self.dueDate is None:
+            return None
+        if "T" in self.dueDate or " " in self.dueDate:
+            return datetime.fromisoformat(self.dueDate)
+        return date.fromisoformat(self.dueDate)
+
+
+class TaskData(_TaskFields):
+    """A to-do for a contact (`task.created`, `task.updated`: the full task)."""
+
+    taskName: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class TaskCompletedData(_TaskFields):
+    """The data of `task.completed`: which task; the other task fields may come along."""
+
+    taskName: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
+
+
+class NoteData(_Data):
+    """A note on a contact (`note.created`, `note.updated`)."""
+
+    id: Id
+    contactId: Id
+    noteTitle: Text | None = None
+    noteContent: Body
+    updated_at: Stamp | None = None
+
+
+class NoteRef(_Data):
+    """The data of `note.deleted`: which note, on which contact."""
+
+    id: Id
+    contactId: Id
+
+
+EventData = ContactData | ContactRef | TaskData | TaskCompletedData | NoteData | NoteRef
+
+
+class TalkNotesEvent(BaseModel):
+    """One TalkNotes webhook body. Parse with `parse_event`, which returns the subclass
+    matching `type` (so `data` has the right model)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: EventType
+    timestamp: Stamp = Field(description="When it happened; ISO 8601 with a zone.")
+    data: EventData
+
+
+class ContactCreated(TalkNotesEvent):
+    type: Literal["contact.created"]
+    data: NewContactData
+
+
+class ContactUpdated(TalkNotesEvent):
+    type: Literal["contact.updated"]
+    data: ContactData
+
+
+class ContactDeleted(TalkNotesEvent):
+    type: Literal["contact.deleted"]
+    data: ContactRef
+
+
+class TaskCreated(TalkNotesEvent):
+    type: Literal["task.created"]
+    data: TaskData
+
+
+class TaskUpdated(TalkNotesEvent):
+    type: Literal["task.updated"]
+    data: TaskData
+
+
+class TaskCompleted(TalkNotesEvent):
+    type: Literal["task.completed"]
+    data: TaskCompletedData
+
+
+class NoteCreated(TalkNotesEvent):
+    type: Literal["note.created"]
+    data: NoteData
+
+
+class NoteUpdated(TalkNotesEvent):
+    type: Literal["note.updated"]
+    data: NoteData
+
+
+class NoteDeleted(TalkNotesEvent):
+    type: Literal["note.deleted"]
+    data: NoteRef
+
+
+AnyEvent = Annotated[
+    ContactCreated
+    | ContactUpdated
+    | ContactDeleted
+    | TaskCreated
+    | TaskUpdated
+    | TaskCompleted
+    | NoteCreated
+    | NoteUpdated
+    | NoteDeleted,
+    Field(discriminator="type"),
+]
+# One adapter, built once: validate_json parses and validates in a single pass (no json.loads
+# then model_validate), which keeps the intake path lean.
+_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+
+def event_adapter() -> TypeAdapter[AnyEvent]:
+    """The pydantic adapter of the whole contract (for JSON schemas and OpenAPI)."""
+    return _ADAPTER
+
+
+def parse_event(body: bytes | str) -> TalkNotesEvent:
+    """Parse and validate a webhook body.
+
+    Raises `MalformedEvent` when it is not JSON, `InvalidEvent` (with `.problems`, each naming
+    a dotted field such as `data.taskName`) when it is JSON but not a valid event.
+    """
+    try:
+        return _ADAPTER.validate_json(body)
+    except ValidationError as exc:
+        raise _to_invalid(exc) from None
+
+
+def entity_key(event: TalkNotesEvent) -> str:
+    """The TalkNotes contact id the event belongs to, so the engine can order per contact."""
+    data = event.data
+    if isinstance(data, ContactData | ContactRef):
+        return data.id
+    return data.contactId
+
+
+_PROBLEM_TEXT = {
+    "missing": "is required",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "timezone_aware": "must be an ISO 8601 date-time with a zone (Z or +hh:mm)",
+    "string_too_short": "must not be empty",
+}
+
+
+def _to_invalid(exc: ValidationError) -> InvalidEvent:
+    problems: list[Problem] = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=True):
+        kind = err["type"]
+        if kind == "json_invalid":
+            return MalformedEvent([{"field": "(body)", "problem": f"is not JSON: {err['msg']}"}])
+        loc = list(err["loc"])
+        if loc and loc[0] in EVENT_TYPES:
+            loc = loc[1:]  # the discriminator's branch name is noise for the sender
+        if kind == "union_tag_not_found":
+            problems.append({"field": "type", "problem": "is required"})
+            continue
+        if kind == "union_tag_invalid":
+            problems.append(
+                {"field": "type", "problem": "must be one of " + ", ".join(EVENT_TYPES)}
+            )
+            continue
+        if not loc and kind in ("dict_type", "model_type", "model_attributes_type"):
+            problems.append({"field": "(body)", "problem": "must be a JSON object"})
+            continue
+        field = ""
+        for part in loc:
+            field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+        text = _PROBLEM_TEXT.get(kind) or str(err["msg"]).removeprefix("Value error, ")
+        problems.append({"field": field or "(body)", "problem": text})
+    return InvalidEvent(problems)
