@@ -175,8 +175,9 @@ def normalise_priority(raw: object) -> Priority | None:
     )
 
 
-# Epoch values above this are milliseconds (1e11 s is the year 5138).
-_MS_THRESHOLD = 100_000_000_000
+# Epoch values at or above this are milliseconds: as seconds it is the year 2286, beyond the
+# accepted range, and as milliseconds it is April 1970.
+_MS_THRESHOLD = 10_000_000_000
 _MIN_YEAR, _MAX_YEAR = 1970, 2200
 _US = ("%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M %p")
 _EU = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %I:%M %p")
