@@ -1,0 +1,79 @@
+"""Run an ASGI app under uvicorn on a free loopback port in a background thread.
+
+Tests, demos and benchmarks use this to talk to real HTTP over loopback rather than an
+in-process transport, so what they see (headers, content-length, dropped connections) is what
+a client of the real service would see.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from starlette.types import ASGIApp
+
+__all__ = ["ServeError", "serve_in_thread"]
+
+
+class ServeError(RuntimeError):
+    """The server did not start (or stop) within its deadline."""
+
+
+def _bind_loopback() -> socket.socket:
+    # Binding ourselves (port 0) and handing the socket to uvicorn avoids the race of picking a
+    # "free" port number and hoping nobody takes it before uvicorn binds it.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+@contextmanager
+def serve_in_thread(
+    app: ASGIApp,
+    *,
+    startup_timeout: float = 10.0,
+    shutdown_timeout: float = 10.0,
+    log_level: str = "warning",
+) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1:<free port>; yield its base URL (`http://127.0.0.1:PORT`).
+
+    Waits (polling, with a deadline) until uvicorn reports it has started, and on exit asks it to
+    stop and joins the thread. Raises `ServeError` if either takes longer than its timeout.
+    """
+    sock = _bind_loopback()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="auto",
+        access_log=False,
+        # Connections kept alive by a test client must not hold the shutdown for long.
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn installs signal handlers only in the main thread; running elsewhere is supported.
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not server.started:
+            if not thread.is_alive():
+                raise ServeError("uvicorn exited before it started serving")
+            if time.monotonic() > deadline:
+                raise ServeError(f"uvicorn did not start within {startup_timeout} s")
+            time.sleep(0.005)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(shutdown_timeout)
+        sock.close()
+        if thread.is_alive():
+            raise ServeError(f"uvicorn did not stop within {shutdown_timeout} s")
