@@ -115,15 +115,30 @@ def _lower(value: Any) -> Any:
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(max_length=256)]
 Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_check_email)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254),
+    AfterValidator(_check_email),
+    Field(description="An email address, name@domain.tld."),
 ]
 Phone = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=32), AfterValidator(_check_phone)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=32),
+    AfterValidator(_check_phone),
+    Field(description="7 to 15 digits, in any national or E.164 format (+, spaces, dashes)."),
 ]
 DueDate = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=64), AfterValidator(_check_due)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=64),
+    AfterValidator(_check_due),
+    Field(
+        description="ISO 8601 date or date-time; without a zone it is wall-clock time in the "
+        "location's time zone.",
+        examples=["2026-12-04", "2026-12-04T17:00:00Z", "2026-12-04T17:00"],
+    ),
 ]
-PriorityIn = Annotated[Priority, BeforeValidator(_lower)]
+PriorityIn = Annotated[
+    Priority, BeforeValidator(_lower), Field(description="Case-insensitive; numbers are refused.")
+]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=65_536)]
 Stamp = Annotated[AwareDatetime, BeforeValidator(_require_text)]
 

@@ -1,0 +1,276 @@
+"""The intake app: signed webhooks in, durable inbox rows out, an answer in well under a second.
+
+Each route does the least that makes the event safe: verify the signature and the replay window,
+validate just enough to reject what the engine could never apply, write the *raw* body to the
+inbox (deduplicated on (source, event id) by the inbox), and only then answer. Planning and
+HighLevel calls happen later in workers, never on this path.
+
+Why the error codes differ per sender: TalkNotes (Standard Webhooks senders) retries on 5xx, so
+"cannot persist" is 503 + Retry-After; HighLevel retries *only* on 429 (help.gohighlevel.com
+article 155000007071), so the same condition is 429 there.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SOURCE_HIGHLEVEL",
+    "SOURCE_TALKNOTES",
+    "InboxWriter",
+    "StoredInfo",
+    "create_intake_app",
+]
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from anyio import to_thread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tnhl.talknotes import (
+    InvalidEvent,
+    MalformedEvent,
+    SignatureError,
+    WebhookVerifier,
+    entity_key,
+    parse_event,
+)
+from tnhl.talknotes._openapi import talknotes_openapi
+from tnhl.webhooks._errors import HighLevelPayloadError, HighLevelSignatureError, InboxUnavailable
+from tnhl.webhooks._highlevel import HighLevelKeys, HighLevelVerifier
+
+SOURCE_TALKNOTES = "talknotes"
+SOURCE_HIGHLEVEL = "highlevel"
+MAX_BODY_BYTES = 1_048_576
+
+_log = logging.getLogger("tnhl.webhooks.intake")
+
+
+class InboxWriter(Protocol):
+    """Where intake persists events. The engine adapts the store to it.
+
+    `add` returns False when (source, event_id) is already stored (a duplicate delivery) and
+    raises `InboxUnavailable` when it cannot persist. It must be durable when it returns.
+    """
+
+    def add(
+        self,
+        source: str,
+        event_id: str,
+        event_type: str,
+        location_id: str,
+        entity_key: str,
+        body: str,
+        received_at: datetime,
+    ) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredInfo:
+    """A newly stored event, passed to `on_stored` (e.g. to dispatch it to a worker now)."""
+
+    source: str
+    event_id: str
+    event_type: str
+    location_id: str
+    entity_key: str
+    received_at: datetime
+
+
+_JSON = "application/json"
+
+
+def _json(status: int, content: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(content, separators=(",", ":")), status, headers, _JSON)
+
+
+def _accepted(status: int, stored: bool, event_id: str) -> Response:
+    # Built by hand: this is the hot path and the shape is fixed.
+    word = b'{"status":"accepted","id":' if stored else b'{"status":"duplicate","id":'
+    return Response(word + json.dumps(event_id).encode() + b"}", status, media_type=_JSON)
+
+
+def _too_large(limit: int) -> Response:
+    return _json(413, {"error": "too_large", "message": f"body exceeds {limit} bytes"})
+
+
+class _Intake:
+    def __init__(
+        self,
+        *,
+        inbox: InboxWriter,
+        talknotes: WebhookVerifier,
+        highlevel: HighLevelVerifier,
+        location_id: str,
+        clock: Callable[[], float],
+        on_stored: Callable[[StoredInfo], None] | None,
+        offload: bool,
+        retry_after: int,
+        max_body_bytes: int,
+    ) -> None:
+        self.inbox = inbox
+        self.talknotes = talknotes
+        self.highlevel = highlevel
+        self.location_id = location_id
+        self.clock = clock
+        self.on_stored = on_stored
+        self.offload = offload
+        self.retry_after = str(retry_after)
+        self.max_body_bytes = max_body_bytes
+        self.openapi = json.dumps(talknotes_openapi()).encode()
+
+    async def _body(self, request: Request) -> bytes | None:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            return None
+        body = await request.body()
+        return None if len(body) > self.max_body_bytes else body
+
+    async def _store(self, info: StoredInfo, body: bytes) -> bool | None:
+        """True stored, False duplicate, None could not persist (the caller answers retry)."""
+        args = (
+            info.source,
+            info.event_id,
+            info.event_type,
+            info.location_id,
+            info.entity_key,
+            body.decode("utf-8", "replace"),
+            info.received_at,
+        )
+        try:
+            if self.offload:
+                # A sync store call on the event loop would serialise all requests behind disk
+                # or network latency; a worker thread lets them overlap.
+                stored = await to_thread.run_sync(self.inbox.add, *args)
+            else:
+                stored = self.inbox.add(*args)
+        except InboxUnavailable as exc:
+            _log.warning("inbox unavailable for %s event %s: %s", info.source, info.event_id, exc)
+            return None
+        except Exception:
+            # Not persisted, whatever the cause: tell the sender to retry rather than lose it.
+            _log.exception("inbox failed for %s event %s", info.source, info.event_id)
+            return None
+        if stored and self.on_stored is not None:
+            try:
+                self.on_stored(info)
+            except Exception:
+                # The row is durable; the sweeper dispatches it if this hook failed.
+                _log.exception("on_stored failed for %s event %s", info.source, info.event_id)
+        return stored
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    async def talknotes_webhook(self, request: Request) -> Response:
+        body = await self._body(request)
+        if body is None:
+            return _too_large(self.max_body_bytes)
+        try:
+            event_id = self.talknotes.verify(request.headers, body)
+        except SignatureError as exc:
+            return _json(401, {"error": "invalid_signature", "message": str(exc)})
+        try:
+            event = parse_event(body)
+        except MalformedEvent as exc:
+            return _invalid(400, "malformed_json", exc)
+        except InvalidEvent as exc:
+            return _invalid(422, "invalid_event", exc)
+        info = StoredInfo(
+            SOURCE_TALKNOTES, event_id, event.type, self.location_id, entity_key(event), self._now()
+        )
+        stored = await self._store(info, body)
+        if stored is None:
+            return _json(
+                503,
+                {"error": "unavailable", "message": "cannot store events now; retry later"},
+                {"retry-after": self.retry_after},
+            )
+        return _accepted(202, stored, event_id)
+
+    async def highlevel_webhook(self, request: Request) -> Response:
+        body = await self._body(request)
+        if body is None:
+            return _too_large(self.max_body_bytes)
+        try:
+            self.highlevel.verify_signature(request.headers, body)
+            event = self.highlevel.read(body)
+        except HighLevelSignatureError as exc:
+            return _json(401, {"error": "invalid_signature", "message": str(exc)})
+        except HighLevelPayloadError as exc:
+            return _json(400, {"error": "invalid_event", "message": str(exc)})
+        info = StoredInfo(
+            SOURCE_HIGHLEVEL,
+            event.webhook_id,
+            event.type,
+            event.location_id,
+            event.entity_key,
+            self._now(),
+        )
+        stored = await self._store(info, body)
+        if stored is None:
+            return _json(
+                429,
+                {"error": "unavailable", "message": "cannot store events now; retry later"},
+                {"retry-after": self.retry_after},
+            )
+        return _accepted(200, stored, event.webhook_id)
+
+    async def openapi_json(self, request: Request) -> Response:
+        return Response(self.openapi, media_type=_JSON)
+
+    async def healthz(self, request: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type=_JSON)
+
+
+def _invalid(status: int, error: str, exc: InvalidEvent) -> Response:
+    return _json(status, {"error": error, "message": exc.summary(), "problems": exc.problems})
+
+
+def create_intake_app(
+    *,
+    inbox: InboxWriter,
+    talknotes_secret: str,
+    location_id: str,
+    highlevel_keys: HighLevelKeys | None = None,
+    clock: Callable[[], float] = time.time,
+    on_stored: Callable[[StoredInfo], None] | None = None,
+    offload: bool = True,
+    retry_after: int = 30,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Starlette:
+    """The ASGI app serving `POST /webhooks/talknotes`, `POST /webhooks/highlevel`,
+    `GET /openapi.json` (the TalkNotes contract) and `GET /healthz`.
+
+    `talknotes_secret` is the `whsec_` secret (checked now: a bad one raises
+    `SecretFormatError`). `location_id` is the HighLevel location TalkNotes events belong to.
+    `highlevel_keys=None` uses HighLevel's published keys. `offload=False` calls the inbox on
+    the event loop (only for an inbox that never blocks). `retry_after` is the seconds sent in
+    Retry-After when the inbox is unavailable.
+    """
+    intake = _Intake(
+        inbox=inbox,
+        talknotes=WebhookVerifier(talknotes_secret, clock=clock),
+        highlevel=HighLevelVerifier(highlevel_keys, clock=clock),
+        location_id=location_id,
+        clock=clock,
+        on_stored=on_stored,
+        offload=offload,
+        retry_after=retry_after,
+        max_body_bytes=max_body_bytes,
+    )
+    return Starlette(
+        routes=[
+            Route("/webhooks/talknotes", intake.talknotes_webhook, methods=["POST"]),
+            Route("/webhooks/highlevel", intake.highlevel_webhook, methods=["POST"]),
+            Route("/openapi.json", intake.openapi_json, methods=["GET"]),
+            Route("/healthz", intake.healthz, methods=["GET"]),
+        ]
+    )
