@@ -1,0 +1,36 @@
+"""Errors of the sync engine.
+
+::
+
+    SyncError
+    ├── SettingsError       a setting is missing or invalid; names the field, never its value
+    └── RescheduleNeeded    internal: a call must wait `wait` seconds (rate limit) before it may
+                            be sent; the executor reschedules the entity instead of sleeping
+"""
+
+from __future__ import annotations
+
+__all__ = ["RescheduleNeeded", "SettingsError", "SyncError"]
+
+
+class SyncError(Exception):
+    """Base of every error raised by `tnhl.sync`."""
+
+
+class SettingsError(SyncError, ValueError):
+    """A setting is missing or invalid. The message names the field (and the env variable)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        env = f"TNHL_{field.upper()}"
+        super().__init__(f"setting {field} ({env}): {problem}")
+
+
+class RescheduleNeeded(SyncError):
+    """The rate limiter has no slot for `wait` seconds; nothing was sent."""
+
+    def __init__(self, wait: float, reason: str = "rate limit") -> None:
+        self.wait = wait
+        self.reason = reason
+        super().__init__(f"{reason}: next slot in {wait:.3f} s")

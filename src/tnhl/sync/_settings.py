@@ -1,0 +1,143 @@
+"""Settings of the service: environment (TNHL_*), an optional YAML file, then defaults.
+
+Precedence, highest first: explicit overrides (CLI flags), environment variables, the config
+file (`--config` or TNHL_CONFIG), the defaults below. Secrets are `SecretStr`, so they never show
+in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from tnhl.sync._errors import SettingsError
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    """Everything `tnhl run`, `status`, `dlq` and `demo` need."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TNHL_", extra="forbid", validate_default=True, populate_by_name=True
+    )
+
+    highlevel_base_url: str | None = None
+    highlevel_token: SecretStr | None = None
+    location_id: str | None = None
+    talknotes_secret: SecretStr | None = None
+    data_dir: Path = Path(".tnhl")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the store; default: sqlite in data_dir"
+    )
+    mapping_file: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=4, ge=1, le=64)
+    batch_limit: int = Field(default=50, ge=1, le=1000)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    poll_interval: float = Field(default=0.5, gt=0)
+    sweep_interval: float = Field(default=5.0, gt=0)
+    retry_scale: float = Field(default=1.0, gt=0, description="multiplies the retry schedule")
+    rate_limit_burst: int = Field(default=100, ge=1)
+    rate_limit_interval: float = Field(default=10.0, gt=0)
+    http_timeout: float = Field(default=30.0, gt=0)
+    log_json: bool = False
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @property
+    def store_url(self) -> str:
+        """The store's URL: `database_url`, else SQLite `tnhl.db` in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tnhl.db').as_posix()}"
+
+    @property
+    def queue_path(self) -> Path:
+        return self.data_dir / "queue.db"
+
+    def require_highlevel(self) -> tuple[str, SecretStr, str]:
+        """Base URL, token and location id, or a SettingsError naming the missing one."""
+        if not self.highlevel_base_url:
+            raise SettingsError(
+                "highlevel_base_url",
+                "not set; point it at HighLevel (https://services.leadconnectorhq.com) or at "
+                "`tnhl simulate`, or try `tnhl demo`",
+            )
+        if self.highlevel_token is None or not self.highlevel_token.get_secret_value():
+            raise SettingsError("highlevel_token", "not set (a Private Integration Token)")
+        if not self.location_id:
+            raise SettingsError("location_id", "not set (the HighLevel sub-account id)")
+        return self.highlevel_base_url, self.highlevel_token, self.location_id
+
+    def require_talknotes_secret(self) -> SecretStr:
+        if self.talknotes_secret is None or not self.talknotes_secret.get_secret_value():
+            raise SettingsError(
+                "talknotes_secret", "not set (the whsec_... secret TalkNotes signs with)"
+            )
+        return self.talknotes_secret
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError("config", f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise SettingsError("config", f"{path}{where}: not valid YAML") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError("config", f"{path}: must be a mapping of setting: value")
+    return {str(k).lower().removeprefix("tnhl_"): v for k, v in data.items()}
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings; every problem becomes a SettingsError naming the field."""
+    path = config_file
+    if path is None and os.environ.get("TNHL_CONFIG"):
+        path = Path(os.environ["TNHL_CONFIG"])
+    file_values = _read_config_file(path) if path is not None else {}
+    clean = {k: v for k, v in overrides.items() if v is not None}
+
+    class _Loaded(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _YamlSource(settings_cls, file_values))
+
+    try:
+        loaded = _Loaded(**clean)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        # err["msg"] describes the problem; the input value is left out (it may be a secret).
+        raise SettingsError(field, err["msg"]) from None
+    return Settings.model_construct(**{k: getattr(loaded, k) for k in Settings.model_fields})
