@@ -1,0 +1,432 @@
+"""Inbox operations as functions of an open connection; `SqlStore` wraps each in a transaction.
+
+Ordering rule: an entity's events apply in arrival order, so only its HEAD (the oldest event
+not yet done, dead or skipped) may be claimed, and only when it is due and nobody holds a live
+lease on it. The events behind the head come along in the same claim so they can be coalesced.
+On PostgreSQL the claim locks rows with FOR UPDATE SKIP LOCKED so concurrent claimers pass each
+other instead of waiting; on SQLite the claim runs under BEGIN IMMEDIATE (one writer at a time).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+from tnhl.store._errors import InvalidRecordError, LeaseLostError, RecordNotFoundError
+from tnhl.store._models import (
+    SOURCES,
+    UNFINISHED_STATES,
+    Claim,
+    DeadLetter,
+    EntityKey,
+    EventState,
+    InboundEvent,
+    InboxRow,
+    StoreStats,
+)
+from tnhl.store._schema import dead_letters, inbox
+
+__all__ = [
+    "add_inbound",
+    "claim",
+    "complete",
+    "dead_letter",
+    "get_dead",
+    "get_event",
+    "list_dead",
+    "ready_entities",
+    "release",
+    "replay_dead",
+    "requeue_expired",
+    "retry_later",
+    "stats",
+    "validate_event",
+]
+
+_ID_MAX = 255
+_UNFINISHED = inbox.c.state.in_(UNFINISHED_STATES)
+
+
+def validate_event(ev: InboundEvent) -> None:
+    """Raise InvalidRecordError naming the first unusable field of `ev`."""
+    if ev.source not in SOURCES:
+        raise InvalidRecordError(
+            "source", f"must be one of {', '.join(SOURCES)}, not {ev.source!r}"
+        )
+    for name, limit in (
+        ("event_id", _ID_MAX),
+        ("event_type", 64),
+        ("location_id", _ID_MAX),
+        ("entity_key", _ID_MAX),
+    ):
+        value = getattr(ev, name)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidRecordError(name, "is required (a non-empty string)")
+        if len(value) > limit:
+            raise InvalidRecordError(name, f"is longer than {limit} characters")
+    if not isinstance(ev.body, str):
+        raise InvalidRecordError("body", "must be the raw body as text")
+    if not isinstance(ev.received_at, int | float) or not math.isfinite(ev.received_at):
+        raise InvalidRecordError("received_at", "must be epoch seconds (a finite number)")
+
+
+def _row(r: sa.Row[Any]) -> InboxRow:
+    m = r._mapping
+    return InboxRow(**{f.name: m[f.name] for f in dataclasses.fields(InboxRow)})
+
+
+def add_inbound(conn: sa.Connection, ev: InboundEvent, insert: Any) -> bool:
+    """Insert unless (source, event_id) exists; True when the row is new."""
+    stmt = (
+        insert(inbox)
+        .values(
+            source=ev.source,
+            event_id=ev.event_id,
+            event_type=ev.event_type,
+            location_id=ev.location_id,
+            entity_key=ev.entity_key,
+            body=ev.body,
+            received_at=float(ev.received_at),
+            state="received",
+            attempts=0,
+            next_attempt_at=float(ev.received_at),
+        )
+        .on_conflict_do_nothing(index_elements=["source", "event_id"])
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def _heads(now: float, entity: EntityKey | None) -> sa.Select[Any]:
+    earlier = inbox.alias("earlier")
+    has_earlier = (
+        sa.select(earlier.c.id)
+        .where(
+            earlier.c.location_id == inbox.c.location_id,
+            earlier.c.entity_key == inbox.c.entity_key,
+            earlier.c.state.in_(UNFINISHED_STATES),
+            earlier.c.id < inbox.c.id,
+        )
+        .exists()
+    )
+    q = sa.select(inbox).where(
+        _UNFINISHED,
+        inbox.c.next_attempt_at <= now,
+        sa.or_(inbox.c.lease_until.is_(None), inbox.c.lease_until <= now),
+        ~has_earlier,
+    )
+    if entity is not None:
+        q = q.where(
+            inbox.c.location_id == entity.location_id, inbox.c.entity_key == entity.entity_key
+        )
+    return q.order_by(inbox.c.id)
+
+
+def ready_entities(conn: sa.Connection, now: float, limit: int) -> list[EntityKey]:
+    """Entities whose head is due and not leased, oldest head first."""
+    rows = conn.execute(_heads(now, None).limit(limit)).all()
+    return [EntityKey(r.location_id, r.entity_key) for r in rows]
+
+
+def claim(
+    conn: sa.Connection,
+    worker: str,
+    *,
+    now: float,
+    lease_seconds: float,
+    limit: int,
+    max_run: int,
+    entity: EntityKey | None,
+) -> list[Claim]:
+    """Lease up to `limit` entities' heads, each with up to `max_run - 1` events behind it."""
+    pg = conn.dialect.name == "postgresql"
+    q = _heads(now, entity).limit(limit)
+    if pg:
+        q = q.with_for_update(skip_locked=True, of=inbox)
+    heads = [_row(r) for r in conn.execute(q).all()]
+    lease_until = now + lease_seconds
+    claims: list[Claim] = []
+    for head in heads:
+        run = [head, *_followers(conn, head, now, max_run - 1, pg)]
+        ids = [e.id for e in run]
+        conn.execute(
+            sa.update(inbox)
+            .where(inbox.c.id.in_(ids))
+            .values(
+                state="pending",
+                attempts=inbox.c.attempts + 1,
+                lease_owner=worker,
+                lease_until=lease_until,
+            )
+        )
+        events = tuple(
+            dataclasses.replace(
+                e,
+                state="pending",
+                attempts=e.attempts + 1,
+                lease_owner=worker,
+                lease_until=lease_until,
+            )
+            for e in run
+        )
+        claims.append(Claim(head.entity, events, worker, lease_until))
+    return claims
+
+
+def _followers(
+    conn: sa.Connection, head: InboxRow, now: float, count: int, pg: bool
+) -> list[InboxRow]:
+    """The consecutive unfinished events behind `head` that are free to lease with it."""
+    if count <= 0:
+        return []
+    q = (
+        sa.select(inbox)
+        .where(
+            inbox.c.location_id == head.location_id,
+            inbox.c.entity_key == head.entity_key,
+            _UNFINISHED,
+            inbox.c.id > head.id,
+        )
+        .order_by(inbox.c.id)
+        .limit(count)
+    )
+    candidates = [_row(r) for r in conn.execute(q).all()]
+    if pg and candidates:
+        # Lock without waiting; a row locked by someone else (a late complete) ends the run,
+        # so the run stays consecutive.
+        locked = {
+            r.id
+            for r in conn.execute(
+                q.with_only_columns(inbox.c.id).with_for_update(skip_locked=True)
+            ).all()
+        }
+    else:
+        locked = {c.id for c in candidates}
+    run: list[InboxRow] = []
+    for c in candidates:
+        free = c.lease_until is None or c.lease_until <= now
+        if c.id not in locked or c.next_attempt_at > now or not free:
+            break
+        run.append(c)
+    return run
+
+
+def _owned(ids: list[int], worker: str) -> sa.ColumnElement[bool]:
+    return sa.and_(inbox.c.id.in_(ids), inbox.c.lease_owner == worker, _UNFINISHED)
+
+
+def _update_owned(conn: sa.Connection, ids: list[int], worker: str, **values: Any) -> None:
+    unique = sorted(set(ids))
+    done = conn.execute(sa.update(inbox).where(_owned(unique, worker)).values(**values)).rowcount
+    if done != len(unique):
+        raise LeaseLostError(worker, unique)  # the caller's transaction rolls back
+
+
+def complete(
+    conn: sa.Connection,
+    ids: list[int],
+    *,
+    worker: str,
+    result: str | None,
+    state: EventState,
+    now: float,
+) -> None:
+    if state not in ("done", "skipped"):
+        raise InvalidRecordError("state", f"must be 'done' or 'skipped', not {state!r}")
+    _update_owned(
+        conn,
+        ids,
+        worker,
+        state=state,
+        result=result,
+        done_at=now,
+        lease_owner=None,
+        lease_until=None,
+    )
+
+
+def release(conn: sa.Connection, ids: list[int], *, worker: str) -> int:
+    """Give back leased events that were not attempted; their claim does not count."""
+    return conn.execute(
+        sa.update(inbox)
+        .where(_owned(ids, worker))
+        .values(
+            lease_owner=None,
+            lease_until=None,
+            attempts=sa.case((inbox.c.attempts > 0, inbox.c.attempts - 1), else_=0),
+        )
+    ).rowcount
+
+
+def retry_later(
+    conn: sa.Connection, inbox_id: int, *, worker: str, at: float, error: str | None
+) -> None:
+    _update_owned(
+        conn,
+        [inbox_id],
+        worker,
+        state="pending",
+        next_attempt_at=at,
+        last_error=error,
+        lease_owner=None,
+        lease_until=None,
+    )
+    # The events behind it cannot apply before it does: give them back now rather than
+    # leaving the entity blocked until their lease runs out.
+    ev = get_event(conn, inbox_id)
+    behind = conn.execute(
+        sa.select(inbox.c.id).where(
+            inbox.c.location_id == ev.location_id,
+            inbox.c.entity_key == ev.entity_key,
+            inbox.c.id > inbox_id,
+            inbox.c.lease_owner == worker,
+            _UNFINISHED,
+        )
+    ).scalars()
+    release(conn, list(behind), worker=worker)
+
+
+def dead_letter(
+    conn: sa.Connection,
+    inbox_id: int,
+    *,
+    worker: str,
+    reason: str,
+    error: str | None,
+    now: float,
+) -> int:
+    """Finish the event as dead and file it in dead_letters; returns the dead letter's id."""
+    if not reason:
+        raise InvalidRecordError("reason", "is required")
+    _update_owned(
+        conn,
+        [inbox_id],
+        worker,
+        state="dead",
+        last_error=error,
+        done_at=now,
+        lease_owner=None,
+        lease_until=None,
+    )
+    existing = conn.execute(
+        sa.select(dead_letters.c.id).where(dead_letters.c.inbox_id == inbox_id)
+    ).scalar()
+    values = {"reason": reason, "error": error, "dead_at": now, "replayed_at": None}
+    if existing is not None:
+        conn.execute(sa.update(dead_letters).where(dead_letters.c.id == existing).values(**values))
+        return int(existing)
+    new_id = conn.execute(
+        sa.insert(dead_letters).values(inbox_id=inbox_id, **values).returning(dead_letters.c.id)
+    ).scalar_one()
+    return int(new_id)
+
+
+def get_event(conn: sa.Connection, inbox_id: int) -> InboxRow:
+    r = conn.execute(sa.select(inbox).where(inbox.c.id == inbox_id)).first()
+    if r is None:
+        raise RecordNotFoundError(f"no event with inbox id {inbox_id}")
+    return _row(r)
+
+
+def _dead_query() -> sa.Select[Any]:
+    cols = [c.label(f"dl_{c.name}") for c in dead_letters.c]
+    return sa.select(inbox, *cols).join(dead_letters, dead_letters.c.inbox_id == inbox.c.id)
+
+
+def _dead(r: sa.Row[Any]) -> DeadLetter:
+    m = r._mapping
+    return DeadLetter(
+        id=m["dl_id"],
+        inbox_id=m["dl_inbox_id"],
+        reason=m["dl_reason"],
+        error=m["dl_error"],
+        dead_at=m["dl_dead_at"],
+        replayed_at=m["dl_replayed_at"],
+        event=_row(r),
+    )
+
+
+def list_dead(
+    conn: sa.Connection, *, include_replayed: bool, limit: int, offset: int
+) -> list[DeadLetter]:
+    q = _dead_query()
+    if not include_replayed:
+        q = q.where(dead_letters.c.replayed_at.is_(None))
+    q = q.order_by(dead_letters.c.id).limit(limit).offset(offset)
+    return [_dead(r) for r in conn.execute(q).all()]
+
+
+def get_dead(
+    conn: sa.Connection, *, dead_letter_id: int | None, inbox_id: int | None
+) -> DeadLetter:
+    if (dead_letter_id is None) == (inbox_id is None):
+        raise InvalidRecordError("dead_letter_id", "give exactly one of dead_letter_id, inbox_id")
+    q = _dead_query()
+    if dead_letter_id is not None:
+        q = q.where(dead_letters.c.id == dead_letter_id)
+    else:
+        q = q.where(dead_letters.c.inbox_id == inbox_id)
+    r = conn.execute(q).first()
+    if r is None:
+        which = f"id {dead_letter_id}" if dead_letter_id is not None else f"inbox id {inbox_id}"
+        raise RecordNotFoundError(f"no dead letter with {which}")
+    return _dead(r)
+
+
+def replay_dead(
+    conn: sa.Connection, *, dead_letter_id: int | None, inbox_id: int | None, now: float
+) -> InboxRow:
+    """Put a dead event back to pending with its attempts reset; a no-op if already replayed."""
+    dl = get_dead(conn, dead_letter_id=dead_letter_id, inbox_id=inbox_id)
+    if dl.event.state != "dead":
+        return dl.event
+    conn.execute(
+        sa.update(inbox)
+        .where(inbox.c.id == dl.inbox_id, inbox.c.state == "dead")
+        .values(
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            lease_owner=None,
+            lease_until=None,
+            done_at=None,
+            result=None,
+        )
+    )
+    conn.execute(sa.update(dead_letters).where(dead_letters.c.id == dl.id).values(replayed_at=now))
+    return get_event(conn, dl.inbox_id)
+
+
+def requeue_expired(conn: sa.Connection, now: float) -> int:
+    """Clear every lease that ran out, so the work can be claimed again."""
+    return conn.execute(
+        sa.update(inbox)
+        .where(_UNFINISHED, inbox.c.lease_until.is_not(None), inbox.c.lease_until <= now)
+        .values(lease_owner=None, lease_until=None)
+    ).rowcount
+
+
+def stats(conn: sa.Connection, now: float) -> StoreStats:
+    counts = {
+        cast(str, state): int(n)
+        for state, n in conn.execute(
+            sa.select(inbox.c.state, sa.func.count()).group_by(inbox.c.state)
+        ).all()
+    }
+    oldest = conn.execute(sa.select(sa.func.min(inbox.c.received_at)).where(_UNFINISHED)).scalar()
+    leased = conn.execute(
+        sa.select(sa.func.count()).where(_UNFINISHED, inbox.c.lease_until > now)
+    ).scalar_one()
+    dead = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(dead_letters)
+        .where(dead_letters.c.replayed_at.is_(None))
+    ).scalar_one()
+    return StoreStats(
+        counts={s: counts.get(s, 0) for s in ("received", "pending", "done", "dead", "skipped")},
+        oldest_unfinished_age=None if oldest is None else max(0.0, now - float(oldest)),
+        leased=int(leased),
+        dead_letters=int(dead),
+    )

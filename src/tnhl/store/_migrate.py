@@ -1,0 +1,65 @@
+"""Run the store's Alembic migrations, shipped inside the package, from code.
+
+Several processes may start at once (intake replicas, workers); each takes a lock first (the
+SQLite write lock, a PostgreSQL advisory lock), so only one migrates and the rest find the
+schema current.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from tnhl.store._engine import WRITE, translate_errors
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "alembic_config",
+    "current_revision",
+    "head_revision",
+    "upgrade_to_head",
+]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "tnhl_schema_version"
+_PG_LOCK_ID = 0x746E686C  # "tnhl": any constant shared by every tnhl process
+
+
+def alembic_config() -> Config:
+    """An Alembic config pointing at the packaged migrations (no alembic.ini needed)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this version of tnhl."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    """The revision the database is at, or None when it was never migrated."""
+    with translate_errors(), engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        return ctx.get_current_revision()
+
+
+def upgrade_to_head(engine: sa.Engine) -> None:
+    """Bring the database to the newest schema; a no-op when it is already there."""
+    cfg = alembic_config()
+    with (
+        translate_errors(),
+        engine.connect().execution_options(**{WRITE: True}) as conn,
+        conn.begin(),
+    ):
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_ID})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

@@ -1,0 +1,214 @@
+"""Id map, outbound operations and cursors as functions of an open connection."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from tnhl.store._errors import InvalidRecordError, MappingConflictError, RecordNotFoundError
+from tnhl.store._models import MAP_KINDS, OpState, OutboundOp
+from tnhl.store._schema import cursors, id_map, outbound_ops
+
+__all__ = [
+    "Mapping",
+    "begin_op",
+    "find_mapping",
+    "get_cursor",
+    "get_op",
+    "put_mapping",
+    "set_cursor",
+    "set_op_state",
+]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One TalkNotes id and the HighLevel id it became, in one location."""
+
+    location_id: str
+    kind: str
+    talknotes_id: str
+    highlevel_id: str
+    content_hash: str | None
+    updated_at: float
+
+
+def _check_ids(**values: str | None) -> None:
+    for name, value in values.items():
+        if value is not None and (not isinstance(value, str) or not value or len(value) > 255):
+            raise InvalidRecordError(name, "must be a non-empty string of at most 255 characters")
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in MAP_KINDS:
+        raise InvalidRecordError("kind", f"must be one of {', '.join(MAP_KINDS)}, not {kind!r}")
+
+
+def find_mapping(
+    conn: sa.Connection,
+    location_id: str,
+    kind: str,
+    *,
+    talknotes_id: str | None = None,
+    highlevel_id: str | None = None,
+) -> Mapping | None:
+    _check_kind(kind)
+    if (talknotes_id is None) == (highlevel_id is None):
+        raise InvalidRecordError("talknotes_id", "give exactly one of talknotes_id, highlevel_id")
+    q = sa.select(id_map).where(id_map.c.location_id == location_id, id_map.c.kind == kind)
+    if talknotes_id is not None:
+        q = q.where(id_map.c.talknotes_id == talknotes_id)
+    else:
+        q = q.where(id_map.c.highlevel_id == highlevel_id)
+    r = conn.execute(q).first()
+    return None if r is None else Mapping(**dict(r._mapping))
+
+
+def put_mapping(
+    conn: sa.Connection,
+    location_id: str,
+    kind: str,
+    talknotes_id: str,
+    highlevel_id: str,
+    content_hash: str | None,
+    now: float,
+) -> None:
+    """Record the pair; repeating it is a no-op (except refreshing content_hash)."""
+    _check_kind(kind)
+    _check_ids(location_id=location_id, talknotes_id=talknotes_id, highlevel_id=highlevel_id)
+    by_tn = find_mapping(conn, location_id, kind, talknotes_id=talknotes_id)
+    if by_tn is not None:
+        if by_tn.highlevel_id != highlevel_id:
+            raise MappingConflictError(
+                f"{kind} {talknotes_id!r} in location {location_id!r} is already mapped to "
+                f"HighLevel id {by_tn.highlevel_id!r}, not {highlevel_id!r}"
+            )
+        if content_hash is not None and content_hash != by_tn.content_hash:
+            conn.execute(
+                sa.update(id_map)
+                .where(
+                    id_map.c.location_id == location_id,
+                    id_map.c.kind == kind,
+                    id_map.c.talknotes_id == talknotes_id,
+                )
+                .values(content_hash=content_hash, updated_at=now)
+            )
+        return
+    by_hl = find_mapping(conn, location_id, kind, highlevel_id=highlevel_id)
+    if by_hl is not None:
+        raise MappingConflictError(
+            f"HighLevel {kind} {highlevel_id!r} in location {location_id!r} is already mapped "
+            f"to TalkNotes id {by_hl.talknotes_id!r}, not {talknotes_id!r}"
+        )
+    conn.execute(
+        sa.insert(id_map).values(
+            location_id=location_id,
+            kind=kind,
+            talknotes_id=talknotes_id,
+            highlevel_id=highlevel_id,
+            content_hash=content_hash,
+            updated_at=now,
+        )
+    )
+
+
+def _op(r: sa.Row[Any]) -> OutboundOp:
+    m = r._mapping
+    return OutboundOp(**{f.name: m[f.name] for f in dataclasses.fields(OutboundOp)})
+
+
+def get_op(conn: sa.Connection, key: str) -> OutboundOp | None:
+    r = conn.execute(sa.select(outbound_ops).where(outbound_ops.c.key == key)).first()
+    return None if r is None else _op(r)
+
+
+def begin_op(
+    conn: sa.Connection,
+    key: str,
+    *,
+    inbox_id: int | None,
+    operation_id: str,
+    body: str | None,
+    now: float,
+    insert: Any,
+) -> OutboundOp:
+    """Plan the operation under `key`, or return the row already planned under it."""
+    if not isinstance(key, str) or not key or len(key) > 512:
+        raise InvalidRecordError("key", "must be a non-empty string of at most 512 characters")
+    if not operation_id:
+        raise InvalidRecordError("operation_id", "is required")
+    conn.execute(
+        insert(outbound_ops)
+        .values(
+            key=key,
+            inbox_id=inbox_id,
+            operation_id=operation_id,
+            state="planned",
+            request_body=body,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    op = get_op(conn, key)
+    assert op is not None  # inserted above or already there; rows are never deleted
+    return op
+
+
+# Which states each transition may start from. A succeeded create is final: sending it again
+# is exactly the duplicate the table exists to prevent.
+_FROM: dict[OpState, tuple[OpState, ...]] = {
+    "sent": ("planned", "sent", "failed", "unknown"),
+    "succeeded": ("planned", "sent", "unknown", "succeeded"),
+    "failed": ("planned", "sent", "unknown", "failed"),
+    "unknown": ("sent", "unknown"),
+}
+
+
+def set_op_state(
+    conn: sa.Connection,
+    key: str,
+    state: OpState,
+    *,
+    now: float,
+    highlevel_id: str | None = None,
+    response: str | None = None,
+) -> OutboundOp:
+    op = get_op(conn, key)
+    if op is None:
+        raise RecordNotFoundError(f"no outbound operation with key {key!r}")
+    if op.state not in _FROM[state]:
+        raise InvalidRecordError(
+            "state", f"operation {key!r} is {op.state}; it cannot become {state}"
+        )
+    values: dict[str, Any] = {"state": state, "updated_at": now}
+    if state == "sent":
+        values["attempts"] = outbound_ops.c.attempts + 1
+    if highlevel_id is not None:
+        values["highlevel_id"] = highlevel_id
+    if response is not None:
+        values["response"] = response
+    conn.execute(sa.update(outbound_ops).where(outbound_ops.c.key == key).values(**values))
+    new = get_op(conn, key)
+    assert new is not None
+    return new
+
+
+def get_cursor(conn: sa.Connection, name: str) -> str | None:
+    return conn.execute(sa.select(cursors.c.value).where(cursors.c.name == name)).scalar()
+
+
+def set_cursor(conn: sa.Connection, name: str, value: str, now: float, insert: Any) -> None:
+    _check_ids(name=name)
+    if not isinstance(value, str):
+        raise InvalidRecordError("value", "must be a string")
+    stmt = insert(cursors).values(name=name, value=value, updated_at=now)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["name"], set_={"value": value, "updated_at": now}
+        )
+    )

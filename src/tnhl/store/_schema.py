@@ -1,0 +1,106 @@
+"""The store's tables (SQLAlchemy Core). Migrations in `migrations/versions` must produce exactly
+this; a test compares them with alembic's autogenerate on SQLite and PostgreSQL.
+
+Portable on purpose: no JSON columns or operators (JSON is kept as TEXT), no partial indexes,
+times as epoch seconds in DOUBLE columns, states as short strings with CHECK constraints.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = ["cursors", "dead_letters", "id_map", "inbox", "metadata", "outbound_ops"]
+
+# Named constraints so migrations can refer to them on every backend (batch mode on SQLite).
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = 255  # ids from either side are short opaque strings
+
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("event_id", sa.String(ID), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("location_id", sa.String(ID), nullable=False),
+    sa.Column("entity_key", sa.String(ID), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("received_at", sa.Double(), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("next_attempt_at", sa.Double(), nullable=False),
+    sa.Column("lease_owner", sa.String(ID), nullable=True),
+    sa.Column("lease_until", sa.Double(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("done_at", sa.Double(), nullable=True),
+    sa.Column("result", sa.Text(), nullable=True),
+    sa.UniqueConstraint("source", "event_id"),
+    sa.CheckConstraint("source IN ('talknotes', 'highlevel')", name="source"),
+    sa.CheckConstraint("state IN ('received', 'pending', 'done', 'dead', 'skipped')", name="state"),
+    # The claim query walks an entity's events in arrival order.
+    sa.Index(None, "location_id", "entity_key", "id"),
+    sa.Index(None, "state", "next_attempt_at"),
+)
+
+id_map = sa.Table(
+    "id_map",
+    metadata,
+    sa.Column("location_id", sa.String(ID), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("talknotes_id", sa.String(ID), primary_key=True),
+    sa.Column("highlevel_id", sa.String(ID), nullable=False),
+    sa.Column("content_hash", sa.String(128), nullable=True),
+    sa.Column("updated_at", sa.Double(), nullable=False),
+    sa.UniqueConstraint("location_id", "kind", "highlevel_id"),
+    sa.CheckConstraint("kind IN ('contact', 'task', 'note')", name="kind"),
+)
+
+outbound_ops = sa.Table(
+    "outbound_ops",
+    metadata,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("inbox_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+    sa.Column("operation_id", sa.String(128), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("highlevel_id", sa.String(ID), nullable=True),
+    sa.Column("request_body", sa.Text(), nullable=True),
+    sa.Column("response", sa.Text(), nullable=True),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.Column("updated_at", sa.Double(), nullable=False),
+    sa.CheckConstraint(
+        "state IN ('planned', 'sent', 'succeeded', 'failed', 'unknown')", name="state"
+    ),
+    sa.ForeignKeyConstraint(["inbox_id"], ["inbox.id"]),
+    sa.Index(None, "inbox_id"),
+)
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("inbox_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("dead_at", sa.Double(), nullable=False),
+    sa.Column("replayed_at", sa.Double(), nullable=True),
+    sa.UniqueConstraint("inbox_id"),
+    sa.ForeignKeyConstraint(["inbox_id"], ["inbox.id"]),
+)
+
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("name", sa.String(ID), primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+    sa.Column("updated_at", sa.Double(), nullable=False),
+)

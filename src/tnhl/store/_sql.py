@@ -1,0 +1,302 @@
+"""`SqlStore`: the Store protocol on SQLite or PostgreSQL through SQLAlchemy Core."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.dialects import postgresql, sqlite
+
+from tnhl.store import _inbox, _records
+from tnhl.store._engine import DEFAULT_SETTING, WRITE, make_engine, translate_errors
+from tnhl.store._errors import InvalidRecordError
+from tnhl.store._migrate import upgrade_to_head
+from tnhl.store._models import (
+    Claim,
+    DeadLetter,
+    EntityKey,
+    InboundEvent,
+    InboxRow,
+    OutboundOp,
+    StoreStats,
+)
+
+__all__ = ["SqlStore", "open_store"]
+
+T = TypeVar("T")
+Clock = Callable[[], float]
+
+
+def open_store(
+    url: str,
+    *,
+    setting: str = DEFAULT_SETTING,
+    clock: Clock = time.time,
+    busy_timeout: float = 5.0,
+    pool_size: int = 8,
+    migrate: bool = True,
+) -> SqlStore:
+    """Open (and by default migrate) the store at `url`: `sqlite:///path` or
+    `postgresql+psycopg://user@host/db`. A bad URL raises StoreConfigError naming `setting`;
+    an unreachable database raises StoreUnavailableError."""
+    engine = make_engine(url, setting=setting, busy_timeout=busy_timeout, pool_size=pool_size)
+    store = SqlStore(engine, clock=clock)
+    if migrate:
+        try:
+            upgrade_to_head(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+    return store
+
+
+class SqlStore:
+    """The store on an SQLAlchemy engine; safe to share between threads."""
+
+    def __init__(self, engine: sa.Engine, *, clock: Clock = time.time) -> None:
+        self.engine = engine
+        self._clock = clock
+        self._insert: Any = (
+            postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        )
+
+    def __repr__(self) -> str:
+        # The URL may carry a password: show only the backend.
+        return f"<SqlStore {self.engine.dialect.name}>"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _now(self, now: float | None) -> float:
+        return self._clock() if now is None else float(now)
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with translate_errors(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with (
+            translate_errors(),
+            self.engine.connect().execution_options(**{WRITE: True}) as conn,
+            conn.begin(),
+        ):
+            yield conn
+
+    def _write_retrying(self, fn: Callable[[sa.Connection], T]) -> T:
+        # On PostgreSQL two writers can both see "no row" and both insert; the loser gets an
+        # IntegrityError and, on a second look, finds the winner's row.
+        for attempt in (1, 2):
+            try:
+                with self._write() as conn:
+                    return fn(conn)
+            except exc.IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    # inbox -----------------------------------------------------------------------------------
+    def add_inbound(self, event: InboundEvent) -> bool:
+        _inbox.validate_event(event)
+        with self._write() as conn:
+            return _inbox.add_inbound(conn, event, self._insert)
+
+    def claim_next(
+        self,
+        worker: str,
+        *,
+        now: float | None = None,
+        lease_seconds: float = 60.0,
+        limit: int = 1,
+        max_run: int = 50,
+        entity: EntityKey | None = None,
+    ) -> list[Claim]:
+        if not worker:
+            raise InvalidRecordError("worker", "is required")
+        if lease_seconds <= 0:
+            raise InvalidRecordError("lease_seconds", "must be positive")
+        if limit < 1 or max_run < 1:
+            raise InvalidRecordError("limit" if limit < 1 else "max_run", "must be at least 1")
+        with self._write() as conn:
+            return _inbox.claim(
+                conn,
+                worker,
+                now=self._now(now),
+                lease_seconds=lease_seconds,
+                limit=limit,
+                max_run=max_run,
+                entity=entity,
+            )
+
+    def complete(
+        self,
+        inbox_ids: list[int],
+        *,
+        worker: str,
+        result: str | None = None,
+        skipped: bool = False,
+        now: float | None = None,
+    ) -> None:
+        if not inbox_ids:
+            return
+        with self._write() as conn:
+            _inbox.complete(
+                conn,
+                list(inbox_ids),
+                worker=worker,
+                result=result,
+                state="skipped" if skipped else "done",
+                now=self._now(now),
+            )
+
+    def release(self, inbox_ids: list[int], *, worker: str) -> int:
+        if not inbox_ids:
+            return 0
+        with self._write() as conn:
+            return _inbox.release(conn, list(inbox_ids), worker=worker)
+
+    def retry_later(
+        self, inbox_id: int, *, worker: str, at: float, error: str | None = None
+    ) -> None:
+        with self._write() as conn:
+            _inbox.retry_later(conn, inbox_id, worker=worker, at=float(at), error=error)
+
+    def dead_letter(
+        self,
+        inbox_id: int,
+        *,
+        worker: str,
+        reason: str,
+        error: str | None = None,
+        now: float | None = None,
+    ) -> int:
+        with self._write() as conn:
+            return _inbox.dead_letter(
+                conn, inbox_id, worker=worker, reason=reason, error=error, now=self._now(now)
+            )
+
+    def replay_dead(
+        self,
+        *,
+        dead_letter_id: int | None = None,
+        inbox_id: int | None = None,
+        now: float | None = None,
+    ) -> InboxRow:
+        with self._write() as conn:
+            return _inbox.replay_dead(
+                conn, dead_letter_id=dead_letter_id, inbox_id=inbox_id, now=self._now(now)
+            )
+
+    def list_dead(
+        self, *, include_replayed: bool = False, limit: int = 100, offset: int = 0
+    ) -> list[DeadLetter]:
+        with self._read() as conn:
+            return _inbox.list_dead(
+                conn, include_replayed=include_replayed, limit=limit, offset=offset
+            )
+
+    def get_dead(
+        self, *, dead_letter_id: int | None = None, inbox_id: int | None = None
+    ) -> DeadLetter:
+        with self._read() as conn:
+            return _inbox.get_dead(conn, dead_letter_id=dead_letter_id, inbox_id=inbox_id)
+
+    def get_event(self, inbox_id: int) -> InboxRow:
+        with self._read() as conn:
+            return _inbox.get_event(conn, inbox_id)
+
+    def requeue_expired(self, *, now: float | None = None) -> int:
+        with self._write() as conn:
+            return _inbox.requeue_expired(conn, self._now(now))
+
+    def ready_entities(self, *, now: float | None = None, limit: int = 100) -> list[EntityKey]:
+        with self._read() as conn:
+            return _inbox.ready_entities(conn, self._now(now), limit)
+
+    def stats(self, *, now: float | None = None) -> StoreStats:
+        with self._read() as conn:
+            return _inbox.stats(conn, self._now(now))
+
+    # id map ----------------------------------------------------------------------------------
+    def _mapping(self, location_id: str, kind: str, **ids: str) -> _records.Mapping | None:
+        with self._read() as conn:
+            return _records.find_mapping(conn, location_id, kind, **ids)
+
+    def get_highlevel_id(self, location_id: str, kind: str, talknotes_id: str) -> str | None:
+        m = self._mapping(location_id, kind, talknotes_id=talknotes_id)
+        return None if m is None else m.highlevel_id
+
+    def get_talknotes_id(self, location_id: str, kind: str, highlevel_id: str) -> str | None:
+        m = self._mapping(location_id, kind, highlevel_id=highlevel_id)
+        return None if m is None else m.talknotes_id
+
+    def get_content_hash(self, location_id: str, kind: str, talknotes_id: str) -> str | None:
+        m = self._mapping(location_id, kind, talknotes_id=talknotes_id)
+        return None if m is None else m.content_hash
+
+    def put_mapping(
+        self,
+        location_id: str,
+        kind: str,
+        talknotes_id: str,
+        highlevel_id: str,
+        content_hash: str | None = None,
+    ) -> None:
+        now = self._clock()
+        self._write_retrying(
+            lambda conn: _records.put_mapping(
+                conn, location_id, kind, talknotes_id, highlevel_id, content_hash, now
+            )
+        )
+
+    # outbound operations ---------------------------------------------------------------------
+    def begin_op(
+        self, key: str, *, inbox_id: int | None, operation_id: str, body: str | None = None
+    ) -> OutboundOp:
+        now = self._clock()
+        with self._write() as conn:
+            return _records.begin_op(
+                conn,
+                key,
+                inbox_id=inbox_id,
+                operation_id=operation_id,
+                body=body,
+                now=now,
+                insert=self._insert,
+            )
+
+    def _set_op(self, key: str, state: Any, **values: Any) -> OutboundOp:
+        with self._write() as conn:
+            return _records.set_op_state(conn, key, state, now=self._clock(), **values)
+
+    def mark_sent(self, key: str) -> OutboundOp:
+        return self._set_op(key, "sent")
+
+    def finish_op(
+        self, key: str, *, highlevel_id: str | None = None, response: str | None = None
+    ) -> OutboundOp:
+        return self._set_op(key, "succeeded", highlevel_id=highlevel_id, response=response)
+
+    def fail_op(self, key: str, error: str) -> OutboundOp:
+        return self._set_op(key, "failed", response=error)
+
+    def mark_unknown(self, key: str, error: str) -> OutboundOp:
+        return self._set_op(key, "unknown", response=error)
+
+    def get_op(self, key: str) -> OutboundOp | None:
+        with self._read() as conn:
+            return _records.get_op(conn, key)
+
+    # cursors ---------------------------------------------------------------------------------
+    def get_cursor(self, name: str) -> str | None:
+        with self._read() as conn:
+            return _records.get_cursor(conn, name)
+
+    def set_cursor(self, name: str, value: str) -> None:
+        with self._write() as conn:
+            _records.set_cursor(conn, name, value, self._clock(), self._insert)
