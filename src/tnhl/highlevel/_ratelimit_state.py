@@ -1,0 +1,269 @@
+"""Rate-limit state: one `KeyState` per key, pure transitions, and pluggable storage.
+
+The decisions (`take`, `correct`, `pause`) are pure functions of a `KeyState` and the time, so
+every storage backend runs exactly the same logic: a backend only has to apply a function to one
+key's state atomically (`LimiterState.update`). `MemoryLimiterState` does it under a lock;
+`SqliteLimiterState` inside a `BEGIN IMMEDIATE` transaction, so several processes can share one
+budget. A Redis backend would do the same with WATCH/MULTI or a Lua script.
+
+All times are wall-clock epoch seconds (`Clock.time()`): unlike a monotonic clock they mean the
+same thing in every process sharing the state.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+__all__ = [
+    "DAY",
+    "KeyState",
+    "LimiterState",
+    "MemoryLimiterState",
+    "Policy",
+    "SqliteLimiterState",
+    "Taken",
+    "day_of",
+]
+
+T = TypeVar("T")
+DAY = 86_400.0
+
+
+def day_of(wall: float) -> int:
+    """The UTC day number of an epoch time (the daily budget resets at UTC midnight)."""
+    return int(wall // DAY)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The limits a key starts from before the server says otherwise."""
+
+    burst: int
+    interval: float
+    daily: int
+    margin: float  # extra seconds added to every window, for network skew
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """Everything known about one key's budget."""
+
+    sends: tuple[float, ...] = ()  # send times still inside the window, ascending
+    paused_until: float = 0.0
+    day: int = -1
+    daily_used: int = 0
+    burst: int | None = None  # learned from X-RateLimit-Max
+    interval: float | None = None  # learned from X-RateLimit-Interval-Milliseconds
+    daily: int | None = None  # learned from X-RateLimit-Limit-Daily
+
+    def limits(self, policy: Policy) -> tuple[int, float, int]:
+        """(burst, window incl. margin, daily) in force for this key."""
+        burst = self.burst if self.burst is not None else policy.burst
+        interval = self.interval if self.interval is not None else policy.interval
+        daily = self.daily if self.daily is not None else policy.daily
+        return burst, interval + policy.margin, daily
+
+    def rolled(self, now: float, policy: Policy) -> KeyState:
+        """This state with expired sends dropped and the daily counter reset on a new day."""
+        _, window, _ = self.limits(policy)
+        sends = tuple(t for t in self.sends if t > now - window)
+        state = self if sends == self.sends else replace(self, sends=sends)
+        today = day_of(now)
+        if state.day != today:
+            state = replace(state, day=today, daily_used=0)
+        return state
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "sends": list(self.sends),
+                "paused_until": self.paused_until,
+                "day": self.day,
+                "daily_used": self.daily_used,
+                "burst": self.burst,
+                "interval": self.interval,
+                "daily": self.daily,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> KeyState:
+        raw = json.loads(text)
+        return cls(
+            sends=tuple(float(t) for t in raw["sends"]),
+            paused_until=float(raw["paused_until"]),
+            day=int(raw["day"]),
+            daily_used=int(raw["daily_used"]),
+            burst=raw["burst"],
+            interval=raw["interval"],
+            daily=raw["daily"],
+        )
+
+
+@dataclass(frozen=True)
+class Taken:
+    """The outcome of one attempt: `wait == 0.0` means a slot was taken.
+
+    `daily_reset_at` is set (and `wait` is meaningless) when the daily quota is used up.
+    """
+
+    wait: float
+    daily_reset_at: float | None = None
+
+
+def take(state: KeyState, now: float, policy: Policy) -> tuple[KeyState, Taken]:
+    """Try to take one slot at `now` (sliding-window log + daily counter)."""
+    if state.sends and state.sends[-1] > now:
+        # Another process with a clock slightly ahead stamped a later send: keep the log
+        # ordered, at the cost of treating this send as happening a little later.
+        now = state.sends[-1]
+    state = state.rolled(now, policy)
+    burst, window, daily = state.limits(policy)
+    if state.daily_used >= daily:
+        return state, Taken(wait=0.0, daily_reset_at=(state.day + 1) * DAY)
+    if state.paused_until > now:
+        return state, Taken(wait=state.paused_until - now)
+    if len(state.sends) < burst:
+        new = replace(state, sends=(*state.sends, now), daily_used=state.daily_used + 1)
+        return new, Taken(wait=0.0)
+    # The window holds `len(sends)` entries (possibly more than `burst` after a correction):
+    # a slot frees once the entry at index len - burst has left the window.
+    oldest_needed = state.sends[len(state.sends) - burst]
+    # A wait of exactly 0 would mean "taken" to callers; never return less than a microsecond.
+    return state, Taken(wait=max(oldest_needed + window - now, 1e-6))
+
+
+def correct(
+    state: KeyState,
+    now: float,
+    policy: Policy,
+    *,
+    burst: int | None,
+    interval: float | None,
+    remaining: int | None,
+    daily: int | None,
+    daily_remaining: int | None,
+) -> KeyState:
+    """Fold the server's view (rate-limit headers) into the local state.
+
+    The server can only know about requests that reached it, so it never counts more than we
+    do unless someone else spends the same budget (another process, another app on a Private
+    Integration Token). When it does, phantom sends stamped `now` make up the difference: the
+    most cautious guess, since they leave the window last.
+    """
+    state = state.rolled(now, policy)
+    if burst is not None and burst > 0:
+        state = replace(state, burst=burst)
+    if interval is not None and interval > 0:
+        state = replace(state, interval=interval)
+    if daily is not None and daily > 0:
+        state = replace(state, daily=daily)
+    state = state.rolled(now, policy)  # the window may have changed
+    cur_burst, _, cur_daily = state.limits(policy)
+    if remaining is not None:
+        server_used = min(max(cur_burst - remaining, 0), cur_burst)
+        missing = server_used - len(state.sends)
+        if missing > 0:
+            state = replace(state, sends=(*state.sends, *([now] * missing)))
+    if daily_remaining is not None:
+        server_daily_used = max(cur_daily - daily_remaining, 0)
+        if server_daily_used > state.daily_used:
+            state = replace(state, daily_used=server_daily_used)
+    return state
+
+
+def pause(state: KeyState, now: float, policy: Policy, seconds: float | None) -> KeyState:
+    """Stop taking slots for `seconds` (or one whole window) after a 429."""
+    state = state.rolled(now, policy)
+    _, window, _ = state.limits(policy)
+    until = now + (seconds if seconds is not None else window)
+    return replace(state, paused_until=max(state.paused_until, until))
+
+
+class LimiterState(Protocol):
+    """Where per-key rate-limit state lives; `update` must be atomic per key."""
+
+    def update(self, key: str, fn: Callable[[KeyState], tuple[KeyState, T]]) -> T:
+        """Apply `fn` to the key's state atomically, store the new state, return fn's result."""
+        ...
+
+    def read(self, key: str) -> KeyState:
+        """The key's current state (a fresh `KeyState()` for an unknown key)."""
+        ...
+
+
+class MemoryLimiterState:
+    """Thread-safe in-process state (one lock: every update is a few microseconds)."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, KeyState] = {}
+        self._lock = threading.Lock()
+
+    def update(self, key: str, fn: Callable[[KeyState], tuple[KeyState, T]]) -> T:
+        with self._lock:
+            new, result = fn(self._states.get(key, KeyState()))
+            self._states[key] = new
+            return result
+
+    def read(self, key: str) -> KeyState:
+        with self._lock:
+            return self._states.get(key, KeyState())
+
+
+class SqliteLimiterState:
+    """State in a SQLite file, shared by every thread and process that opens the same path."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+        self._path = str(path)
+        self._timeout = timeout
+        self._local = threading.local()
+        self._connect().execute(
+            "CREATE TABLE IF NOT EXISTS tnhl_rate_limits (key TEXT PRIMARY KEY, state TEXT)"
+        )
+
+    def _connect(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so two processes can't
+            # both read the same state and both take the last slot.
+            conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            self._local.conn = conn
+        return conn
+
+    def update(self, key: str, fn: Callable[[KeyState], tuple[KeyState, T]]) -> T:
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(
+                "SELECT state FROM tnhl_rate_limits WHERE key = ?", (key,)
+            ).fetchone()
+            current = KeyState.from_json(row[0]) if row else KeyState()
+            new, result = fn(current)
+            conn.execute(
+                "INSERT INTO tnhl_rate_limits (key, state) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET state = excluded.state",
+                (key, new.to_json()),
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    def read(self, key: str) -> KeyState:
+        row = (
+            self._connect()
+            .execute("SELECT state FROM tnhl_rate_limits WHERE key = ?", (key,))
+            .fetchone()
+        )
+        return KeyState.from_json(row[0]) if row else KeyState()
+
+    def __repr__(self) -> str:
+        return f"SqliteLimiterState({Path(self._path).name!r})"
