@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import time
+from importlib import resources
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tnhl.mapping import MappingFileError, default_mapping, load_mapping, load_mapping_text
 
@@ -147,3 +149,12 @@ def test_unreadable_file_names_the_file(tmp_path: Path) -> None:
     """A missing file is a MappingFileError naming the file, not an OSError."""
     with pytest.raises(MappingFileError, match=r"^absent\.yaml: cannot read"):
         load_mapping(tmp_path / "absent.yaml")
+
+
+def test_docs_show_the_shipped_defaults() -> None:
+    """The defaults block in docs/mapping.md loads to exactly the shipped default mapping."""
+    doc = Path(__file__).resolve().parents[2] / "docs" / "mapping.md"
+    text = doc.read_text(encoding="utf-8")
+    block = text.split("## The defaults", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    shipped = (resources.files("tnhl.mapping") / "default.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(block) == yaml.safe_load(shipped)
