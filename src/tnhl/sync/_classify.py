@@ -16,6 +16,7 @@ from tnhl.highlevel import (
     OutcomeUnknownError,
     RateLimitedError,
 )
+from tnhl.store import MappingConflictError
 from tnhl.sync._errors import RescheduleNeeded
 
 __all__ = ["Verdict", "classify"]
@@ -49,6 +50,10 @@ def classify(exc: BaseException, *, now: float) -> Verdict:
         return Verdict("wait", "daily quota exhausted", delay=delay)
     if isinstance(exc, RateLimitedError):
         return Verdict("wait", "HighLevel answered 429", delay=exc.retry_after or 10.0)
+    if isinstance(exc, MappingConflictError):
+        # Two TalkNotes records resolved to one HighLevel record (e.g. two people sharing an
+        # email under an upsert): retrying cannot fix it, a person must look.
+        return Verdict("dead", f"id map conflict: {exc}")
     if isinstance(exc, OutcomeUnknownError):
         return Verdict("retry", _describe(exc), unknown_outcome=True)
     if isinstance(exc, APIError):

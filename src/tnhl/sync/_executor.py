@@ -26,6 +26,7 @@ from tnhl.sync._classify import Verdict, classify
 from tnhl.sync._errors import RescheduleNeeded
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._plan import Call, EventView, PlanFn, Step
+from tnhl.sync._planner import update_body
 from tnhl.sync._ports import CallFn, ExecStore, InboxItem, Limiter, WorkBatch
 from tnhl.sync._readback import read_back
 from tnhl.sync._schedule import RetrySchedule
@@ -33,10 +34,6 @@ from tnhl.sync._schedule import RetrySchedule
 __all__ = ["BatchOutcome", "Executor"]
 
 log = structlog.get_logger("tnhl.sync")
-
-# UpdateContactDto rejects these (docs/highlevel-api.md section 3.4); an adopted duplicate is
-# updated with the create body minus them.
-_NOT_ON_UPDATE = frozenset({"locationId", "companyName", "gender", "createNewIfDuplicateAllowed"})
 
 
 @dataclass
@@ -120,6 +117,19 @@ class Executor:
     def execute(self, batch: WorkBatch, *, worker: str) -> BatchOutcome:
         """Apply as much of `batch` as can be applied now; every row ends settled or released."""
         out = BatchOutcome()
+        foreign = [i.id for i in batch.items if i.source != "talknotes"]
+        if foreign:
+            # HighLevel webhooks are stored by intake for the HighLevel -> TalkNotes direction,
+            # which a later issue builds; settle them as skipped rather than dead.
+            self._store.complete(
+                foreign, worker=worker, result="skipped: HighLevel -> TalkNotes not synced yet"
+            )
+            out.skipped.extend(foreign)
+            batch = WorkBatch(
+                batch.location_id,
+                batch.entity_key,
+                tuple(i for i in batch.items if i.source == "talknotes"),
+            )
         items = {i.id: i for i in batch.items}
         pending = [_view(i) for i in batch.items]
         lookup = _Lookup(self._store, batch.location_id)
@@ -323,7 +333,8 @@ class Executor:
         if call.key is not None:
             self._store.finish_op(call.key, highlevel_id=contact_id, response="adopted duplicate")
         self._record(call, location, contact_id)
-        body = {k: v for k, v in (call.body or {}).items() if k not in _NOT_ON_UPDATE}
+        # The create body minus what UpdateContactDto rejects (the planner's rule).
+        body = update_body(call.body or {})
         self._send(location, "update-contact", {"contactId": contact_id}, body, out)
         return f"adopted duplicate contact {contact_id}"
 

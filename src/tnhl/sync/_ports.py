@@ -31,6 +31,7 @@ class InboxItem:
     entity_key: str
     body: str
     attempts: int
+    source: str = "talknotes"
 
 
 @dataclass(frozen=True)

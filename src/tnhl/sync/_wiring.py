@@ -1,0 +1,195 @@
+"""Adapters between the real parts: the store as the executor and workers see it, the store as
+intake's inbox, and the rate limiter as the HighLevel client sees it when the executor paces.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tnhl.highlevel._ratelimit import LimiterSnapshot, RateLimiter
+from tnhl.store import InboundEvent, SqlStore, StoreUnavailableError
+from tnhl.store._schema import inbox as inbox_table
+from tnhl.sync._errors import RescheduleNeeded
+from tnhl.sync._ports import InboxItem, OpState, WorkBatch
+from tnhl.webhooks import InboxUnavailable
+
+__all__ = ["InboxAdapter", "PacedLimiter", "StoreAdapter"]
+
+
+class StoreAdapter:
+    """`SqlStore` as `ExecStore` + `ClaimSource` (tries counted as the executor counts them)."""
+
+    def __init__(self, store: SqlStore, *, max_run: int = 50) -> None:
+        self.store = store
+        self._max_run = max_run
+
+    # ClaimSource
+    def claim(
+        self, worker: str, *, now: float, lease_seconds: float, limit: int
+    ) -> Sequence[WorkBatch]:
+        claims = self.store.claim_next(
+            worker, now=now, lease_seconds=lease_seconds, limit=limit, max_run=self._max_run
+        )
+        return [
+            WorkBatch(
+                c.entity.location_id,
+                c.entity.entity_key,
+                tuple(
+                    InboxItem(
+                        id=e.id,
+                        event_id=e.event_id,
+                        event_type=e.event_type,
+                        location_id=e.location_id,
+                        entity_key=e.entity_key,
+                        body=e.body,
+                        # The store counts the claim itself; the executor wants earlier tries.
+                        attempts=max(0, e.attempts - 1),
+                        source=e.source,
+                    )
+                    for e in c.events
+                ),
+            )
+            for c in claims
+        ]
+
+    def requeue_expired(self, now: float) -> int:
+        return self.store.requeue_expired(now=now)
+
+    # ExecStore
+    def get_highlevel_id(self, location_id: str, kind: str, talknotes_id: str) -> str | None:
+        return self.store.get_highlevel_id(location_id, kind, talknotes_id)
+
+    def get_talknotes_id(self, location_id: str, kind: str, highlevel_id: str) -> str | None:
+        return self.store.get_talknotes_id(location_id, kind, highlevel_id)
+
+    def put_mapping(
+        self, location_id: str, kind: str, talknotes_id: str, highlevel_id: str
+    ) -> None:
+        self.store.put_mapping(location_id, kind, talknotes_id, highlevel_id)
+
+    def begin_op(
+        self, key: str, *, inbox_id: int, operation_id: str, body: Mapping[str, Any] | None
+    ) -> OpState:
+        text = json.dumps(body, sort_keys=True, default=str) if body is not None else None
+        op = self.store.begin_op(key, inbox_id=inbox_id, operation_id=operation_id, body=text)
+        return OpState(op.key, op.state, op.highlevel_id)
+
+    def mark_sent(self, key: str) -> None:
+        self.store.mark_sent(key)
+
+    def finish_op(self, key: str, *, highlevel_id: str | None, response: str) -> None:
+        self.store.finish_op(key, highlevel_id=highlevel_id, response=response)
+
+    def mark_unknown(self, key: str, error: str) -> None:
+        self.store.mark_unknown(key, error)
+
+    def complete(self, inbox_ids: Sequence[int], *, worker: str, result: str) -> None:
+        self.store.complete(
+            list(inbox_ids), worker=worker, result=result, skipped=result.startswith("skipped")
+        )
+
+    def retry_later(
+        self, inbox_id: int, *, worker: str, at: float, error: str, count_attempt: bool
+    ) -> None:
+        if not count_attempt:
+            # A rate-limit wait is not a failed try. The store counts every claim as a try and
+            # has no "uncounted" reschedule, so give this claim's count back first (only while
+            # we still hold the lease).
+            with self.store.engine.begin() as conn:
+                conn.execute(
+                    sa.update(inbox_table)
+                    .where(
+                        inbox_table.c.id == inbox_id,
+                        inbox_table.c.lease_owner == worker,
+                        inbox_table.c.attempts > 0,
+                    )
+                    .values(attempts=inbox_table.c.attempts - 1)
+                )
+        self.store.retry_later(inbox_id, worker=worker, at=at, error=error[:1000])
+
+    def dead_letter(self, inbox_id: int, *, worker: str, reason: str, error: str) -> None:
+        self.store.dead_letter(inbox_id, worker=worker, reason=reason, error=error or None)
+
+    def release(self, inbox_ids: Sequence[int], *, worker: str) -> None:
+        self.store.release(list(inbox_ids), worker=worker)
+
+
+class InboxAdapter:
+    """The store as intake's `InboxWriter`; `on_added` is told of each new event."""
+
+    def __init__(self, store: SqlStore, on_added: Callable[[str], None] | None = None) -> None:
+        self._store = store
+        self._on_added = on_added
+
+    def add(
+        self,
+        source: str,
+        event_id: str,
+        event_type: str,
+        location_id: str,
+        entity_key: str,
+        body: str,
+        received_at: datetime,
+    ) -> bool:
+        if source not in ("talknotes", "highlevel"):
+            raise ValueError(f"source: unknown source {source!r}")
+        event = InboundEvent(
+            source=source,  # type: ignore[arg-type]  # checked just above
+            event_id=event_id,
+            event_type=event_type,
+            location_id=location_id,
+            entity_key=entity_key,
+            body=body,
+            received_at=received_at.timestamp(),
+        )
+        try:
+            added = self._store.add_inbound(event)
+        except StoreUnavailableError as exc:
+            raise InboxUnavailable(str(exc)) from None
+        if added and self._on_added is not None:
+            self._on_added(source)
+        return added
+
+
+class PacedLimiter:
+    """The limiter as the client sees it when the executor has already taken the slot.
+
+    The executor calls `try_acquire` (never blocking) before each call; the client then calls
+    `acquire`, which must not take a second slot. A retry inside the same call (the client's
+    quick tries) takes a fresh slot if one is free, else raises `RescheduleNeeded` so the
+    executor reschedules instead of the worker thread sleeping. `observe` forwards the headers
+    so the limiter stays in step with HighLevel's own count.
+    """
+
+    def __init__(self, inner: RateLimiter) -> None:
+        self.inner = inner
+        self._local = threading.local()
+
+    def try_acquire(self, key: str) -> float:
+        wait = self.inner.try_acquire(key)
+        if wait <= 0:
+            self._local.prepaid = key
+        return wait
+
+    def acquire(self, key: str) -> None:
+        if getattr(self._local, "prepaid", None) == key:
+            self._local.prepaid = None
+            return
+        wait = self.inner.try_acquire(key)
+        if wait > 0:
+            raise RescheduleNeeded(wait)
+
+    async def aacquire(self, key: str) -> None:
+        self.acquire(key)
+
+    def observe(self, key: str, status: int, headers: Mapping[str, str]) -> None:
+        self.inner.observe(key, status, headers)
+
+    def snapshot(self, key: str) -> LimiterSnapshot:
+        return self.inner.snapshot(key)
