@@ -99,6 +99,21 @@ RULES = [
     ),
     pytest.param(
         "contact.created",
+        {"id": "c1", "phone": "202-555-0143"},
+        {},
+        DEFAULTS,
+        one(
+            "create-contact",
+            {},
+            {"locationId": LOC, "phone": "+12025550143"},
+            key="loc1:create-contact:c1",
+            records=REC_C1,
+            on_duplicate="adopt",
+        ),
+        id="contact-phone-only-creates-and-adopts-instead-of-upsert",
+    ),
+    pytest.param(
+        "contact.created",
         JANE,
         {},
         CREATE_MODE,

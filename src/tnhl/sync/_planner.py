@@ -97,18 +97,21 @@ def _plan_contact(
     if c.source is not None:
         body["source"] = c.source
     record = IdRecord("contact", tn_id, "contact.id")
-    if c.create_mode == "upsert" and ("email" in fields or "phone" in fields):
+    if c.create_mode == "upsert" and "email" in fields:
         key = f"{location_id}:upsert-contact:{tn_id}"
         return Calls([PlannedCall("upsert-contact", {}, body, key=key, records=record)], warnings)
-    # Without email or phone HighLevel has nothing to match a duplicate on: a plain create.
+    # Upsert with a phone but no email has been reported to answer 422 (highlevel-api.md 4,
+    # n8n issue #11353), so a phone-only contact is created and adopts HighLevel's duplicate;
+    # without email or phone there is nothing to match a duplicate on: a plain create.
     key = f"{location_id}:create-contact:{tn_id}"
+    adopt = c.create_mode == "create" or "phone" in fields
     call = PlannedCall(
         "create-contact",
         {},
         body,
         key=key,
         records=record,
-        on_duplicate="adopt" if c.create_mode == "create" else None,
+        on_duplicate="adopt" if adopt else None,
     )
     return Calls([call], warnings)
 
