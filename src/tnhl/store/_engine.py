@@ -26,7 +26,7 @@ from tnhl.store._errors import StoreConfigError, StoreUnavailableError
 __all__ = ["WRITE", "make_engine", "translate_errors", "unavailable"]
 
 WRITE = "tnhl_write"  # execution option: this transaction will write
-DEFAULT_SETTING = "TNHL_STORE_URL"
+DEFAULT_SETTING = "TNHL_DATABASE_URL"  # the settings field `database_url`
 
 P = ParamSpec("P")
 R = TypeVar("R")

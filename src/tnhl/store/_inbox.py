@@ -20,7 +20,6 @@ from tnhl.store._models import (
     SOURCES,
     UNFINISHED_STATES,
     Claim,
-    DeadLetter,
     EntityKey,
     EventState,
     InboundEvent,
@@ -33,16 +32,15 @@ __all__ = [
     "add_inbound",
     "claim",
     "complete",
-    "dead_letter",
-    "get_dead",
     "get_event",
-    "list_dead",
+    "owned",
     "ready_entities",
     "release",
-    "replay_dead",
     "requeue_expired",
     "retry_later",
+    "row",
     "stats",
+    "update_owned",
     "validate_event",
 ]
 
@@ -73,7 +71,7 @@ def validate_event(ev: InboundEvent) -> None:
         raise InvalidRecordError("received_at", "must be epoch seconds (a finite number)")
 
 
-def _row(r: sa.Row[Any]) -> InboxRow:
+def row(r: sa.Row[Any]) -> InboxRow:
     m = r._mapping
     return InboxRow(**{f.name: m[f.name] for f in dataclasses.fields(InboxRow)})
 
@@ -95,8 +93,10 @@ def add_inbound(conn: sa.Connection, ev: InboundEvent, insert: Any) -> bool:
             next_attempt_at=float(ev.received_at),
         )
         .on_conflict_do_nothing(index_elements=["source", "event_id"])
+        .returning(inbox.c.id)
     )
-    return conn.execute(stmt).rowcount == 1
+    # RETURNING, not rowcount: drivers report rowcount unreliably once RETURNING is involved.
+    return conn.execute(stmt).first() is not None
 
 
 def _heads(now: float, entity: EntityKey | None) -> sa.Select[Any]:
@@ -145,7 +145,7 @@ def claim(
     q = _heads(now, entity).limit(limit)
     if pg:
         q = q.with_for_update(skip_locked=True, of=inbox)
-    heads = [_row(r) for r in conn.execute(q).all()]
+    heads = [row(r) for r in conn.execute(q).all()]
     lease_until = now + lease_seconds
     claims: list[Claim] = []
     for head in heads:
@@ -192,7 +192,7 @@ def _followers(
         .order_by(inbox.c.id)
         .limit(count)
     )
-    candidates = [_row(r) for r in conn.execute(q).all()]
+    candidates = [row(r) for r in conn.execute(q).all()]
     if pg and candidates:
         # Lock without waiting; a row locked by someone else (a late complete) ends the run,
         # so the run stays consecutive.
@@ -213,13 +213,13 @@ def _followers(
     return run
 
 
-def _owned(ids: list[int], worker: str) -> sa.ColumnElement[bool]:
+def owned(ids: list[int], worker: str) -> sa.ColumnElement[bool]:
     return sa.and_(inbox.c.id.in_(ids), inbox.c.lease_owner == worker, _UNFINISHED)
 
 
-def _update_owned(conn: sa.Connection, ids: list[int], worker: str, **values: Any) -> None:
+def update_owned(conn: sa.Connection, ids: list[int], worker: str, **values: Any) -> None:
     unique = sorted(set(ids))
-    done = conn.execute(sa.update(inbox).where(_owned(unique, worker)).values(**values)).rowcount
+    done = conn.execute(sa.update(inbox).where(owned(unique, worker)).values(**values)).rowcount
     if done != len(unique):
         raise LeaseLostError(worker, unique)  # the caller's transaction rolls back
 
@@ -235,7 +235,7 @@ def complete(
 ) -> None:
     if state not in ("done", "skipped"):
         raise InvalidRecordError("state", f"must be 'done' or 'skipped', not {state!r}")
-    _update_owned(
+    update_owned(
         conn,
         ids,
         worker,
@@ -251,7 +251,7 @@ def release(conn: sa.Connection, ids: list[int], *, worker: str) -> int:
     """Give back leased events that were not attempted; their claim does not count."""
     return conn.execute(
         sa.update(inbox)
-        .where(_owned(ids, worker))
+        .where(owned(ids, worker))
         .values(
             lease_owner=None,
             lease_until=None,
@@ -261,12 +261,24 @@ def release(conn: sa.Connection, ids: list[int], *, worker: str) -> int:
 
 
 def retry_later(
-    conn: sa.Connection, inbox_id: int, *, worker: str, at: float, error: str | None
+    conn: sa.Connection,
+    inbox_id: int,
+    *,
+    worker: str,
+    at: float,
+    error: str | None,
+    count_attempt: bool = True,
 ) -> None:
-    _update_owned(
+    """Schedule the next try. `count_attempt=False` (e.g. waiting out a rate limit) undoes the
+    claim's attempt, so the wait does not bring the event closer to the dead-letter queue."""
+    extra: dict[str, Any] = {}
+    if not count_attempt:
+        extra["attempts"] = sa.case((inbox.c.attempts > 0, inbox.c.attempts - 1), else_=0)
+    update_owned(
         conn,
         [inbox_id],
         worker,
+        **extra,
         state="pending",
         next_attempt_at=at,
         last_error=error,
@@ -288,115 +300,11 @@ def retry_later(
     release(conn, list(behind), worker=worker)
 
 
-def dead_letter(
-    conn: sa.Connection,
-    inbox_id: int,
-    *,
-    worker: str,
-    reason: str,
-    error: str | None,
-    now: float,
-) -> int:
-    """Finish the event as dead and file it in dead_letters; returns the dead letter's id."""
-    if not reason:
-        raise InvalidRecordError("reason", "is required")
-    _update_owned(
-        conn,
-        [inbox_id],
-        worker,
-        state="dead",
-        last_error=error,
-        done_at=now,
-        lease_owner=None,
-        lease_until=None,
-    )
-    existing = conn.execute(
-        sa.select(dead_letters.c.id).where(dead_letters.c.inbox_id == inbox_id)
-    ).scalar()
-    values = {"reason": reason, "error": error, "dead_at": now, "replayed_at": None}
-    if existing is not None:
-        conn.execute(sa.update(dead_letters).where(dead_letters.c.id == existing).values(**values))
-        return int(existing)
-    new_id = conn.execute(
-        sa.insert(dead_letters).values(inbox_id=inbox_id, **values).returning(dead_letters.c.id)
-    ).scalar_one()
-    return int(new_id)
-
-
 def get_event(conn: sa.Connection, inbox_id: int) -> InboxRow:
     r = conn.execute(sa.select(inbox).where(inbox.c.id == inbox_id)).first()
     if r is None:
         raise RecordNotFoundError(f"no event with inbox id {inbox_id}")
-    return _row(r)
-
-
-def _dead_query() -> sa.Select[Any]:
-    cols = [c.label(f"dl_{c.name}") for c in dead_letters.c]
-    return sa.select(inbox, *cols).join(dead_letters, dead_letters.c.inbox_id == inbox.c.id)
-
-
-def _dead(r: sa.Row[Any]) -> DeadLetter:
-    m = r._mapping
-    return DeadLetter(
-        id=m["dl_id"],
-        inbox_id=m["dl_inbox_id"],
-        reason=m["dl_reason"],
-        error=m["dl_error"],
-        dead_at=m["dl_dead_at"],
-        replayed_at=m["dl_replayed_at"],
-        event=_row(r),
-    )
-
-
-def list_dead(
-    conn: sa.Connection, *, include_replayed: bool, limit: int, offset: int
-) -> list[DeadLetter]:
-    q = _dead_query()
-    if not include_replayed:
-        q = q.where(dead_letters.c.replayed_at.is_(None))
-    q = q.order_by(dead_letters.c.id).limit(limit).offset(offset)
-    return [_dead(r) for r in conn.execute(q).all()]
-
-
-def get_dead(
-    conn: sa.Connection, *, dead_letter_id: int | None, inbox_id: int | None
-) -> DeadLetter:
-    if (dead_letter_id is None) == (inbox_id is None):
-        raise InvalidRecordError("dead_letter_id", "give exactly one of dead_letter_id, inbox_id")
-    q = _dead_query()
-    if dead_letter_id is not None:
-        q = q.where(dead_letters.c.id == dead_letter_id)
-    else:
-        q = q.where(dead_letters.c.inbox_id == inbox_id)
-    r = conn.execute(q).first()
-    if r is None:
-        which = f"id {dead_letter_id}" if dead_letter_id is not None else f"inbox id {inbox_id}"
-        raise RecordNotFoundError(f"no dead letter with {which}")
-    return _dead(r)
-
-
-def replay_dead(
-    conn: sa.Connection, *, dead_letter_id: int | None, inbox_id: int | None, now: float
-) -> InboxRow:
-    """Put a dead event back to pending with its attempts reset; a no-op if already replayed."""
-    dl = get_dead(conn, dead_letter_id=dead_letter_id, inbox_id=inbox_id)
-    if dl.event.state != "dead":
-        return dl.event
-    conn.execute(
-        sa.update(inbox)
-        .where(inbox.c.id == dl.inbox_id, inbox.c.state == "dead")
-        .values(
-            state="pending",
-            attempts=0,
-            next_attempt_at=now,
-            lease_owner=None,
-            lease_until=None,
-            done_at=None,
-            result=None,
-        )
-    )
-    conn.execute(sa.update(dead_letters).where(dead_letters.c.id == dl.id).values(replayed_at=now))
-    return get_event(conn, dl.inbox_id)
+    return row(r)
 
 
 def requeue_expired(conn: sa.Connection, now: float) -> int:

@@ -61,7 +61,13 @@ class Store(Protocol):
         ...
 
     def retry_later(
-        self, inbox_id: int, *, worker: str, at: float, error: str | None = None
+        self,
+        inbox_id: int,
+        *,
+        worker: str,
+        at: float,
+        error: str | None = None,
+        count_attempt: bool = True,
     ) -> None:
         """Schedule the next try; also releases the events behind it that this worker holds."""
         ...

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tnhl.store import _inbox, _records
+from tnhl.store import _dead, _inbox, _records
 from tnhl.store._engine import DEFAULT_SETTING, WRITE, make_engine, translate_errors
 from tnhl.store._errors import InvalidRecordError
 from tnhl.store._migrate import upgrade_to_head
@@ -161,10 +161,23 @@ class SqlStore:
             return _inbox.release(conn, list(inbox_ids), worker=worker)
 
     def retry_later(
-        self, inbox_id: int, *, worker: str, at: float, error: str | None = None
+        self,
+        inbox_id: int,
+        *,
+        worker: str,
+        at: float,
+        error: str | None = None,
+        count_attempt: bool = True,
     ) -> None:
         with self._write() as conn:
-            _inbox.retry_later(conn, inbox_id, worker=worker, at=float(at), error=error)
+            _inbox.retry_later(
+                conn,
+                inbox_id,
+                worker=worker,
+                at=float(at),
+                error=error,
+                count_attempt=count_attempt,
+            )
 
     def dead_letter(
         self,
@@ -176,7 +189,7 @@ class SqlStore:
         now: float | None = None,
     ) -> int:
         with self._write() as conn:
-            return _inbox.dead_letter(
+            return _dead.dead_letter(
                 conn, inbox_id, worker=worker, reason=reason, error=error, now=self._now(now)
             )
 
@@ -188,7 +201,7 @@ class SqlStore:
         now: float | None = None,
     ) -> InboxRow:
         with self._write() as conn:
-            return _inbox.replay_dead(
+            return _dead.replay_dead(
                 conn, dead_letter_id=dead_letter_id, inbox_id=inbox_id, now=self._now(now)
             )
 
@@ -196,7 +209,7 @@ class SqlStore:
         self, *, include_replayed: bool = False, limit: int = 100, offset: int = 0
     ) -> list[DeadLetter]:
         with self._read() as conn:
-            return _inbox.list_dead(
+            return _dead.list_dead(
                 conn, include_replayed=include_replayed, limit=limit, offset=offset
             )
 
@@ -204,7 +217,7 @@ class SqlStore:
         self, *, dead_letter_id: int | None = None, inbox_id: int | None = None
     ) -> DeadLetter:
         with self._read() as conn:
-            return _inbox.get_dead(conn, dead_letter_id=dead_letter_id, inbox_id=inbox_id)
+            return _dead.get_dead(conn, dead_letter_id=dead_letter_id, inbox_id=inbox_id)
 
     def get_event(self, inbox_id: int) -> InboxRow:
         with self._read() as conn:
