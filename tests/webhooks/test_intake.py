@@ -14,8 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from intake_inboxes import MemoryInbox, SqliteInbox
 
-from tnhl.talknotes import generate_secret, sign
-from tnhl.talknotes._openapi import talknotes_openapi
+from tnhl.talknotes import generate_secret, sign, talknotes_openapi
 from tnhl.webhooks import HighLevelKeys, StoredInfo, create_intake_app, sign_ed25519
 
 NOW = 1_772_443_800  # 2026-03-02T09:30:00Z

@@ -1,4 +1,7 @@
-"""The TalkNotes side: the event contract tnhl accepts, its signatures and test streams."""
+"""The TalkNotes side: the event contract tnhl accepts, its signatures and test streams.
+
+Imports nothing from tnhl but (at most) `tnhl.highlevel`.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ from tnhl.talknotes._events import (
     entity_key,
     parse_event,
 )
+from tnhl.talknotes._generator import DEFAULT_START, generate, signed_requests
+from tnhl.talknotes._openapi import EXAMPLE_EVENTS, talknotes_openapi
 from tnhl.talknotes._signing import (
     TOLERANCE_SECONDS,
     WebhookVerifier,
@@ -34,7 +39,9 @@ from tnhl.talknotes._signing import (
 )
 
 __all__ = [
+    "DEFAULT_START",
     "EVENT_TYPES",
+    "EXAMPLE_EVENTS",
     "TOLERANCE_SECONDS",
     "ContactData",
     "ContactRef",
@@ -55,7 +62,10 @@ __all__ = [
     "WebhookVerifier",
     "decode_secret",
     "entity_key",
+    "generate",
     "generate_secret",
     "parse_event",
     "sign",
+    "signed_requests",
+    "talknotes_openapi",
 ]

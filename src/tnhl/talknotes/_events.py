@@ -11,7 +11,8 @@ Decisions, each documented there too:
   field mapping can use them without a contract change; nothing unknown is ever an error.
 - Updates are partial: a key that is absent means "unchanged", an explicit `null` means
   "clear" (`model_fields_set` tells the two apart). Creates must say something useful.
-- `priority` is one of `low|normal|high|urgent` (case-insensitive). Numbers are refused: "1"
+- `priority` is one of `low|normal|high|urgent` (other letter cases are accepted and lowered;
+  the published schema lists the lowercase forms). Numbers are refused: "1"
   means "highest" in some apps and "lowest" in others.
 - `dueDate` is an ISO 8601 date (`2026-12-04`) or date-time, with or without a zone; a value
   without a zone is wall-clock time in the location's time zone, applied by the mapping.
@@ -137,7 +138,9 @@ DueDate = Annotated[
     ),
 ]
 PriorityIn = Annotated[
-    Priority, BeforeValidator(_lower), Field(description="Case-insensitive; numbers are refused.")
+    Priority,
+    BeforeValidator(_lower),
+    Field(description="Send lowercase; other letter cases are accepted. Numbers are refused."),
 ]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=65_536)]
 Stamp = Annotated[AwareDatetime, BeforeValidator(_require_text)]

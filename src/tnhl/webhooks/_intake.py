@@ -41,8 +41,8 @@ from tnhl.talknotes import (
     WebhookVerifier,
     entity_key,
     parse_event,
+    talknotes_openapi,
 )
-from tnhl.talknotes._openapi import talknotes_openapi
 from tnhl.webhooks._errors import HighLevelPayloadError, HighLevelSignatureError, InboxUnavailable
 from tnhl.webhooks._highlevel import HighLevelKeys, HighLevelVerifier
 

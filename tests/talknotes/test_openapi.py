@@ -1,0 +1,97 @@
+"""The TalkNotes OpenAPI document: well-formed 3.1, complete, and in step with the models."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema_rs
+import pytest
+
+# schemathesis ships the official OpenAPI 3.1 meta-schema (as a jsonschema_rs validator); no
+# other OpenAPI validator is installed.
+from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
+
+from tnhl.talknotes import EVENT_TYPES, EXAMPLE_EVENTS, generate, parse_event, talknotes_openapi
+
+
+def operation() -> dict[str, Any]:
+    return talknotes_openapi()["paths"]["/webhooks/talknotes"]["post"]
+
+
+def test_document_is_valid_openapi_31() -> None:
+    """The document validates against the OpenAPI 3.1 schema."""
+    doc = talknotes_openapi()
+    assert doc["openapi"] == "3.1.0"
+    errors = [str(e) for e in OPENAPI_31_VALIDATOR.iter_errors(doc)]
+    assert errors == []
+    broken = {**doc, "paths": {"/webhooks/talknotes": {"post": {"responses": "none"}}}}
+    assert not OPENAPI_31_VALIDATOR.is_valid(broken)
+
+
+def body_validator() -> jsonschema_rs.Validator:
+    doc = talknotes_openapi()
+    schema = {"$ref": "#/components/schemas/TalkNotesEvent", "components": doc["components"]}
+    return jsonschema_rs.Draft202012Validator(schema)
+
+
+def test_generated_events_match_the_published_schema() -> None:
+    """Events the parser accepts also validate against the JSON Schema in the document."""
+    check = body_validator()
+    for raw in generate(300, seed=4, n_people=20):
+        assert check.is_valid(raw), raw
+
+
+def test_published_schema_refuses_what_the_parser_refuses() -> None:
+    """A body missing a required field fails the published schema too."""
+    check = body_validator()
+    raw = {
+        "type": "task.created",
+        "timestamp": "2026-01-01T00:00:00Z",
+        "data": {"id": "t", "contactId": "c"},
+    }
+    assert not check.is_valid(raw)
+
+
+def test_responses_and_headers() -> None:
+    """The operation documents 202, 400, 401, 422 and 503 and the three signature headers."""
+    op = operation()
+    assert {"202", "400", "401", "422", "503"} <= set(op["responses"])
+    assert "Retry-After" in op["responses"]["503"]["headers"]
+    headers = {p["name"] for p in op["parameters"] if p["in"] == "header" and p["required"]}
+    assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+
+
+def test_every_event_type_has_a_schema() -> None:
+    """The body schema's discriminator maps each of the nine types to a component."""
+    doc = talknotes_openapi()
+    body = doc["components"]["schemas"]["TalkNotesEvent"]
+    mapping = body["discriminator"]["mapping"]
+    assert set(mapping) == set(EVENT_TYPES)
+    for ref in mapping.values():
+        assert ref.removeprefix("#/components/schemas/") in doc["components"]["schemas"]
+
+
+def test_field_names_are_the_contracts() -> None:
+    """The data schemas use the contract's field names and required fields."""
+    schemas = talknotes_openapi()["components"]["schemas"]
+    assert set(schemas["TaskData"]["required"]) == {"id", "contactId", "taskName"}
+    assert {"dueDate", "priority", "description", "completed", "assignee", "updated_at"} <= set(
+        schemas["TaskData"]["properties"]
+    )
+    assert set(schemas["NoteData"]["required"]) == {"id", "contactId", "noteContent"}
+    assert {"email", "external_id", "full_name", "phone", "custom_fields"} <= set(
+        schemas["ContactData"]["properties"]
+    )
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLE_EVENTS))
+def test_examples_are_valid_events(name: str) -> None:
+    """Every example in the document is accepted by the parser."""
+    assert parse_event(json.dumps(EXAMPLE_EVENTS[name])).type == name
+
+
+def test_returns_a_copy() -> None:
+    """Mutating the returned document does not change the next one."""
+    talknotes_openapi()["paths"].clear()
+    assert "/webhooks/talknotes" in talknotes_openapi()["paths"]
