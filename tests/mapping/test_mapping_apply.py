@@ -85,11 +85,12 @@ def test_unmapped_custom_fields_by_key() -> None:
     ]
 
 
-def test_bad_number_custom_field_names_it() -> None:
-    """A non-numeric value for a number custom field raises naming custom_fields.<name>."""
+@pytest.mark.parametrize("value", ["lots", "inf", float("nan")])
+def test_bad_number_custom_field_names_it(value: object) -> None:
+    """A non-numeric or infinite value for a number custom field raises naming the field."""
     cfg = load_mapping_text("contact:\n  custom_fields:\n    budget: {id: f1, type: number}\n")
-    with pytest.raises(TransformError, match=r"^custom_fields\.budget: not a number"):
-        map_contact({"custom_fields": {"budget": "lots"}}, cfg)
+    with pytest.raises(TransformError, match=r"^custom_fields\.budget: not a"):
+        map_contact({"custom_fields": {"budget": value}}, cfg)
 
 
 def test_task_create_with_priority_title_prefix() -> None:

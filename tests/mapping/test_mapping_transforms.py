@@ -246,7 +246,7 @@ def test_priority_normalisation(raw: object, expected: str | None) -> None:
     assert normalise_priority(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["whenever", True, -1, 1.5])
+@pytest.mark.parametrize("raw", ["whenever", True, -1, 1.5, float("inf"), float("nan")])
 def test_unknown_priority_names_the_field(raw: object) -> None:
     """Unrecognised priorities raise TransformError on priority."""
     with pytest.raises(TransformError) as info:

@@ -273,6 +273,26 @@ RULES = [
     ),
     pytest.param(
         "task.completed",
+        {"id": "t1", "contactId": "c1", "completed": "false"},
+        T1,
+        DEFAULTS,
+        one(
+            "update-task-completed",
+            {"contactId": "H1", "taskId": "HT1"},
+            {"completed": False},
+        ),
+        id="task-completed-string-false-is-false",
+    ),
+    pytest.param(
+        "task.completed",
+        {"id": "t1", "contactId": "c1", "completed": "maybe"},
+        T1,
+        DEFAULTS,
+        Reject("completed: not true or false: 'maybe'"),
+        id="task-completed-garbage-rejected",
+    ),
+    pytest.param(
+        "task.completed",
         TASK,
         C1,
         DEFAULTS,

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tnhl.mapping import load_mapping_text
-from tnhl.sync._plan_types import Calls, IdRecord, Skip, Wait, content_hash
+from tnhl.sync._plan_types import Calls, IdRecord, Reject, Skip, Wait, content_hash
 from tnhl.sync._planner import merge_contact_data, plan_batch
 
 LOC = "loc1"
@@ -203,3 +203,64 @@ def test_content_hash_is_stable_and_order_free() -> None:
     assert a != content_hash(
         {"email": "a@b.co", "name": "B", "customFields": [{"key": "k", "field_value": 1}]}
     )
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+event_data = st.fixed_dictionaries(
+    {},
+    optional={
+        k: json_values
+        for k in (
+            "id",
+            "contactId",
+            "email",
+            "phone",
+            "full_name",
+            "external_id",
+            "custom_fields",
+            "taskName",
+            "dueDate",
+            "priority",
+            "completed",
+            "assignee",
+            "noteTitle",
+            "noteContent",
+        )
+    },
+)
+event_types = st.sampled_from(
+    [
+        "contact.created",
+        "contact.updated",
+        "contact.deleted",
+        "task.created",
+        "task.updated",
+        "task.completed",
+        "note.created",
+        "note.updated",
+        "note.deleted",
+    ]
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(event_types, event_data), min_size=1, max_size=4), st.booleans())
+def test_any_input_gives_a_plan_never_an_exception(
+    raw: list[tuple[str, dict[str, Any]]], contact_known: bool
+) -> None:
+    """Arbitrary JSON in any field yields Calls, Wait, Skip or Reject: a worker never crashes."""
+    events = [Ev(f"e{i}", t, d) for i, (t, d) in enumerate(raw)]
+    known = {("contact", "c1"): "H1"} if contact_known else {}
+    steps = batch(events, known)
+    assert steps
+    assert steps[0].events[0] is events[0]
+    covered = [e for s in steps for e in s.events]
+    assert covered == events[: len(covered)]
+    for step in steps:
+        assert isinstance(step.plan, Calls | Wait | Skip | Reject)

@@ -8,6 +8,7 @@ TransformError naming the TalkNotes field.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from ._errors import TransformError
 from ._models import CustomFieldSpec, MappingConfig
 from ._transforms import (
     default_due,
+    normalise_completed,
     normalise_email,
     normalise_priority,
     parse_due_date,
@@ -49,12 +51,16 @@ def _custom_value(name: str, spec: CustomFieldSpec, value: Any) -> Any:
     if spec.type == "number":
         if isinstance(value, bool):
             raise TransformError(where, f"not a number: {value!r}")
-        if isinstance(value, int | float):
+        if isinstance(value, int):
             return value
         try:
-            number = float(str(value).strip().replace(",", ""))
+            number = float(
+                value if isinstance(value, float) else str(value).strip().replace(",", "")
+            )
         except ValueError:
             raise TransformError(where, f"not a number: {value!r}") from None
+        if not math.isfinite(number):
+            raise TransformError(where, f"not a finite number: {value!r}")
         return int(number) if number.is_integer() else number
     if spec.type == "list":
         items = value if isinstance(value, list | tuple) else str(value).split(",")
@@ -201,7 +207,7 @@ def map_task(
     if due is not None:
         out.fields["dueDate"] = due
     if "completed" in data and data["completed"] is not None:
-        out.fields["completed"] = bool(data["completed"])
+        out.fields["completed"] = normalise_completed(data["completed"])
     elif create:
         out.fields["completed"] = False
     assignee = _text(data.get("assignee"))

@@ -6,6 +6,7 @@ Each raises TransformError naming the field and the problem; none does I/O or re
 from __future__ import annotations
 
 import email.utils
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ __all__ = [
     "Priority",
     "default_due",
     "format_due",
+    "normalise_completed",
     "normalise_email",
     "normalise_priority",
     "parse_due_date",
@@ -107,6 +109,21 @@ def to_e164(raw: str, *, region: str, validation: Literal["possible", "valid"] =
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
+_TRUE = frozenset({"true", "yes", "1", "done", "completed"})
+_FALSE = frozenset({"false", "no", "0", "open", ""})
+
+
+def normalise_completed(raw: object) -> bool:
+    """A task's completed flag: booleans, 0/1 and true/false words; anything else is an error."""
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int) and raw in (0, 1):
+        return bool(raw)
+    if isinstance(raw, str) and raw.strip().casefold() in _TRUE | _FALSE:
+        return raw.strip().casefold() in _TRUE
+    raise TransformError("completed", f"not true or false: {raw!r}")
+
+
 # Deliberately simple: one @, no spaces, a dotted domain. HighLevel validates too; the goal is
 # to catch typing errors ("jane@", "jane at x.com") with a clear message before a 422.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
@@ -159,7 +176,7 @@ def normalise_priority(raw: object) -> Priority | None:
     if raw is None:
         return None
     if isinstance(raw, int | float):
-        if raw != int(raw) or raw < 0:
+        if not math.isfinite(raw) or raw != int(raw) or raw < 0:
             raise TransformError("priority", f"not a priority level: {raw!r}")
         return _LEVELS.get(int(raw), "low")
     text = str(raw).strip().casefold()

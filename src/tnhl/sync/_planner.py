@@ -14,7 +14,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from tnhl.mapping import MappingConfig, TransformError, map_contact, map_note, map_task
+from tnhl.mapping import (
+    MappingConfig,
+    TransformError,
+    map_contact,
+    map_note,
+    map_task,
+    normalise_completed,
+)
 
 from ._plan_types import (
     BatchStep,
@@ -145,7 +152,10 @@ def _plan_task(
     task = ids.highlevel_id("task", tn_id)
     if event_type == "task.completed":
         completed = data.get("completed")
-        done = True if completed is None else bool(completed)
+        try:
+            done = True if completed is None else normalise_completed(completed)
+        except TransformError as exc:
+            return Reject(str(exc))
         if task is not None:
             params = {"contactId": contact, "taskId": task}
             return Calls([PlannedCall("update-task-completed", params, {"completed": done})])
