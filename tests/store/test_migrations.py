@@ -1,0 +1,52 @@
+"""The packaged migrations build exactly the schema `_schema.py` declares, on every backend."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from tnhl.store import SqlStore, current_revision, head_revision, open_store, upgrade_to_head
+from tnhl.store._schema import metadata
+
+
+def test_migrated_schema_equals_the_metadata(store: SqlStore) -> None:
+    """Alembic's autogenerate finds no difference between the migrated database and _schema.py."""
+    with store.engine.connect() as conn:
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "version_table": "tnhl_schema_version"}
+        )
+        diff = compare_metadata(ctx, metadata)
+    assert diff == []
+    assert current_revision(store.engine) == head_revision()
+
+
+def test_upgrade_to_head_twice_is_a_no_op(store: SqlStore) -> None:
+    """Running the migrations on a current database changes nothing and keeps the data."""
+    store.set_cursor("c", "kept")
+    upgrade_to_head(store.engine)
+    assert store.get_cursor("c") == "kept"
+    assert current_revision(store.engine) == head_revision()
+
+
+def test_stores_opened_together_on_a_new_database_migrate_once(tmp_path: Path) -> None:
+    """Four stores opened at once on a new SQLite file all start, on the head revision."""
+    store_url = f"sqlite:///{tmp_path / 'new.db'}"
+    results: list[BaseException | str | None] = []
+
+    def start() -> None:
+        try:
+            s = open_store(store_url)
+            results.append(current_revision(s.engine))
+            s.close()
+        except BaseException as e:
+            results.append(e)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [head_revision()] * 4
