@@ -366,5 +366,7 @@ def _to_invalid(exc: ValidationError) -> InvalidEvent:
         for part in loc:
             field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
         text = _PROBLEM_TEXT.get(kind) or str(err["msg"]).removeprefix("Value error, ")
+        if kind in ("literal_error", "enum"):
+            text = "must be " + text.removeprefix("Input should be ")
         problems.append({"field": field or "(body)", "problem": text})
     return InvalidEvent(problems)
