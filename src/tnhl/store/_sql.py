@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc
@@ -313,3 +313,10 @@ class SqlStore:
     def set_cursor(self, name: str, value: str) -> None:
         with self._write() as conn:
             _records.set_cursor(conn, name, value, self._clock(), self._insert)
+
+
+if TYPE_CHECKING:  # mypy proves SqlStore satisfies the Store protocol
+    from tnhl.store._protocols import Store
+
+    def _conforms(s: SqlStore) -> Store:
+        return s
