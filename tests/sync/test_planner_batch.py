@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tnhl.mapping import load_mapping_text
 from tnhl.sync._plan_types import Calls, IdRecord, Reject, Skip, Wait, content_hash
-from tnhl.sync._planner import merge_contact_data, plan_batch
+from tnhl.sync._planner import merge_payloads, plan_batch
 
 LOC = "loc1"
 DEFAULTS = load_mapping_text("")
@@ -79,7 +79,7 @@ def test_created_then_updates_merge_into_one_create() -> None:
 
 def test_absent_keeps_and_explicit_null_clears_when_coalescing() -> None:
     """A later absent field keeps the earlier value; a later explicit null clears it."""
-    merged = merge_contact_data(
+    merged = merge_payloads(
         [
             {"id": "c1", "email": "a@b.co", "phone": "1", "custom_fields": {"x": 1, "y": 2}},
             {"id": "c1", "phone": None, "custom_fields": {"y": None, "z": 3}},
@@ -91,7 +91,7 @@ def test_absent_keeps_and_explicit_null_clears_when_coalescing() -> None:
         "phone": None,
         "custom_fields": {"x": 1, "y": None, "z": 3},
     }
-    kept = merge_contact_data([{"phone": "1"}, {"phone": None}], clear_on_null=False)
+    kept = merge_payloads([{"phone": "1"}, {"phone": None}], clear_on_null=False)
     assert kept == {"phone": "1"}
 
 
@@ -146,14 +146,53 @@ def test_batch_stops_before_event_needing_an_id_a_step_will_record() -> None:
     assert plan.calls[0].records == IdRecord("contact", "c1", "contact.id")
 
 
-def test_task_created_then_updated_is_not_created_twice() -> None:
-    """task.updated after an unsynced task.created waits for the create instead of re-creating."""
+def test_task_created_then_updated_is_one_create_with_latest_values() -> None:
+    """task.created then task.updated of an unsynced task is one create carrying the update."""
     known = {("contact", "c1"): "H1"}
     task = {"id": "t1", "contactId": "c1", "taskName": "y", "dueDate": "2026-12-01"}
     events = [Ev("e1", "task.created", task), Ev("e2", "task.updated", {**task, "taskName": "z"})]
     steps = batch(events, known)
     assert len(steps) == 1
+    assert steps[0].events == tuple(events)
+    plan = steps[0].plan
+    assert isinstance(plan, Calls)
+    (call,) = plan.calls
+    assert call.operation_id == "create-task"
+    assert call.body["title"] == "z"
+    assert call.key == "loc1:create-task:t1"
+
+
+def test_task_update_after_create_and_completion_waits_for_the_create() -> None:
+    """An event needing the id a planned create will record is left for re-planning."""
+    known = {("contact", "c1"): "H1"}
+    task = {"id": "t1", "contactId": "c1", "taskName": "y", "dueDate": "2026-12-01"}
+    events = [
+        Ev("e1", "task.created", task),
+        Ev("e2", "task.completed", {"id": "t1", "contactId": "c1"}),
+    ]
+    steps = batch(events, known)
+    assert len(steps) == 1
     assert steps[0].events == (events[0],)
+
+
+def test_note_updates_coalesce_and_a_note_deleted_supersedes_them() -> None:
+    """Consecutive note updates are one call; followed by the note's delete they are skipped."""
+    known = {("contact", "c1"): "H1", ("note", "n1"): "HN1"}
+    ups = [
+        Ev(f"e{i}", "note.updated", {"id": "n1", "contactId": "c1", "noteContent": f"v{i}"})
+        for i in range(3)
+    ]
+    steps = batch(ups, known)
+    assert len(steps) == 1
+    plan = steps[0].plan
+    assert isinstance(plan, Calls)
+    assert plan.calls[0].body == {"body": "v2"}
+    deleted = Ev("e9", "note.deleted", {"id": "n1", "contactId": "c1"})
+    steps = batch([*ups, deleted], known)
+    assert isinstance(steps[0].plan, Skip)
+    last = steps[1].plan
+    assert isinstance(last, Calls)
+    assert last.calls[0].operation_id == "delete-note"
 
 
 def test_known_contact_tasks_and_notes_all_plan_in_one_pass() -> None:
@@ -181,7 +220,7 @@ payloads = st.lists(
 @given(payloads)
 def test_merge_takes_latest_sent_value_per_field(items: list[dict[str, Any]]) -> None:
     """For every field, the merged value is the one from the last payload that sent it."""
-    merged = merge_contact_data(items)
+    merged = merge_payloads(items)
     for key in ("email", "phone", "full_name"):
         senders = [p[key] for p in items if key in p]
         if senders:

@@ -36,7 +36,7 @@ from ._plan_types import (
     Wait,
 )
 
-__all__ = ["merge_contact_data", "plan_batch", "plan_event", "update_body"]
+__all__ = ["merge_payloads", "plan_batch", "plan_event", "update_body"]
 
 # UpdateContactDto has no locationId, companyName or gender, and HighLevel rejects unknown
 # properties with 422 (highlevel-api.md 3.4). `tags` on update overwrites every tag, so tnhl
@@ -45,6 +45,7 @@ _NOT_ON_UPDATE = frozenset(
     {"locationId", "companyName", "gender", "tags", "createNewIfDuplicateAllowed"}
 )
 _CONTACT_WRITES = frozenset({"contact.created", "contact.updated"})
+_WRITES = _CONTACT_WRITES | {"task.created", "task.updated", "note.created", "note.updated"}
 
 
 def update_body(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -245,10 +246,10 @@ def plan_event(
     return Reject(f"event {event_id}: unknown event type {event_type!r}")
 
 
-def merge_contact_data(
+def merge_payloads(
     items: Sequence[Mapping[str, Any]], *, clear_on_null: bool = True
 ) -> dict[str, Any]:
-    """Fold consecutive contact payloads, oldest first, into the latest value of each field.
+    """Fold consecutive payloads of one record, oldest first, into the latest value per field.
 
     An absent key never erases an earlier value. An explicit null does (it means "clear"),
     unless `clear_on_null` is off, in which case nulls are ignored like absent keys.
@@ -256,6 +257,8 @@ def merge_contact_data(
     """
     merged: dict[str, Any] = {}
     for data in items:
+        if not isinstance(data, Mapping):
+            continue
         for key, value in data.items():
             if value is None and not clear_on_null:
                 continue
@@ -286,6 +289,12 @@ def _depends_on(event: E) -> set[tuple[str, str]]:
     return out
 
 
+def _entity(event: E) -> tuple[str, str | None]:
+    """(kind, talknotes id) of the record an event is about."""
+    data = event.data if isinstance(event.data, Mapping) else {}
+    return event.event_type.split(".", 1)[0], _text(data.get("id"))
+
+
 def plan_batch(
     events: Sequence[E],
     *,
@@ -295,10 +304,11 @@ def plan_batch(
 ) -> list[BatchStep[E]]:
     """Plan a run of one contact's pending events, oldest first, coalescing where safe.
 
-    Consecutive contact.created/updated events of the same contact become one step with one
-    call; such a run followed by that contact's delete is skipped. Planning stops (leaving the
-    rest of `events` unplanned, to be planned again after the executor runs these steps):
-    after the first Wait, and before an event that needs an id a planned call will record.
+    Consecutive created/updated events of the same record (contact, task or note) become one
+    step with one call carrying the latest value of each field (`merge_payloads`); such a run
+    directly followed by that record's delete is skipped. Planning stops (leaving the rest of
+    `events` unplanned, to be planned again after the executor has run these steps) after the
+    first Wait, and before an event that needs an id that a planned call will record.
     """
     steps: list[BatchStep[E]] = []
     recorded: set[tuple[str, str]] = set()
@@ -308,38 +318,39 @@ def plan_batch(
         if _depends_on(first) & recorded:
             break
         run = [first]
-        if first.event_type in _CONTACT_WRITES:
-            cid = _text(first.data.get("id"))
+        entity = _entity(first)
+        if first.event_type in _WRITES and entity[1] is not None:
             while (
                 i + len(run) < len(events)
-                and events[i + len(run)].event_type in _CONTACT_WRITES
-                and _text(events[i + len(run)].data.get("id")) == cid
+                and events[i + len(run)].event_type in _WRITES
+                and _entity(events[i + len(run)]) == entity
             ):
                 run.append(events[i + len(run)])
             after = events[i + len(run)] if i + len(run) < len(events) else None
             if (
                 after is not None
-                and after.event_type == "contact.deleted"
-                and _text(after.data.get("id")) == cid
+                and after.event_type == f"{entity[0]}.deleted"
+                and _entity(after) == entity
             ):
-                reason = "superseded by contact.deleted later in the batch"
+                reason = f"superseded by {entity[0]}.deleted later in the batch"
                 steps.append(BatchStep(tuple(run), Skip(reason)))
                 i += len(run)
                 continue
-            data = merge_contact_data(
-                [e.data for e in run], clear_on_null=mapping.contact.clear_on_null
-            )
+        if len(run) > 1:
+            clear = mapping.contact.clear_on_null
+            data: Mapping[str, Any] = merge_payloads([e.data for e in run], clear_on_null=clear)
         else:
-            data = dict(first.data)
-        last = run[-1]
+            data = first.data
         plan = plan_event(
             first.event_type,
             data,
             location_id=location_id,
-            event_id=last.event_id,
+            event_id=run[-1].event_id,
             ids=ids,
             mapping=mapping,
-            timestamp=last.timestamp,
+            # The first event's time anchors a default due date, so it does not move when
+            # later events join the run on a retry.
+            timestamp=first.timestamp,
         )
         steps.append(BatchStep(tuple(run), plan))
         i += len(run)
