@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import typer
 
 app = typer.Typer(
@@ -18,6 +20,9 @@ def _register_commands() -> None:
     from tnhl.cli import _highlevel
 
     _highlevel.register(app)
+    importlib.import_module("tnhl.cli._run").register(app)
+    importlib.import_module("tnhl.cli._status").register(app)
+    importlib.import_module("tnhl.cli._dlq").register(app)
 
 
 def main() -> None:

@@ -10,11 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from tnhl.highlevel._ratelimit import LimiterSnapshot, RateLimiter
 from tnhl.store import InboundEvent, SqlStore, StoreUnavailableError
-from tnhl.store._schema import inbox as inbox_table
 from tnhl.sync._errors import RescheduleNeeded
 from tnhl.sync._ports import InboxItem, OpState, WorkBatch
 from tnhl.webhooks import InboxUnavailable
@@ -97,21 +94,9 @@ class StoreAdapter:
     def retry_later(
         self, inbox_id: int, *, worker: str, at: float, error: str, count_attempt: bool
     ) -> None:
-        if not count_attempt:
-            # A rate-limit wait is not a failed try. The store counts every claim as a try and
-            # has no "uncounted" reschedule, so give this claim's count back first (only while
-            # we still hold the lease).
-            with self.store.engine.begin() as conn:
-                conn.execute(
-                    sa.update(inbox_table)
-                    .where(
-                        inbox_table.c.id == inbox_id,
-                        inbox_table.c.lease_owner == worker,
-                        inbox_table.c.attempts > 0,
-                    )
-                    .values(attempts=inbox_table.c.attempts - 1)
-                )
-        self.store.retry_later(inbox_id, worker=worker, at=at, error=error[:1000])
+        self.store.retry_later(
+            inbox_id, worker=worker, at=at, error=error[:1000], count_attempt=count_attempt
+        )
 
     def dead_letter(self, inbox_id: int, *, worker: str, reason: str, error: str) -> None:
         self.store.dead_letter(inbox_id, worker=worker, reason=reason, error=error or None)
@@ -121,11 +106,13 @@ class StoreAdapter:
 
 
 class InboxAdapter:
-    """The store as intake's `InboxWriter`; `on_added` is told of each new event."""
+    """The store as intake's `InboxWriter`; `on_duplicate` is told of each repeat delivery."""
 
-    def __init__(self, store: SqlStore, on_added: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, store: SqlStore, *, on_duplicate: Callable[[str], None] | None = None
+    ) -> None:
         self._store = store
-        self._on_added = on_added
+        self._on_duplicate = on_duplicate
 
     def add(
         self,
@@ -152,8 +139,8 @@ class InboxAdapter:
             added = self._store.add_inbound(event)
         except StoreUnavailableError as exc:
             raise InboxUnavailable(str(exc)) from None
-        if added and self._on_added is not None:
-            self._on_added(source)
+        if not added and self._on_duplicate is not None:
+            self._on_duplicate(source)
         return added
 
 

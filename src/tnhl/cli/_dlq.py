@@ -1,0 +1,134 @@
+"""`tnhl dlq list|show|replay`: the dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["register"]
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file.")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="TNHL_DATA_DIR")]
+DatabaseOpt = Annotated[str | None, typer.Option("--database-url", help="TNHL_DATABASE_URL")]
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return ""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def register(app: typer.Typer) -> None:
+    dlq = typer.Typer(help="The dead-letter queue: events that will not be retried.")
+    app.add_typer(dlq, name="dlq")
+
+    @dlq.command("list")
+    def list_(
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        all_: Annotated[bool, typer.Option("--all", help="Include replayed dead letters.")] = False,
+        limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
+        config: ConfigOpt = None,
+        data_dir: DataDirOpt = None,
+        database_url: DatabaseOpt = None,
+    ) -> None:
+        """List dead letters, newest last."""
+        from tnhl.cli._run import settings_or_exit, store_or_exit
+        from tnhl.sync._admin import dead_letter_summary
+
+        store = store_or_exit(
+            settings_or_exit(config, data_dir=data_dir, database_url=database_url)
+        )
+        try:
+            rows = [
+                dead_letter_summary(d) for d in store.list_dead(include_replayed=all_, limit=limit)
+            ]
+        finally:
+            store.close()
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2))
+            return
+        table = Table(title=f"Dead letters ({len(rows)})")
+        for col in ("id", "event", "type", "entity", "tries", "dead at", "reason"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(
+                str(r["id"]),
+                r["event_id"],
+                r["event_type"],
+                r["entity"],
+                str(r["attempts"]),
+                _when(r["dead_at"]),
+                r["reason"],
+            )
+        Console().print(table)
+
+    @dlq.command("show")
+    def show(
+        dead_letter_id: Annotated[
+            int, typer.Argument(help="The dead letter's id (from `dlq list`).")
+        ],
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        config: ConfigOpt = None,
+        data_dir: DataDirOpt = None,
+        database_url: DatabaseOpt = None,
+    ) -> None:
+        """Show one dead letter with its event body and last error."""
+        from tnhl.cli._run import fail, settings_or_exit, store_or_exit
+        from tnhl.store import RecordNotFoundError
+        from tnhl.sync._admin import dead_letter_detail
+
+        store = store_or_exit(
+            settings_or_exit(config, data_dir=data_dir, database_url=database_url)
+        )
+        try:
+            detail = dead_letter_detail(store.get_dead(dead_letter_id=dead_letter_id))
+        except RecordNotFoundError:
+            fail(f"no dead letter with id {dead_letter_id}")
+        finally:
+            store.close()
+        if as_json:
+            typer.echo(json.dumps(detail, indent=2, default=str))
+            return
+        console = Console()
+        for key in ("id", "event_id", "event_type", "entity", "attempts", "reason", "error"):
+            console.print(f"[bold]{key}[/bold]: {detail[key]}")
+        console.print(f"[bold]dead at[/bold]: {_when(detail['dead_at'])}")
+        console.print("[bold]body[/bold]:")
+        console.print_json(detail["event"]["body"])
+
+    @dlq.command("replay")
+    def replay(
+        ids: Annotated[list[int] | None, typer.Argument(help="Dead letter ids to replay.")] = None,
+        all_: Annotated[bool, typer.Option("--all", help="Replay every dead letter.")] = False,
+        config: ConfigOpt = None,
+        data_dir: DataDirOpt = None,
+        database_url: DatabaseOpt = None,
+    ) -> None:
+        """Put dead letters back in the queue (tries reset); a running `tnhl run` picks them up."""
+        from tnhl.cli._run import fail, settings_or_exit, store_or_exit
+        from tnhl.store import RecordNotFoundError
+
+        if not ids and not all_:
+            fail("give dead letter ids, or --all")
+        store = store_or_exit(
+            settings_or_exit(config, data_dir=data_dir, database_url=database_url)
+        )
+        try:
+            targets = list(ids or [])
+            if all_:
+                targets = [d.id for d in store.list_dead(limit=100_000)]
+            for dl_id in targets:
+                try:
+                    row = store.replay_dead(dead_letter_id=dl_id)
+                except RecordNotFoundError:
+                    fail(f"no dead letter with id {dl_id}")
+                typer.echo(f"replayed dead letter {dl_id} (event {row.event_id})")
+        finally:
+            store.close()
+        typer.echo(f"{len(targets)} replayed")

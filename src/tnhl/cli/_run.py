@@ -1,0 +1,72 @@
+"""`tnhl run`: intake, /metrics and workers in one process; helpers shared by the commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from tnhl.store import SqlStore
+    from tnhl.sync import Settings
+
+__all__ = ["fail", "register", "settings_or_exit", "store_or_exit"]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print `message` to stderr and exit with `code` (no traceback, never a secret)."""
+    typer.echo(f"tnhl: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit(config: Path | None, **overrides: Any) -> Settings:
+    from tnhl.sync import SettingsError, load_settings
+
+    try:
+        return load_settings(config, **overrides)
+    except SettingsError as exc:
+        fail(str(exc))
+
+
+def store_or_exit(settings: Settings) -> SqlStore:
+    from tnhl.store import StoreError
+    from tnhl.sync._admin import open_settings_store
+
+    try:
+        return open_settings_store(settings)
+    except StoreError as exc:
+        fail(f"cannot open the store: {exc}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(
+        host: Annotated[
+            str | None, typer.Option("--host", help="Interface to listen on (TNHL_HOST).")
+        ] = None,
+        port: Annotated[int | None, typer.Option("--port", help="Port (TNHL_PORT).")] = None,
+        config: Annotated[Path | None, typer.Option("--config", help="YAML settings file.")] = None,
+        data_dir: Annotated[Path | None, typer.Option("--data-dir", help="TNHL_DATA_DIR")] = None,
+        workers: Annotated[int | None, typer.Option("--workers", help="Worker threads.")] = None,
+        log_json: Annotated[bool, typer.Option("--log-json", help="Log JSON lines.")] = False,
+    ) -> None:
+        """Run the service: webhook intake, /metrics and the sync workers, in one process."""
+        from tnhl.sync import SettingsError
+        from tnhl.sync._logging import configure_logging
+        from tnhl.sync._service import Service
+
+        settings = settings_or_exit(
+            config,
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            workers=workers,
+            log_json=log_json or None,
+        )
+        configure_logging(json_lines=settings.log_json, level=settings.log_level)
+        try:
+            service = Service.from_settings(settings)
+        except SettingsError as exc:
+            fail(str(exc))
+        service.serve()

@@ -1,0 +1,67 @@
+"""`tnhl status [--json]`: events by state, the oldest pending age, rate-limit state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("status")
+    def status(
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print JSON instead of tables.")
+        ] = False,
+        config: Annotated[Path | None, typer.Option("--config", help="YAML settings file.")] = None,
+        data_dir: Annotated[Path | None, typer.Option("--data-dir", help="TNHL_DATA_DIR")] = None,
+        database_url: Annotated[
+            str | None, typer.Option("--database-url", help="TNHL_DATABASE_URL")
+        ] = None,
+    ) -> None:
+        """Show events by state, the oldest pending event's age and rate-limit state."""
+        from tnhl.cli._run import fail, settings_or_exit
+        from tnhl.store import StoreError
+        from tnhl.sync._admin import open_settings_store, status_report
+
+        settings = settings_or_exit(config, data_dir=data_dir, database_url=database_url)
+        try:
+            store = open_settings_store(settings)
+            try:
+                report = status_report(store, settings)
+            finally:
+                store.close()
+        except StoreError as exc:
+            fail(f"cannot read the store: {exc}")
+        if as_json:
+            typer.echo(json.dumps(report, indent=2))
+            return
+        console = Console()
+        events = Table(title="Events")
+        events.add_column("state")
+        events.add_column("count", justify="right")
+        for state, n in report["events"].items():
+            events.add_row(state, str(n))
+        console.print(events)
+        age = report["oldest_pending_age_seconds"]
+        console.print(f"oldest pending: {'none' if age is None else f'{age:.1f} s'}")
+        console.print(f"leased now: {report['leased']}   dead letters: {report['dead_letters']}")
+        if report["rate_limits"]:
+            limits = Table(title="Rate limits")
+            for col in ("location", "used", "remaining", "daily remaining", "paused for"):
+                limits.add_column(col)
+            for loc, s in report["rate_limits"].items():
+                limits.add_row(
+                    loc,
+                    f"{s['used_in_window']}/{s['limit']} per {s['interval_seconds']:g} s",
+                    str(s["remaining"]),
+                    str(s["daily_remaining"]),
+                    f"{s['paused_for_seconds']:g} s",
+                )
+            console.print(limits)

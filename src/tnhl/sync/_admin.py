@@ -1,0 +1,98 @@
+"""What `tnhl status` and `tnhl dlq` show and do, as plain data (the CLI only renders it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+from tnhl.highlevel._ratelimit import RateLimiter
+from tnhl.highlevel._ratelimit_state import SqliteLimiterState
+from tnhl.store import DeadLetter, SqlStore, open_store
+from tnhl.sync._settings import Settings
+
+__all__ = [
+    "dead_letter_detail",
+    "dead_letter_summary",
+    "limiter_path",
+    "open_settings_store",
+    "status_report",
+]
+
+_BODY_PREVIEW = 80
+
+
+def limiter_path(settings: Settings) -> Path:
+    """The SQLite file holding the rate limiter's per-location windows (shared by processes)."""
+    return settings.data_dir / "ratelimit.db"
+
+
+def open_settings_store(settings: Settings) -> SqlStore:
+    """The store named by the settings (created and migrated if new)."""
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return open_store(settings.store_url, setting="TNHL_DATABASE_URL")
+
+
+def _rate_limits(settings: Settings, now: float) -> dict[str, Any]:
+    path = limiter_path(settings)
+    if not settings.location_id or not path.exists():
+        return {}
+    limiter = RateLimiter(
+        state=SqliteLimiterState(path),
+        burst=settings.rate_limit_burst,
+        interval=settings.rate_limit_interval,
+    )
+    snap = limiter.snapshot(settings.location_id)
+    paused = snap.paused_until if snap.paused_until and snap.paused_until > now else None
+    return {
+        settings.location_id: {
+            "limit": snap.limit,
+            "interval_seconds": snap.interval,
+            "used_in_window": snap.used_in_window,
+            "remaining": snap.remaining,
+            "daily_remaining": snap.daily_remaining,
+            "paused_for_seconds": round(paused - now, 3) if paused else 0.0,
+        }
+    }
+
+
+def status_report(
+    store: SqlStore, settings: Settings, *, now: float | None = None
+) -> dict[str, Any]:
+    """Events by state, the oldest unsettled event's age, leases, dead letters, rate limits."""
+    now = time.time() if now is None else now
+    stats = store.stats(now=now)
+    age = stats.oldest_unfinished_age
+    return {
+        "events": dict(stats.counts),
+        "oldest_pending_age_seconds": round(age, 3) if age is not None else None,
+        "leased": stats.leased,
+        "dead_letters": stats.dead_letters,
+        "rate_limits": _rate_limits(settings, now),
+    }
+
+
+def dead_letter_summary(dead: DeadLetter) -> dict[str, Any]:
+    ev = dead.event
+    return {
+        "id": dead.id,
+        "inbox_id": dead.inbox_id,
+        "event_id": ev.event_id,
+        "event_type": ev.event_type,
+        "entity": ev.entity_key,
+        "reason": dead.reason,
+        "attempts": ev.attempts,
+        "dead_at": dead.dead_at,
+        "replayed_at": dead.replayed_at,
+    }
+
+
+def dead_letter_detail(dead: DeadLetter) -> dict[str, Any]:
+    out = dead_letter_summary(dead)
+    out["error"] = dead.error
+    out["event"] = {
+        k: v for k, v in dataclasses.asdict(dead.event).items() if k not in ("lease_owner",)
+    }
+    return out

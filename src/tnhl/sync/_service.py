@@ -1,0 +1,180 @@
+"""The service in one process: intake (uvicorn) + /metrics + the worker pool, over one store."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import httpx
+import structlog
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from tnhl.highlevel._auth import PrivateIntegrationToken
+from tnhl.highlevel._client import HighLevelClient
+from tnhl.highlevel._core import RetryPolicy
+from tnhl.highlevel._ratelimit import RateLimiter
+from tnhl.highlevel._ratelimit_state import SqliteLimiterState
+from tnhl.mapping import MappingConfig, load_mapping
+from tnhl.store import SqlStore
+from tnhl.sync._admin import limiter_path, open_settings_store
+from tnhl.sync._errors import SettingsError
+from tnhl.sync._executor import Executor
+from tnhl.sync._metrics import SyncMetrics
+from tnhl.sync._planning import make_planner
+from tnhl.sync._ports import CallFn
+from tnhl.sync._schedule import RetrySchedule
+from tnhl.sync._settings import Settings
+from tnhl.sync._wiring import InboxAdapter, PacedLimiter, StoreAdapter
+from tnhl.sync._worker import WorkerPool
+from tnhl.webhooks import StoredInfo, create_intake_app
+
+__all__ = ["Service"]
+
+log = structlog.get_logger("tnhl.sync")
+
+
+@dataclass
+class Service:
+    """Everything `tnhl run` starts. `start()` the workers, mount `app` in a server, `stop()`."""
+
+    settings: Settings
+    store: SqlStore
+    executor: Executor
+    pool: WorkerPool
+    app: Starlette
+    metrics: SyncMetrics
+    limiter: RateLimiter
+    client: HighLevelClient | None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        client_call: CallFn | None = None,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        mapping: MappingConfig | None = None,
+    ) -> Service:
+        """Build the service; a missing setting raises SettingsError naming it."""
+        secret = settings.require_talknotes_secret()
+        client: HighLevelClient | None = None
+        location = settings.location_id
+        if client_call is None:
+            base_url, token, location = settings.require_highlevel()
+        if not location:
+            raise SettingsError("location_id", "not set (the HighLevel sub-account id)")
+        if mapping is None:
+            mapping = load_mapping(settings.mapping_file)
+        store = open_settings_store(settings)
+        limiter = RateLimiter(
+            state=SqliteLimiterState(limiter_path(settings)),
+            burst=settings.rate_limit_burst,
+            interval=settings.rate_limit_interval,
+        )
+        paced = PacedLimiter(limiter)
+        if client_call is None:
+            client = HighLevelClient(
+                PrivateIntegrationToken(token.get_secret_value(), location_id=location),
+                base_url=base_url,
+                transport=transport,
+                # The client paces through the executor's slot (PacedLimiter is duck-typed
+                # to the limiter the client expects).
+                rate_limiter=cast(RateLimiter, paced),
+                rate_limit_key=location,
+                retry=retry,
+                timeout=settings.http_timeout,
+                random=rng,
+            )
+            client_call = client.call
+        metrics = SyncMetrics()
+        adapter = StoreAdapter(store, max_run=settings.batch_limit)
+        executor = Executor(
+            adapter,
+            client_call,
+            make_planner(mapping),
+            schedule=RetrySchedule(scale=settings.retry_scale, rng=rng or random.Random()),
+            limiter=paced,
+            clock=clock,
+            metrics=metrics,
+            reschedule_spacing=settings.rate_limit_interval / settings.rate_limit_burst,
+        )
+
+        def refresh_gauges() -> None:
+            stats = store.stats(now=clock())
+            metrics.queue_lag.set(stats.oldest_unfinished_age or 0.0)
+            metrics.pending.set(stats.counts.get("received", 0) + stats.counts.get("pending", 0))
+
+        pool = WorkerPool(
+            adapter,
+            executor,
+            threads=settings.workers,
+            lease_seconds=settings.lease_seconds,
+            poll_interval=settings.poll_interval,
+            sweep_interval=settings.sweep_interval,
+            clock=clock,
+            on_sweep=refresh_gauges,
+        )
+
+        def on_stored(info: StoredInfo) -> None:
+            metrics.received.labels(info.source).inc()
+            pool.wake()
+
+        def on_duplicate(source: str) -> None:
+            metrics.duplicates.labels(source).inc()
+
+        intake = create_intake_app(
+            inbox=InboxAdapter(store, on_duplicate=on_duplicate),
+            talknotes_secret=secret.get_secret_value(),
+            location_id=location,
+            on_stored=on_stored,
+        )
+
+        async def metrics_endpoint(_request: Request) -> Response:
+            refresh_gauges()
+            return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+        app = Starlette(routes=[Route("/metrics", metrics_endpoint), Mount("/", app=intake)])
+        return cls(settings, store, executor, pool, app, metrics, limiter, client)
+
+    def start(self) -> None:
+        self.pool.start()
+
+    def stop(self) -> None:
+        self.pool.stop()
+        if self.client is not None:
+            self.client.close()
+        self.store.close()
+
+    def serve(self, **uvicorn_options: Any) -> None:
+        """Serve until SIGINT/SIGTERM (uvicorn handles both), then stop the workers cleanly."""
+        config = uvicorn.Config(
+            self.app,
+            host=self.settings.host,
+            port=self.settings.port,
+            log_level="warning",
+            access_log=False,
+            **uvicorn_options,
+        )
+        server = uvicorn.Server(config)
+        self.start()
+        log.info(
+            "tnhl running",
+            url=f"http://{self.settings.host}:{self.settings.port}",
+            workers=self.settings.workers,
+            store=self.store.engine.dialect.name,
+        )
+        try:
+            server.run()
+        finally:
+            log.info("stopping: finishing running batches")
+            self.stop()

@@ -1,0 +1,72 @@
+"""`tnhl dlq list|show|replay` on a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from tnhl.cli import _dlq
+from tnhl.store import InboundEvent, open_store
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    _dlq.register(app)
+    return app
+
+
+def _seed_dead(data_dir: Path) -> None:
+    store = open_store(f"sqlite:///{data_dir / 'tnhl.db'}")
+    body = json.dumps({"type": "task.created", "data": {"id": "t1", "contactId": "ghost"}})
+    store.add_inbound(
+        InboundEvent("talknotes", "evt_1", "task.created", "loc", "ghost", body, time.time())
+    )
+    [claim] = store.claim_next("w")
+    store.dead_letter(claim.inbox_ids[0], worker="w", reason="contact never synced to HighLevel")
+    store.close()
+
+
+def test_list_show_replay(tmp_path: Path) -> None:
+    """A dead event is listed, shown with its body, replayed, and is then pending again."""
+    _seed_dead(tmp_path)
+    runner = CliRunner()
+    args = ["--data-dir", str(tmp_path)]
+    listed = runner.invoke(_app(), ["dlq", "list", "--json", *args])
+    assert listed.exit_code == 0, listed.output
+    [row] = json.loads(listed.output)
+    assert row["event_id"] == "evt_1"
+    assert "never synced" in row["reason"]
+
+    shown = runner.invoke(_app(), ["dlq", "show", str(row["id"]), "--json", *args])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(json.loads(shown.output)["event"]["body"])["data"]["id"] == "t1"
+
+    replayed = runner.invoke(_app(), ["dlq", "replay", str(row["id"]), *args])
+    assert replayed.exit_code == 0, replayed.output
+    assert "1 replayed" in replayed.output
+    assert json.loads(runner.invoke(_app(), ["dlq", "list", "--json", *args]).output) == []
+    store = open_store(f"sqlite:///{tmp_path / 'tnhl.db'}")
+    try:
+        assert store.get_event(row["inbox_id"]).state in ("pending", "received")
+        assert store.get_event(row["inbox_id"]).attempts == 0
+    finally:
+        store.close()
+
+
+def test_show_unknown_id_is_a_clear_error(tmp_path: Path) -> None:
+    """Showing a dead letter that does not exist exits non-zero with a message."""
+    result = CliRunner().invoke(_app(), ["dlq", "show", "999", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "no dead letter with id 999" in result.output
+
+
+def test_list_table(tmp_path: Path) -> None:
+    """Without --json the dead letters print as a table."""
+    _seed_dead(tmp_path)
+    result = CliRunner().invoke(_app(), ["dlq", "list", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "evt_1" in result.output
