@@ -16,6 +16,7 @@ from tnhl.store import (
     StoreUnavailableError,
     open_store,
 )
+from tnhl.store._engine import make_engine
 
 
 def event(n: int, body: str = "{}") -> InboundEvent:
@@ -86,6 +87,7 @@ def test_a_full_database_raises_store_unavailable(tmp_path: Path) -> None:
         ("sqlite://", "needs a file path"),
         ("sqlite:///:memory:", "needs a file path"),
         ("postgresql+asyncpg://u@h/db", "driver 'asyncpg' is not supported"),
+        ("postgresql+psycopg2://u@h/db", "driver 'psycopg2' is not supported"),
     ],
 )
 def test_a_bad_url_names_the_setting(url: str, problem: str) -> None:
@@ -100,6 +102,14 @@ def test_the_setting_name_is_the_callers() -> None:
     """A caller that reads the URL from elsewhere gets its own setting name in the error."""
     with pytest.raises(StoreConfigError, match=r"^store\.url: "):
         open_store("oracle://x", setting="store.url")
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql", "postgresql+psycopg"])
+def test_postgresql_url_spellings_use_psycopg(scheme: str) -> None:
+    """The common spellings of a PostgreSQL URL all select the psycopg 3 driver."""
+    engine = make_engine(f"{scheme}://u@127.0.0.1/db")
+    assert (engine.dialect.name, engine.dialect.driver) == ("postgresql", "psycopg")
+    engine.dispose()
 
 
 def test_an_unreachable_postgresql_is_unavailable_without_leaking_the_password() -> None:

@@ -50,6 +50,8 @@ def make_engine(
         raise StoreConfigError(
             setting, "is not a database URL; expected sqlite:///path or postgresql+psycopg://..."
         ) from None
+    if parsed.drivername == "postgres":  # the scheme many hosting providers hand out
+        parsed = parsed.set(drivername="postgresql+psycopg")
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(parsed, setting, busy_timeout, pool_size)
