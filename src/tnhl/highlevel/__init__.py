@@ -1,7 +1,15 @@
-"""Client for the HighLevel (LeadConnector) Contacts API v2; imports nothing else from tnhl."""
+"""Client for the HighLevel (LeadConnector) Contacts API v2; imports nothing else from tnhl.
+
+Start with :class:`HighLevelClient` (or :class:`AsyncHighLevelClient`) and an auth such as
+:class:`PrivateIntegrationToken`; every operation is in :data:`OPERATIONS`. See docs/client.md.
+"""
 
 from __future__ import annotations
 
+from tnhl.highlevel._auth import Auth, PrivateIntegrationToken
+from tnhl.highlevel._client import AsyncHighLevelClient, HighLevelClient
+from tnhl.highlevel._clock import Clock, FakeClock, SystemClock
+from tnhl.highlevel._core import API_VERSION, DEFAULT_BASE_URL, RetryPolicy
 from tnhl.highlevel._errors import (
     APIError,
     AuthError,
@@ -21,23 +29,82 @@ from tnhl.highlevel._errors import (
     UnauthorizedError,
     UnprocessableError,
 )
+from tnhl.highlevel._models import (
+    Contact,
+    ContactCreate,
+    ContactUpdate,
+    ContactUpsert,
+    CustomFieldInput,
+    CustomFieldValue,
+    WireModel,
+)
+from tnhl.highlevel._operations import OPERATIONS, Operation, get_operation
+from tnhl.highlevel._ratelimit import RateLimiter
+from tnhl.highlevel._records import (
+    AppointmentEvent,
+    ContactList,
+    Note,
+    NoteCreate,
+    NoteUpdate,
+    Task,
+    TaskCreate,
+    TaskUpdate,
+)
+from tnhl.highlevel._search import FilterGroup, SearchFilter, SearchRequest, SortSpec
+from tnhl.highlevel._tokens import MemoryTokenStore, TokenSet, TokenStore
 
 __all__ = [
+    "API_VERSION",
+    "DEFAULT_BASE_URL",
+    "OPERATIONS",
     "APIError",
+    "AppointmentEvent",
+    "AsyncHighLevelClient",
+    "Auth",
     "AuthError",
     "BadRequestError",
+    "Clock",
     "ConfigurationError",
+    "Contact",
+    "ContactCreate",
+    "ContactList",
+    "ContactUpdate",
+    "ContactUpsert",
+    "CustomFieldInput",
+    "CustomFieldValue",
     "DailyQuotaExhaustedError",
     "DuplicateContactError",
+    "FakeClock",
+    "FilterGroup",
     "ForbiddenError",
+    "HighLevelClient",
     "HighLevelError",
+    "MemoryTokenStore",
     "MissingScopeError",
     "NotFoundError",
+    "Note",
+    "NoteCreate",
+    "NoteUpdate",
+    "Operation",
     "OutcomeUnknownError",
     "PaginationError",
+    "PrivateIntegrationToken",
     "RateLimitedError",
+    "RateLimiter",
+    "RetryPolicy",
+    "SearchFilter",
+    "SearchRequest",
     "ServerError",
+    "SortSpec",
+    "SystemClock",
+    "Task",
+    "TaskCreate",
+    "TaskUpdate",
+    "TokenSet",
+    "TokenStore",
     "TransportError",
     "UnauthorizedError",
     "UnprocessableError",
+    "WireModel",
+    "get_operation",
 ]
