@@ -56,6 +56,8 @@ async def client(inbox: Inbox, stored: list[StoredInfo]) -> AsyncIterator[httpx.
         on_stored=stored.append,
         retry_after=17,
         max_body_bytes=4096,
+        # Both ways of calling the inbox are covered: on the loop, and in a worker thread.
+        offload=isinstance(inbox, SqliteInbox),
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://intake") as c:

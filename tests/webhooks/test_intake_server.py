@@ -31,7 +31,9 @@ def inbox(tmp_path: Path) -> Iterator[SqliteInbox]:
 @pytest.fixture
 def base_url(inbox: SqliteInbox) -> Iterator[str]:
     """uvicorn serving the intake app on a free loopback port, in a thread."""
-    app = create_intake_app(inbox=inbox, talknotes_secret=SECRET, location_id="loc_main")
+    app = create_intake_app(
+        inbox=inbox, talknotes_secret=SECRET, location_id="loc_main", offload=True
+    )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

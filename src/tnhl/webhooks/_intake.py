@@ -133,41 +133,38 @@ class _Intake:
         body = await request.body()
         return None if len(body) > self.max_body_bytes else body
 
-    async def _store(self, info: StoredInfo, body: bytes) -> bool | None:
+    async def _store(
+        self, source: str, event_id: str, event_type: str, location: str, key: str, body: bytes
+    ) -> bool | None:
         """True stored, False duplicate, None could not persist (the caller answers retry)."""
-        args = (
-            info.source,
-            info.event_id,
-            info.event_type,
-            info.location_id,
-            info.entity_key,
-            body.decode("utf-8", "replace"),
-            info.received_at,
-        )
+        received_at = datetime.fromtimestamp(self.clock(), UTC)
+        text = body.decode("utf-8", "replace")
         try:
             if self.offload:
-                # A sync store call on the event loop would serialise all requests behind disk
-                # or network latency; a worker thread lets them overlap.
-                stored = await to_thread.run_sync(self.inbox.add, *args)
+                # For an inbox that may block long (a network database): a worker thread lets
+                # requests overlap, at the price of a thread hop per request.
+                stored = await to_thread.run_sync(
+                    self.inbox.add, source, event_id, event_type, location, key, text, received_at
+                )
             else:
-                stored = self.inbox.add(*args)
+                stored = self.inbox.add(
+                    source, event_id, event_type, location, key, text, received_at
+                )
         except InboxUnavailable as exc:
-            _log.warning("inbox unavailable for %s event %s: %s", info.source, info.event_id, exc)
+            _log.warning("inbox unavailable for %s event %s: %s", source, event_id, exc)
             return None
         except Exception:
             # Not persisted, whatever the cause: tell the sender to retry rather than lose it.
-            _log.exception("inbox failed for %s event %s", info.source, info.event_id)
+            _log.exception("inbox failed for %s event %s", source, event_id)
             return None
         if stored and self.on_stored is not None:
+            info = StoredInfo(source, event_id, event_type, location, key, received_at)
             try:
                 self.on_stored(info)
             except Exception:
                 # The row is durable; the sweeper dispatches it if this hook failed.
-                _log.exception("on_stored failed for %s event %s", info.source, info.event_id)
+                _log.exception("on_stored failed for %s event %s", source, event_id)
         return stored
-
-    def _now(self) -> datetime:
-        return datetime.fromtimestamp(self.clock(), UTC)
 
     async def talknotes_webhook(self, request: Request) -> Response:
         body = await self._body(request)
@@ -183,10 +180,9 @@ class _Intake:
             return _invalid(400, "malformed_json", exc)
         except InvalidEvent as exc:
             return _invalid(422, "invalid_event", exc)
-        info = StoredInfo(
-            SOURCE_TALKNOTES, event_id, event.type, self.location_id, entity_key(event), self._now()
+        stored = await self._store(
+            SOURCE_TALKNOTES, event_id, event.type, self.location_id, entity_key(event), body
         )
-        stored = await self._store(info, body)
         if stored is None:
             return _json(
                 503,
@@ -206,15 +202,14 @@ class _Intake:
             return _json(401, {"error": "invalid_signature", "message": str(exc)})
         except HighLevelPayloadError as exc:
             return _json(400, {"error": "invalid_event", "message": str(exc)})
-        info = StoredInfo(
+        stored = await self._store(
             SOURCE_HIGHLEVEL,
             event.webhook_id,
             event.type,
             event.location_id,
             event.entity_key,
-            self._now(),
+            body,
         )
-        stored = await self._store(info, body)
         if stored is None:
             return _json(
                 429,
@@ -242,7 +237,7 @@ def create_intake_app(
     highlevel_keys: HighLevelKeys | None = None,
     clock: Callable[[], float] = time.time,
     on_stored: Callable[[StoredInfo], None] | None = None,
-    offload: bool = True,
+    offload: bool = False,
     retry_after: int = 30,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Starlette:
@@ -251,9 +246,11 @@ def create_intake_app(
 
     `talknotes_secret` is the `whsec_` secret (checked now: a bad one raises
     `SecretFormatError`). `location_id` is the HighLevel location TalkNotes events belong to.
-    `highlevel_keys=None` uses HighLevel's published keys. `offload=False` calls the inbox on
-    the event loop (only for an inbox that never blocks). `retry_after` is the seconds sent in
-    Retry-After when the inbox is unavailable.
+    `highlevel_keys=None` uses HighLevel's published keys. The inbox is called on the event
+    loop by default: an embedded SQLite insert takes less time than a hop to a worker thread
+    (and that is what a bare Starlette + SQLite app does). Pass `offload=True` for an inbox
+    on a network database, so slow writes do not serialise requests. `retry_after` is the
+    seconds sent in Retry-After when the inbox is unavailable.
     """
     intake = _Intake(
         inbox=inbox,
