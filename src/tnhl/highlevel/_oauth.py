@@ -1,0 +1,392 @@
+"""HighLevel's OAuth 2.0 authorization-code flow: `OAuthApp` talks to the token endpoints.
+
+Facts from the official spec `apps/oauth.json` and docs `docs/oauth/Authorization.md`
+(GoHighLevel/highlevel-api-docs), summarised in highlevel-api.md section 6:
+
+- authorize at `https://marketplace.gohighlevel.com/v2/oauth/chooselocation` (white-label host
+  `marketplace.leadconnectorhq.com`) with `response_type=code`, `client_id`, `redirect_uri` and
+  space-separated `scope`;
+- `POST /oauth/token`, form-encoded `client_id`, `client_secret`, `grant_type`
+  (`authorization_code` | `refresh_token`), `code` or `refresh_token`, `user_type`,
+  `redirect_uri`; it answers `access_token`, `refresh_token`, `expires_in`, `scope`, `userType`,
+  `locationId`, `companyId`, `userId`;
+- `POST /oauth/locationToken` (agency bearer token, `Version: 2021-07-28`), form-encoded
+  `companyId`, `locationId`; it answers a location `access_token` and no refresh token.
+
+Errors become `AuthError` carrying HighLevel's own message and status; the client secret, codes
+and tokens never appear in them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, overload
+from urllib.parse import quote, urlencode
+
+import httpx
+from pydantic import SecretStr
+
+from ._auth import normalise_scopes
+from ._clock import Clock, SystemClock
+from ._errors import AuthError, ConfigurationError
+from ._tokens import TokenSet
+
+__all__ = ["API_VERSION", "AUTHORIZE_URL", "WHITE_LABEL_AUTHORIZE_URL", "OAuthApp"]
+
+AUTHORIZE_URL = "https://marketplace.gohighlevel.com/v2/oauth/chooselocation"
+WHITE_LABEL_AUTHORIZE_URL = "https://marketplace.leadconnectorhq.com/v2/oauth/chooselocation"
+API_VERSION = "2021-07-28"
+# "Access tokens are valid for a day" (docs/oauth/Authorization.md); the spec's example is 86399.
+_DEFAULT_EXPIRES_IN = 86_399.0
+_USER_TYPES = ("Location", "Company")
+
+
+def _require(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(field, "must be a non-empty string")
+    return value
+
+
+def _secret(value: str | SecretStr) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+class OAuthApp:
+    """A HighLevel marketplace app: builds the authorize URL and calls the token endpoints."""
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str | SecretStr,
+        *,
+        redirect_uri: str | None = None,
+        base_url: str = "https://services.leadconnectorhq.com",
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.client_id = _require(client_id, "client_id")
+        secret = _secret(client_secret)
+        _require(secret, "client_secret")
+        self._client_secret = SecretStr(secret)
+        if redirect_uri is not None:
+            _require(redirect_uri, "redirect_uri")
+        self.redirect_uri = redirect_uri
+        self.base_url = _require(base_url, "base_url").rstrip("/")
+        self._transport = transport
+        self._async_transport = async_transport
+        self.clock: Clock = clock or SystemClock()
+        self._timeout = timeout
+
+    def __repr__(self) -> str:
+        return (
+            f"OAuthApp(client_id={self.client_id!r}, client_secret='***', "
+            f"redirect_uri={self.redirect_uri!r}, base_url={self.base_url!r})"
+        )
+
+    __str__ = __repr__
+
+    # -- the browser step -------------------------------------------------------------------
+
+    def authorize_url(
+        self,
+        scopes: Iterable[str] | str,
+        *,
+        white_label: bool = False,
+        state: str | None = None,
+    ) -> str:
+        """The URL to send the installing user to; HighLevel redirects back with `?code=`."""
+        wanted = normalise_scopes(scopes)
+        if not wanted:
+            raise ConfigurationError("scopes", "ask for at least one scope")
+        params: dict[str, str] = {"response_type": "code", "client_id": self.client_id}
+        if self.redirect_uri is not None:
+            params["redirect_uri"] = self.redirect_uri
+        params["scope"] = " ".join(sorted(wanted))
+        if state is not None:
+            params["state"] = state
+        host = WHITE_LABEL_AUTHORIZE_URL if white_label else AUTHORIZE_URL
+        # quote (not quote_plus): scopes are separated by %20, as in HighLevel's examples.
+        return f"{host}?{urlencode(params, quote_via=quote)}"
+
+    # -- token endpoint forms ---------------------------------------------------------------
+
+    def _grant_form(self, grant_type: str, **fields: str | None) -> dict[str, str]:
+        form = {
+            "client_id": self.client_id,
+            "client_secret": self._client_secret.get_secret_value(),
+            "grant_type": grant_type,
+        }
+        form.update({k: v for k, v in fields.items() if v is not None})
+        return form
+
+    def _code_form(self, code: str, user_type: str) -> dict[str, str]:
+        _require(code, "code")
+        if user_type not in _USER_TYPES:
+            raise ConfigurationError(
+                "user_type", f"must be one of {_USER_TYPES}, got {user_type!r}"
+            )
+        return self._grant_form(
+            "authorization_code", code=code, user_type=user_type, redirect_uri=self.redirect_uri
+        )
+
+    def _refresh_form(
+        self, refresh_token: str | SecretStr, user_type: str | None
+    ) -> dict[str, str]:
+        token = _secret(refresh_token)
+        _require(token, "refresh_token")
+        if user_type is not None and user_type not in _USER_TYPES:
+            raise ConfigurationError(
+                "user_type", f"must be one of {_USER_TYPES}, got {user_type!r}"
+            )
+        return self._grant_form(
+            "refresh_token",
+            refresh_token=token,
+            user_type=user_type,
+            redirect_uri=self.redirect_uri,
+        )
+
+    @staticmethod
+    def _location_request(
+        agency_access_token: str | SecretStr, company_id: str, location_id: str
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        token = _secret(agency_access_token)
+        _require(token, "agency_access_token")
+        _require(company_id, "company_id")
+        _require(location_id, "location_id")
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Version": API_VERSION,
+            "Accept": "application/json",
+        }
+        return headers, {"companyId": company_id, "locationId": location_id}
+
+    # -- sync -------------------------------------------------------------------------------
+
+    def exchange_code(self, code: str, *, user_type: str = "Location") -> TokenSet:
+        """Trade the `code` from the redirect for tokens (`grant_type=authorization_code`)."""
+        return self._post("/oauth/token", self._code_form(code, user_type))
+
+    def refresh(self, refresh_token: str | SecretStr, *, user_type: str | None = None) -> TokenSet:
+        """Trade a refresh token for new tokens; the old refresh token stops working."""
+        return self._post("/oauth/token", self._refresh_form(refresh_token, user_type))
+
+    def location_token(
+        self, agency_access_token: str | SecretStr, company_id: str, location_id: str
+    ) -> TokenSet:
+        """Mint a location token from an agency token (`POST /oauth/locationToken`)."""
+        headers, form = self._location_request(agency_access_token, company_id, location_id)
+        return self._post(
+            "/oauth/locationToken", form, headers=headers, defaults=_location_defaults(form)
+        )
+
+    def _mint(self, agency_access_token: str, company_id: str, location_id: str) -> TokenSet | None:
+        """`location_token`, but None when HighLevel rejects the agency token (401)."""
+        headers, form = self._location_request(agency_access_token, company_id, location_id)
+        return self._post(
+            "/oauth/locationToken",
+            form,
+            headers=headers,
+            defaults=_location_defaults(form),
+            none_on_401=True,
+        )
+
+    async def _amint(
+        self, agency_access_token: str, company_id: str, location_id: str
+    ) -> TokenSet | None:
+        headers, form = self._location_request(agency_access_token, company_id, location_id)
+        return await self._apost(
+            "/oauth/locationToken",
+            form,
+            headers=headers,
+            defaults=_location_defaults(form),
+            none_on_401=True,
+        )
+
+    @overload
+    def _post(
+        self,
+        path: str,
+        form: Mapping[str, str],
+        *,
+        headers: Mapping[str, str] | None = ...,
+        defaults: Mapping[str, str] | None = ...,
+        none_on_401: Literal[False] = ...,
+    ) -> TokenSet: ...
+
+    @overload
+    def _post(
+        self,
+        path: str,
+        form: Mapping[str, str],
+        *,
+        headers: Mapping[str, str] | None = ...,
+        defaults: Mapping[str, str] | None = ...,
+        none_on_401: bool,
+    ) -> TokenSet | None: ...
+
+    def _post(
+        self,
+        path: str,
+        form: Mapping[str, str],
+        *,
+        headers: Mapping[str, str] | None = None,
+        defaults: Mapping[str, str] | None = None,
+        none_on_401: bool = False,
+    ) -> TokenSet | None:
+        try:
+            with httpx.Client(
+                base_url=self.base_url, transport=self._transport, timeout=self._timeout
+            ) as client:
+                response = client.post(
+                    path, data=dict(form), headers=dict(headers or {"Accept": "application/json"})
+                )
+        except httpx.HTTPError as exc:
+            raise AuthError(
+                f"POST {path}: could not reach HighLevel ({type(exc).__name__})"
+            ) from None
+        if none_on_401 and response.status_code == 401:
+            return None
+        return self._parse(path, response, form, headers, defaults)
+
+    # -- async ------------------------------------------------------------------------------
+
+    async def aexchange_code(self, code: str, *, user_type: str = "Location") -> TokenSet:
+        """`exchange_code` for asyncio."""
+        return await self._apost("/oauth/token", self._code_form(code, user_type))
+
+    async def arefresh(
+        self, refresh_token: str | SecretStr, *, user_type: str | None = None
+    ) -> TokenSet:
+        """`refresh` for asyncio."""
+        return await self._apost("/oauth/token", self._refresh_form(refresh_token, user_type))
+
+    async def alocation_token(
+        self, agency_access_token: str | SecretStr, company_id: str, location_id: str
+    ) -> TokenSet:
+        """`location_token` for asyncio."""
+        headers, form = self._location_request(agency_access_token, company_id, location_id)
+        return await self._apost(
+            "/oauth/locationToken", form, headers=headers, defaults=_location_defaults(form)
+        )
+
+    @overload
+    async def _apost(
+        self,
+        path: str,
+        form: Mapping[str, str],
+        *,
+        headers: Mapping[str, str] | None = ...,
+        defaults: Mapping[str, str] | None = ...,
+        none_on_401: Literal[False] = ...,
+    ) -> TokenSet: ...
+
+    @overload
+    async def _apost(
+        self,
+        path: str,
+        form: Mapping[str, str],
+        *,
+        headers: Mapping[str, str] | None = ...,
+        defaults: Mapping[str, str] | None = ...,
+        none_on_401: bool,
+    ) -> TokenSet | None: ...
+
+    async def _apost(
+        self,
+        path: str,
+        form: Mapping[str, str],
+        *,
+        headers: Mapping[str, str] | None = None,
+        defaults: Mapping[str, str] | None = None,
+        none_on_401: bool = False,
+    ) -> TokenSet | None:
+        try:
+            async with httpx.AsyncClient(
+                base_url=self.base_url, transport=self._async_transport, timeout=self._timeout
+            ) as client:
+                response = await client.post(
+                    path, data=dict(form), headers=dict(headers or {"Accept": "application/json"})
+                )
+        except httpx.HTTPError as exc:
+            raise AuthError(
+                f"POST {path}: could not reach HighLevel ({type(exc).__name__})"
+            ) from None
+        if none_on_401 and response.status_code == 401:
+            return None
+        return self._parse(path, response, form, headers, defaults)
+
+    # -- responses --------------------------------------------------------------------------
+
+    def _parse(
+        self,
+        path: str,
+        response: httpx.Response,
+        form: Mapping[str, str],
+        headers: Mapping[str, str] | None,
+        defaults: Mapping[str, str] | None,
+    ) -> TokenSet:
+        bearer = (headers or {}).get("Authorization", "").removeprefix("Bearer ")
+        secrets = [
+            self._client_secret.get_secret_value(),
+            form.get("code", ""),
+            form.get("refresh_token", ""),
+            bearer,
+        ]
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = None
+        if response.status_code >= 400:
+            raise AuthError(
+                _scrub(f"POST {path} -> {response.status_code}: {_error_text(body)}", secrets)
+            )
+        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+            raise AuthError(f"POST {path} -> {response.status_code}: no access_token in the answer")
+        merged: dict[str, Any] = {**(defaults or {}), **body}
+        expires_in = merged.get("expires_in")
+        lifetime = float(expires_in) if isinstance(expires_in, int | float) else _DEFAULT_EXPIRES_IN
+        refresh = merged.get("refresh_token")
+        return TokenSet(
+            access_token=SecretStr(merged["access_token"]),
+            refresh_token=SecretStr(refresh) if isinstance(refresh, str) and refresh else None,
+            expires_at=self.clock.time() + lifetime,
+            scopes=normalise_scopes(merged.get("scope") or "", field="scope"),
+            user_type=_str_or_none(merged.get("userType")),
+            location_id=_str_or_none(merged.get("locationId")),
+            company_id=_str_or_none(merged.get("companyId")),
+            user_id=_str_or_none(merged.get("userId")),
+        )
+
+
+def _location_defaults(form: Mapping[str, str]) -> dict[str, str]:
+    # The locationToken answer has neither userType nor companyId; we know both.
+    return {
+        "userType": "Location",
+        "companyId": form["companyId"],
+        "locationId": form["locationId"],
+    }
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _error_text(body: object) -> str:
+    """HighLevel's `{statusCode, message, error}` (message may be a list) as one line."""
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error_description") or body.get("error")
+        if isinstance(message, list):
+            return "; ".join(str(m) for m in message)
+        if message:
+            return str(message)
+    return "no error message"
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    """Mask any secret HighLevel might echo back (a code or token inside its message)."""
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            text = text.replace(secret, "***")
+    return text
