@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -9,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from tnhl.simulator._serve import serve_in_thread
+from tnhl.simulator._serve import _bind_loopback, serve_in_thread
 
 
 async def _hello(request: Request) -> PlainTextResponse:
@@ -34,3 +36,12 @@ def test_two_servers_get_distinct_ports() -> None:
     with serve_in_thread(app) as first, serve_in_thread(app) as second:
         assert first != second
         assert httpx.get(second + "/", timeout=5).text == "hello"
+
+
+def test_listening_socket_is_tcp_so_responses_are_not_delayed() -> None:
+    """The socket declares IPPROTO_TCP, which makes asyncio set TCP_NODELAY on connections."""
+    sock = _bind_loopback()
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()

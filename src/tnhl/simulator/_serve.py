@@ -26,7 +26,10 @@ class ServeError(RuntimeError):
 def _bind_loopback() -> socket.socket:
     # Binding ourselves (port 0) and handing the socket to uvicorn avoids the race of picking a
     # "free" port number and hoping nobody takes it before uvicorn binds it.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the
+    # listening socket says it is TCP, and without it every response waits ~40 ms (Nagle plus
+    # delayed ACK) because h11 writes headers and body separately.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
