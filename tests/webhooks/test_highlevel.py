@@ -210,7 +210,8 @@ def test_missing_webhook_id_falls_back_to_the_body_hash() -> None:
 @pytest.mark.parametrize(
     ("body", "words"),
     [
-        (b"{nope", "not JSON"),
+        (b"{nope", "not UTF-8 JSON"),
+        ('{"type": "NoteCreate"}'.encode("utf-16"), "not UTF-8 JSON"),
         (b"[1, 2]", "JSON object"),
         (b'{"locationId": "l"}', "type"),
         (b'{"type": 5}', "type"),

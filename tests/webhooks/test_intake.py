@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -12,6 +13,8 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from intake_inboxes import MemoryInbox, SqliteInbox
 
 from tnhl.talknotes import generate_secret, sign, talknotes_openapi
@@ -363,3 +366,41 @@ async def test_openapi_and_health(client: httpx.AsyncClient) -> None:
 async def test_wrong_method_is_405(client: httpx.AsyncClient) -> None:
     """GET on the webhook route is not allowed."""
     assert (await client.get("/webhooks/talknotes")).status_code == 405
+
+
+def test_signed_random_bodies_never_fail_the_server() -> None:
+    """Signed bodies of any shape get 202, 400 or 422, never a 5xx, and only 202s are stored."""
+    inbox = MemoryInbox()
+    app = create_intake_app(
+        inbox=inbox, talknotes_secret=SECRET, location_id="l", clock=lambda: NOW
+    )
+    values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(["type", "timestamp", "data", "id", "contactId", "taskName"]),
+                inner,
+                max_size=4,
+            )
+        ),
+        max_leaves=10,
+    )
+    counter = iter(range(10**9))
+    accepted = 0
+
+    async def deliver(body: bytes) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://i") as c:
+            return await post_tn(c, body, msg_id=f"fuzz_{next(counter)}")
+
+    @settings(max_examples=150, deadline=None)
+    @given(values)
+    def check(value: Any) -> None:
+        nonlocal accepted
+        response = asyncio.run(deliver(json.dumps(value).encode()))
+        assert response.status_code in (202, 400, 422), response.text
+        accepted += response.status_code == 202
+
+    check()
+    assert len(inbox.rows()) == accepted

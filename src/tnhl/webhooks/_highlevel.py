@@ -191,9 +191,11 @@ class HighLevelVerifier:
         `type`, `HighLevelSignatureError` for a stale or missing `timestamp`.
         """
         try:
-            payload = json.loads(body)
+            # Decode strictly first: json.loads(bytes) would also accept UTF-16/32, which the
+            # inbox (text, UTF-8) could not store faithfully.
+            payload = json.loads(body.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
-            raise HighLevelPayloadError("body: is not JSON") from None
+            raise HighLevelPayloadError("body: is not UTF-8 JSON") from None
         if not isinstance(payload, dict):
             raise HighLevelPayloadError("body: must be a JSON object")
         type_ = payload.get("type")
