@@ -136,3 +136,18 @@ def test_location_token_from_agency_token(http: httpx.Client) -> None:
     assert r.status_code == 401
     r = http.post("/oauth/locationToken", data={"companyId": "comp1", "locationId": "locB"})
     assert (r.status_code, r.json()["message"]) == (401, "Invalid JWT")
+
+
+def test_agency_install_code_gives_company_token(http: httpx.Client) -> None:
+    """Choosing the agency install on the page yields a Company token with a refresh token."""
+    params = {"client_id": CLIENT, "redirect_uri": REDIRECT + "?state=s1", "agency": "1"}
+    r = http.get("/oauth/chooselocation", params=params)
+    assert r.status_code == 302
+    query = parse_qs(urlsplit(r.headers["location"]).query)
+    assert query["state"] == ["s1"]
+    body = _token(http, grant_type="authorization_code", code=query["code"][0]).json()
+    assert body["userType"] == "Company"
+    assert "locationId" not in body
+    assert body["refresh_token"]
+    r = _token(http, grant_type="authorization_code", code=query["code"][0])
+    assert r.status_code == 400
