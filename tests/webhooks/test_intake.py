@@ -215,6 +215,36 @@ async def test_body_over_the_limit_is_413(client: httpx.AsyncClient, inbox: Inbo
     assert inbox.rows() == []
 
 
+async def test_chunked_body_over_the_limit_is_413(client: httpx.AsyncClient, inbox: Inbox) -> None:
+    """A body without Content-Length is cut off at the limit, not buffered whole."""
+    body = event(description="x" * 5000)
+    headers = sign(SECRET, "msg_1", NOW, body)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 1000):
+            yield body[start : start + 1000]
+
+    response = await client.post("/webhooks/talknotes", content=chunks(), headers=headers)
+    assert response.status_code == 413
+    assert inbox.rows() == []
+
+
+async def test_chunked_body_within_the_limit_is_accepted(
+    client: httpx.AsyncClient, inbox: Inbox
+) -> None:
+    """A small chunked body is read whole and accepted."""
+    body = event()
+    headers = sign(SECRET, "msg_1", NOW, body)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield body[:10]
+        yield body[10:]
+
+    response = await client.post("/webhooks/talknotes", content=chunks(), headers=headers)
+    assert response.status_code == 202
+    assert inbox.rows()[0].body == body.decode()
+
+
 async def test_inbox_down_answers_503_then_retry_succeeds(
     client: httpx.AsyncClient, inbox: Inbox, stored: list[StoredInfo]
 ) -> None:

@@ -130,8 +130,18 @@ class _Intake:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             return None
-        body = await request.body()
-        return None if len(body) > self.max_body_bytes else body
+        if declared is not None:
+            body = await request.body()
+            return None if len(body) > self.max_body_bytes else body
+        # No Content-Length (chunked): read with a running limit rather than buffer it all.
+        chunks = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def _store(
         self, source: str, event_id: str, event_type: str, location: str, key: str, body: bytes
