@@ -157,3 +157,21 @@ def test_bad_configuration_names_the_field() -> None:
     """Registering a PIT without a location is refused with the field's name."""
     with pytest.raises(ValueError, match="location_id"):
         TokenRegistry().add_pit("pit-x", location_id="")
+
+
+def test_long_expired_tokens_are_swept(
+    registry: TokenRegistry, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the sweep threshold, tokens expired over a day ago are forgotten, recent ones kept."""
+    monkeypatch.setattr("tnhl.simulator._tokens._PRUNE_AT", 2)
+    old = registry.client_credentials(CLIENT, SECRET, access_ttl=10)
+    clock.now += 10 + 86399 + 1
+    recent = registry.client_credentials(CLIENT, SECRET, access_ttl=10)
+    clock.now += 11
+    registry.client_credentials(CLIENT, SECRET)  # the third mint sweeps
+    with pytest.raises(SimHTTPError) as exc:
+        registry.authorize(f"Bearer {old.access_token}", scope=None, location_id=None)
+    assert exc.value.message == "Invalid JWT"
+    with pytest.raises(SimHTTPError) as exc:
+        registry.authorize(f"Bearer {recent.access_token}", scope=None, location_id=None)
+    assert exc.value.message == "Invalid token: access token is invalid"

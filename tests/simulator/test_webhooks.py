@@ -290,3 +290,21 @@ def test_emit_does_not_block_on_slow_receiver() -> None:
     finally:
         release.set()
         dispatcher.close()
+
+
+def test_delivery_log_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The log keeps only the newest entries, each updated in place after its attempt."""
+    monkeypatch.setattr("tnhl.simulator._webhooks._LOG_SIZE", 2)
+    dispatcher = WebhookDispatcher(
+        WebhookConfig(urls=["http://receiver.test/hook"]),
+        transport=httpx.MockTransport(lambda request: httpx.Response(202)),
+    )
+    try:
+        for note_id in ("n1", "n2", "n3"):
+            dispatcher.emit("NoteCreate", "locA", {"id": note_id})
+        assert dispatcher.wait_idle(10)
+        log = dispatcher.deliveries()
+    finally:
+        dispatcher.close()
+    assert [(d.status, d.attempts, d.done) for d in log] == [(202, 1, True)] * 2
+    assert len({d.webhook_id for d in log}) == 2

@@ -41,6 +41,7 @@ REFRESH_TTL = 365 * 86400.0
 # new token back, so two workers racing to refresh do not lock each other out.
 REFRESH_REUSE_WINDOW = 30.0
 CODE_TTL = 600.0
+_PRUNE_AT = 10_000  # access tokens kept before expired ones are swept (long benchmark runs)
 
 MSG_INVALID_JWT = "Invalid JWT"
 MSG_INVALID_TOKEN = "Invalid token: access token is invalid"  # noqa: S105 (a message)
@@ -255,12 +256,25 @@ class TokenRegistry:
             "exp": int(now + ttl),
         }
         access = _jwt_like(claims)
+        if len(self._access) >= _PRUNE_AT:
+            self._prune(now)
         self._access[access] = principal
         refresh: str | None = None
         if with_refresh:
             refresh = _jwt_like({**claims, "exp": int(now + REFRESH_TTL), "refresh": True})
             self._refresh[refresh] = _Refresh(client_id, location_id, scopes, now + REFRESH_TTL)
         return TokenGrant(access, refresh, int(ttl), principal, f"user-{client.company_id}")
+
+    def _prune(self, now: float) -> None:
+        # Tokens expired for over a day go; recently expired ones stay so that callers still
+        # get "access token is invalid" (expired) rather than "Invalid JWT" (unknown).
+        horizon = now - ACCESS_TTL
+        for token in [t for t, p in self._access.items() if (p.expires_at or now) <= horizon]:
+            del self._access[token]
+        for token in [t for t, r in self._refresh.items() if r.expires_at <= now]:
+            del self._refresh[token]
+        for code in [c for c, e in self._codes.items() if e.expires_at <= now]:
+            del self._codes[code]
 
     def exchange_code(
         self,

@@ -23,7 +23,7 @@ import random
 import threading
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -92,6 +92,7 @@ class Delivery:
 class _Job:
     due: float
     seq: int
+    key: int = field(compare=False)  # the delivery's place in the log
     delivery: Delivery = field(compare=False)
     body: bytes = field(compare=False, repr=False)
     headers: dict[str, str] = field(compare=False, repr=False)
@@ -135,7 +136,7 @@ class WebhookDispatcher:
         self._seq = itertools.count()
         self._in_flight = 0
         self._closed = False
-        self._log: deque[Delivery] = deque(maxlen=_LOG_SIZE)
+        self._log: OrderedDict[int, Delivery] = OrderedDict()
         self._worker = threading.Thread(target=self._run, name="sim-webhooks", daemon=True)
         self._worker.start()
 
@@ -235,8 +236,11 @@ class WebhookDispatcher:
                 raise RuntimeError("the webhook dispatcher is closed")
             for url in self._urls:
                 delivery = Delivery(payload["webhookId"], event_type, location_id, url)
-                self._log.append(delivery)
-                heapq.heappush(self._heap, _Job(now, next(self._seq), delivery, body, headers))
+                key = next(self._seq)
+                self._log[key] = delivery
+                if len(self._log) > _LOG_SIZE:
+                    self._log.popitem(last=False)
+                heapq.heappush(self._heap, _Job(now, key, key, delivery, body, headers))
             self._cond.notify_all()
 
     def _retry_delay(self) -> float:
@@ -273,24 +277,18 @@ class WebhookDispatcher:
         retry = status == 429 and attempts <= self.config.max_retries
         updated = replace(delivery, status=status, attempts=attempts, error=error, done=not retry)
         with self._cond:
-            self._replace(delivery, updated)
+            if job.key in self._log:  # else evicted from the bounded log meanwhile
+                self._log[job.key] = updated
             if retry and not self._closed:
                 due = time.monotonic() + self._retry_delay()
                 heapq.heappush(
-                    self._heap, _Job(due, next(self._seq), updated, job.body, job.headers)
+                    self._heap, _Job(due, next(self._seq), job.key, updated, job.body, job.headers)
                 )
-
-    def _replace(self, old: Delivery, new: Delivery) -> None:
-        for i in range(len(self._log) - 1, -1, -1):
-            if self._log[i] is old:
-                self._log[i] = new
-                return
-        self._log.append(new)  # evicted from the bounded log meanwhile: keep the latest
 
     def deliveries(self) -> list[Delivery]:
         """The delivery log, oldest first (bounded to the newest 10,000)."""
         with self._cond:
-            return list(self._log)
+            return list(self._log.values())
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until nothing is queued, waiting for a retry or in flight; False on timeout."""
