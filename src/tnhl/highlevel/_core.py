@@ -16,7 +16,6 @@ Backoff is exponential with full jitter, capped; at most ``RetryPolicy.attempts`
 
 from __future__ import annotations
 
-import logging
 import random
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from tnhl.highlevel._errors import (
     TransportError,
     error_for_status,
 )
+from tnhl.highlevel._logging import get_logger
 from tnhl.highlevel._models import WireModel
 from tnhl.highlevel._operations import Operation, get_operation
 from tnhl.highlevel._ratelimit import RateLimiter, parse_retry_after
@@ -58,7 +58,7 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://services.leadconnectorhq.com"
 API_VERSION = "2021-07-28"
-_log = logging.getLogger("tnhl.highlevel")
+_log = get_logger()
 
 # Errors raised before a single byte of the request left: safe to retry even for a create.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
