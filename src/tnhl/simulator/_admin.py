@@ -210,4 +210,5 @@ def _new_appointment(state: SimState, item: Any, prefix: str) -> dict[str, Any]:
         "dateUpdated": now,
     }
     event.update({k: appointment_time(v) for k, v in item.items()})
+    state.put("appointment", event)
     return event
