@@ -77,9 +77,12 @@ def test_signed_events_over_http_are_applied_and_counted(tmp_path: Path) -> None
     assert 'tnhl_events_received_total{source="talknotes"} 60.0' in metrics
     assert 'tnhl_events_duplicate_total{source="talknotes"} 1.0' in metrics
     assert "tnhl_highlevel_calls_total" in metrics
-    created = sum(1 for e in events if e["type"] == "contact.created")
+    created = {e["data"]["id"] for e in events if e["type"] == "contact.created"}
+    deleted = {e["data"]["id"] for e in events if e["type"] == "contact.deleted"}
     ops = client.ops()
-    assert ops.count("upsert-contact") + ops.count("create-contact") == created
+    # One create per person; a person deleted before it synced may be skipped altogether.
+    creates = ops.count("upsert-contact") + ops.count("create-contact")
+    assert len(created - deleted) <= creates <= len(created)
 
 
 def load_counts(data_dir: Path) -> dict[str, int]:

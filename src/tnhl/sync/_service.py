@@ -26,12 +26,13 @@ from tnhl.store import SqlStore
 from tnhl.sync._admin import limiter_path, open_settings_store
 from tnhl.sync._errors import SettingsError
 from tnhl.sync._executor import Executor
+from tnhl.sync._inbox import FastInbox
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._planning import make_planner
 from tnhl.sync._ports import CallFn
 from tnhl.sync._schedule import RetrySchedule
 from tnhl.sync._settings import Settings
-from tnhl.sync._wiring import InboxAdapter, PacedLimiter, StoreAdapter
+from tnhl.sync._wiring import PacedLimiter, StoreAdapter
 from tnhl.sync._worker import WorkerPool
 from tnhl.webhooks import StoredInfo, create_intake_app
 
@@ -52,6 +53,7 @@ class Service:
     metrics: SyncMetrics
     limiter: RateLimiter
     client: HighLevelClient | None
+    inbox: FastInbox
 
     @classmethod
     def from_settings(
@@ -132,11 +134,16 @@ class Service:
         def on_duplicate(source: str) -> None:
             metrics.duplicates.labels(source).inc()
 
+        # SQLite: insert inline on the event loop (cheaper than a thread hop); a network
+        # database: offload to threads and group-commit (see _inbox.py).
+        inline = store.engine.dialect.name == "sqlite"
+        inbox = FastInbox(store, inline=inline, on_duplicate=on_duplicate)
         intake = create_intake_app(
-            inbox=InboxAdapter(store, on_duplicate=on_duplicate),
+            inbox=inbox,
             talknotes_secret=secret.get_secret_value(),
             location_id=location,
             on_stored=on_stored,
+            offload=not inline,
         )
 
         async def metrics_endpoint(_request: Request) -> Response:
@@ -144,13 +151,14 @@ class Service:
             return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
         app = Starlette(routes=[Route("/metrics", metrics_endpoint), Mount("/", app=intake)])
-        return cls(settings, store, executor, pool, app, metrics, limiter, client)
+        return cls(settings, store, executor, pool, app, metrics, limiter, client, inbox)
 
     def start(self) -> None:
         self.pool.start()
 
     def stop(self) -> None:
         self.pool.stop()
+        self.inbox.close()
         if self.client is not None:
             self.client.close()
         self.store.close()

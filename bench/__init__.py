@@ -1,0 +1,1 @@
+"""tnhl's benchmarks: `python -m bench` (see bench/run.py). Never part of the test suite."""

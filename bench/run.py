@@ -1,0 +1,78 @@
+"""Run tnhl's benchmarks and write the figures to bench/results/latest.json.
+
+    python -m bench            # full sizes (a few minutes on 2 cores)
+    python -m bench --quick    # tiny sizes, to check the benchmarks still run
+
+Each figure is measured against its baseline in the same run (machines are noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    parser.add_argument("--only", choices=["intake", "e2e", "backlog"], action="append")
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args(argv)
+    only = set(args.only or ["intake", "e2e", "backlog"])
+    figures: dict[str, Any] = {"machine": _machine(), "quick": args.quick}
+    started = time.time()
+    if "intake" in only:
+        from bench import _intake
+
+        sizes = {"events": 200, "rounds": 1} if args.quick else {"events": 2000, "rounds": 3}
+        figures["intake"] = _intake.run(**sizes)
+        _print("intake", figures["intake"])
+    if "e2e" in only:
+        from bench import _e2e
+
+        sizes = {"events": 60} if args.quick else {"events": 1000}
+        figures["e2e"] = _e2e.run(**sizes)
+        _print("e2e", figures["e2e"])
+    if "backlog" in only:
+        from bench import _backlog
+
+        sizes = (
+            {"events": 150, "time_scale": 0.05}
+            if args.quick
+            else {"events": 2000, "time_scale": 0.1}
+        )
+        figures["backlog"] = _backlog.run(**sizes)
+        _print("backlog", figures["backlog"])
+    figures["seconds"] = round(time.time() - started, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _print(name: str, figures: dict[str, Any]) -> None:
+    print(f"[{name}]", file=sys.stdout)
+    for key, value in figures.items():
+        if not isinstance(value, list | dict):
+            print(f"  {key}: {value}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,210 @@
+"""Intake's inbox: the store's inbox table written with the least work per event.
+
+Measured (bench/, 2 cores): `SqlStore.add_inbound` costs about 0.6 ms per event, mostly
+SQLAlchemy building the INSERT again for every call, which held intake to a fifth of a bare
+Starlette + SQLite insert. This writer compiles the same INSERT ... ON CONFLICT DO NOTHING
+RETURNING once and runs it through `exec_driver_sql`, writing exactly the row `add_inbound`
+writes (validated by the store's own `validate_event`), through the store's engine and its
+write-transaction option (`BEGIN IMMEDIATE` on SQLite).
+
+Two modes:
+- `inline=True` (SQLite, the default for `tnhl run`): the insert runs in the caller, on the
+  event loop (intake `offload=False`): about 0.1 ms, less than a thread hop (0.25 ms here).
+- `inline=False` (a network database): callers run in worker threads (intake `offload=True`)
+  and hand their events to one committer thread, which writes every event waiting at that
+  moment in ONE transaction (group commit) and then answers each caller.
+Either way an event is durable before its request is answered, and dedupe is still the inbox's
+unique (source, event_id).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from tnhl.store import InboundEvent, SqlStore, StoreError, StoreUnavailableError
+from tnhl.store._engine import WRITE, translate_errors
+from tnhl.store._inbox import validate_event
+from tnhl.store._schema import inbox
+from tnhl.webhooks import InboxUnavailable
+
+__all__ = ["FastInbox"]
+
+_Item = tuple[InboundEvent, "Future[bool]"]
+
+
+class FastInbox:
+    """An `InboxWriter` over the store's inbox table; call `close()` at the end."""
+
+    def __init__(
+        self,
+        store: SqlStore,
+        *,
+        max_batch: int = 256,
+        on_duplicate: Callable[[str], None] | None = None,
+        inline: bool = False,
+    ) -> None:
+        self._store = store
+        self._inline = inline
+        self._max_batch = max_batch
+        self._on_duplicate = on_duplicate
+        self._queue: queue.Queue[_Item | None] = queue.Queue()
+        dialect = store.engine.dialect.name
+        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        names = (
+            "source",
+            "event_id",
+            "event_type",
+            "location_id",
+            "entity_key",
+            "body",
+            "received_at",
+            "next_attempt_at",
+        )
+        # Built once with bind parameters: rebuilding the statement per event was most of the
+        # per-event cost.
+        self._stmt = (
+            insert(inbox)
+            .values(
+                {
+                    **{n: sa.bindparam(n) for n in names},
+                    "state": "received",
+                    "attempts": 0,
+                }
+            )
+            .on_conflict_do_nothing(index_elements=["source", "event_id"])
+            .returning(inbox.c.id)
+        )
+        # Compiled once to the driver's own SQL: executing it through exec_driver_sql skips
+        # SQLAlchemy's per-execution statement handling, the larger half of the remaining cost.
+        compiled = self._stmt.compile(dialect=store.engine.dialect)
+        self._sql = str(compiled)
+        self._positional = compiled.positiontup
+        self._thread: threading.Thread | None = None
+        if not inline:
+            self._thread = threading.Thread(target=self._run, name="tnhl-inbox", daemon=True)
+            self._thread.start()
+
+    def add(
+        self,
+        source: str,
+        event_id: str,
+        event_type: str,
+        location_id: str,
+        entity_key: str,
+        body: str,
+        received_at: datetime,
+    ) -> bool:
+        event = InboundEvent(
+            source=source,  # type: ignore[arg-type]  # validated below
+            event_id=event_id,
+            event_type=event_type,
+            location_id=location_id,
+            entity_key=entity_key,
+            body=body,
+            received_at=received_at.timestamp(),
+        )
+        if source not in ("talknotes", "highlevel"):
+            raise ValueError(f"source: unknown source {source!r}")
+        validate_event(event)
+        if self._inline:
+            try:
+                added = self._write([event])[0]
+            except StoreUnavailableError as exc:
+                raise InboxUnavailable(str(exc)) from None
+            if not added and self._on_duplicate is not None:
+                self._on_duplicate(source)
+            return added
+        done: Future[bool] = Future()
+        self._queue.put((event, done))
+        try:
+            added = done.result(timeout=60)
+        except StoreUnavailableError as exc:
+            raise InboxUnavailable(str(exc)) from None
+        except TimeoutError:
+            raise InboxUnavailable("the inbox did not answer within 60 s") from None
+        if not added and self._on_duplicate is not None:
+            self._on_duplicate(source)
+        return added
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                batch.append(nxt)
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Item]) -> None:
+        try:
+            results = self._write([event for event, _ in batch])
+        except StoreUnavailableError as exc:
+            for _, fut in batch:
+                fut.set_exception(exc)
+            return
+        for (_, fut), added in zip(batch, results, strict=True):
+            fut.set_result(added)
+
+    def _write(self, events: list[InboundEvent]) -> list[bool]:
+        """Insert `events` in one transaction; True per new one (StoreUnavailableError if not)."""
+        results: list[bool] = []
+        seen: set[tuple[str, str]] = set()
+        try:
+            with (
+                translate_errors(),
+                self._store.engine.connect().execution_options(**{WRITE: True}) as conn,
+                conn.begin(),
+            ):
+                for event in events:
+                    key = (event.source, event.event_id)
+                    if key in seen:  # the same delivery twice in one batch: the second is a dup
+                        results.append(False)
+                        continue
+                    seen.add(key)
+                    values = {
+                        "source": event.source,
+                        "event_id": event.event_id,
+                        "event_type": event.event_type,
+                        "location_id": event.location_id,
+                        "entity_key": event.entity_key,
+                        "body": event.body,
+                        "received_at": float(event.received_at),
+                        "next_attempt_at": float(event.received_at),
+                        "state": "received",
+                        "attempts": 0,
+                    }
+                    params: Any = (
+                        tuple(values[n] for n in self._positional)
+                        if self._positional is not None
+                        else values
+                    )
+                    row = conn.exec_driver_sql(self._sql, params).first()
+                    results.append(row is not None)
+        except StoreUnavailableError:
+            raise
+        except (StoreError, sa.exc.SQLAlchemyError) as exc:
+            raise StoreUnavailableError(
+                f"the store cannot be used right now: {type(exc).__name__}"
+            ) from exc
+        return results
