@@ -141,7 +141,7 @@ def test_timeout_outlasts_the_client_and_still_applies() -> None:
     config = FaultConfig(timeout_rate=1.0, timeout_seconds=0.6)
     with served(config) as (client, _, api):
         with pytest.raises(httpx.ReadTimeout):
-            client.get("/contacts/", timeout=0.2)
+            client.get("/contacts/", timeout=httpx.Timeout(0.2, connect=5))
         deadline = time.monotonic() + 5
         while api.hits == 0:
             assert time.monotonic() < deadline, "the delayed request was never processed"
