@@ -44,10 +44,13 @@ def _token(http: httpx.Client, **form: str) -> httpx.Response:
 
 def _code(http: httpx.Client, location: str = "locA") -> str:
     params = {"response_type": "code", "client_id": CLIENT, "redirect_uri": REDIRECT}
-    r = http.get("/v2/oauth/chooselocation", params={**params, "location_id": location})
+    r = http.get(
+        "/v2/oauth/chooselocation", params={**params, "location_id": location, "state": "xyz"}
+    )
     assert r.status_code == 302
     location_header = urlsplit(r.headers["location"])
     assert location_header.path == "/callback"
+    assert parse_qs(location_header.query)["state"] == ["xyz"]
     return parse_qs(location_header.query)["code"][0]
 
 

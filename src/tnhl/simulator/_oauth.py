@@ -125,8 +125,12 @@ def oauth_routes(registry: TokenRegistry, *, access_ttl: float = ACCESS_TTL) -> 
         if chosen is not None or params.get("agency") == "1":
             # The picked location (or agency install) comes back here from the page's links.
             code = registry.issue_code(client_id, chosen, scopes=scopes, redirect_uri=redirect_uri)
+            back = {"code": code}
+            if params.get("state"):
+                # HighLevel's docs do not mention `state`; OAuth clients expect it echoed back.
+                back["state"] = params["state"]
             separator = "&" if urlsplit(redirect_uri).query else "?"
-            return RedirectResponse(f"{redirect_uri}{separator}{urlencode({'code': code})}", 302)
+            return RedirectResponse(f"{redirect_uri}{separator}{urlencode(back)}", 302)
         base = dict(params)
         links = []
         for location in [*locations, None]:
