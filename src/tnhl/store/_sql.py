@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tnhl.store import _dead, _inbox, _records
 from tnhl.store._engine import DEFAULT_SETTING, WRITE, make_engine, translate_errors
-from tnhl.store._errors import InvalidRecordError
+from tnhl.store._errors import InvalidRecordError, StoreUnavailableError
 from tnhl.store._migrate import upgrade_to_head
 from tnhl.store._models import (
     Claim,
@@ -44,7 +45,7 @@ def open_store(
     `postgresql+psycopg://user@host/db`. A bad URL raises StoreConfigError naming `setting`;
     an unreachable database raises StoreUnavailableError."""
     engine = make_engine(url, setting=setting, busy_timeout=busy_timeout, pool_size=pool_size)
-    store = SqlStore(engine, clock=clock)
+    store = SqlStore(engine, clock=clock, busy_timeout=busy_timeout)
     if migrate:
         try:
             upgrade_to_head(engine)
@@ -57,9 +58,19 @@ def open_store(
 class SqlStore:
     """The store on an SQLAlchemy engine; safe to share between threads."""
 
-    def __init__(self, engine: sa.Engine, *, clock: Clock = time.time) -> None:
+    def __init__(
+        self, engine: sa.Engine, *, clock: Clock = time.time, busy_timeout: float = 5.0
+    ) -> None:
         self.engine = engine
         self._clock = clock
+        self._busy_timeout = busy_timeout
+        # SQLite has one writer at a time. Threads of one process that meet its lock wait in
+        # SQLite's busy handler, which sleeps and polls: a thread in a tight loop can starve the
+        # others (intake among them). Queuing on a Python lock first hands the write lock over
+        # as soon as it is free. Other processes still wait through busy_timeout.
+        self._write_gate: threading.Lock | None = (
+            threading.Lock() if engine.dialect.name == "sqlite" else None
+        )
         self._insert: Any = (
             postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         )
@@ -81,6 +92,20 @@ class SqlStore:
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
+        gate = self._write_gate
+        if gate is not None and not gate.acquire(timeout=self._busy_timeout):
+            raise StoreUnavailableError(
+                "the store cannot be used right now: other writers held it past the busy timeout"
+            )
+        try:
+            with self._transaction() as conn:
+                yield conn
+        finally:
+            if gate is not None:
+                gate.release()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sa.Connection]:
         with (
             translate_errors(),
             self.engine.connect().execution_options(**{WRITE: True}) as conn,
