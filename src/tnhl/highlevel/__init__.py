@@ -38,6 +38,8 @@ from tnhl.highlevel._models import (
     CustomFieldValue,
     WireModel,
 )
+from tnhl.highlevel._oauth import OAuthApp
+from tnhl.highlevel._oauth_auth import LocationTokenAuth, OAuthAuth
 from tnhl.highlevel._operations import OPERATIONS, Operation, get_operation
 from tnhl.highlevel._ratelimit import RateLimiter
 from tnhl.highlevel._records import (
@@ -51,7 +53,13 @@ from tnhl.highlevel._records import (
     TaskUpdate,
 )
 from tnhl.highlevel._search import FilterGroup, SearchFilter, SearchRequest, SortSpec
-from tnhl.highlevel._tokens import MemoryTokenStore, TokenSet, TokenStore
+from tnhl.highlevel._tokens import (
+    EncryptedFileTokenStore,
+    MemoryTokenStore,
+    TokenSet,
+    TokenStore,
+    generate_secret_key,
+)
 
 __all__ = [
     "API_VERSION",
@@ -74,17 +82,21 @@ __all__ = [
     "CustomFieldValue",
     "DailyQuotaExhaustedError",
     "DuplicateContactError",
+    "EncryptedFileTokenStore",
     "FakeClock",
     "FilterGroup",
     "ForbiddenError",
     "HighLevelClient",
     "HighLevelError",
+    "LocationTokenAuth",
     "MemoryTokenStore",
     "MissingScopeError",
     "NotFoundError",
     "Note",
     "NoteCreate",
     "NoteUpdate",
+    "OAuthApp",
+    "OAuthAuth",
     "Operation",
     "OutcomeUnknownError",
     "PaginationError",
@@ -106,5 +118,6 @@ __all__ = [
     "UnauthorizedError",
     "UnprocessableError",
     "WireModel",
+    "generate_secret_key",
     "get_operation",
 ]
