@@ -254,6 +254,26 @@ def test_threads_claiming_concurrently_never_share_an_event(store: SqlStore) -> 
     assert store.stats().counts["done"] == total
 
 
+def test_purge_deletes_only_old_finished_events(store: SqlStore, clock: FakeClock) -> None:
+    """Purging removes old done events (their ids may then arrive anew) and keeps op keys."""
+    add(store, event(1, "a"), event(2, "b"), event(3, "c"))
+    store.claim_next("w1", limit=3)
+    store.begin_op("loc-1:create-contact:a", inbox_id=1, operation_id="create-contact")
+    store.complete([1], worker="w1")
+    store.dead_letter(2, worker="w1", reason="bad")
+    clock.advance(8 * 86400)
+    store.complete([3], worker="w1")
+    assert store.purge_finished(older_than=clock.now - 7 * 86400) == 1
+    with pytest.raises(RecordNotFoundError):
+        store.get_event(1)
+    assert store.get_event(2).state == "dead"
+    assert store.get_event(3).state == "done"
+    op = store.get_op("loc-1:create-contact:a")
+    assert op is not None
+    assert op.inbox_id is None
+    assert store.add_inbound(event(1, "a")) is True
+
+
 # id map, outbound operations, cursors ----------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from tnhl.store._models import (
     InboxRow,
     StoreStats,
 )
-from tnhl.store._schema import dead_letters, inbox
+from tnhl.store._schema import dead_letters, inbox, outbound_ops
 
 __all__ = [
     "add_inbound",
@@ -34,6 +34,7 @@ __all__ = [
     "complete",
     "get_event",
     "owned",
+    "purge_finished",
     "ready_entities",
     "release",
     "requeue_expired",
@@ -314,6 +315,30 @@ def requeue_expired(conn: sa.Connection, now: float) -> int:
         .where(_UNFINISHED, inbox.c.lease_until.is_not(None), inbox.c.lease_until <= now)
         .values(lease_owner=None, lease_until=None)
     ).rowcount
+
+
+def purge_finished(conn: sa.Connection, before: float, limit: int) -> int:
+    """Delete up to `limit` done or skipped events that finished before `before`.
+
+    Their (source, event_id) stop being deduplicated, so keep them at least as long as a sender
+    may redeliver (DESIGN.md: 7 days). Outbound operations keep their keys (exactly-once
+    creates must outlive the event) and lose only the link to it. Dead events are kept.
+    """
+    ids = list(
+        conn.execute(
+            sa.select(inbox.c.id)
+            .where(inbox.c.state.in_(("done", "skipped")), inbox.c.done_at < before)
+            .order_by(inbox.c.id)
+            .limit(limit)
+        ).scalars()
+    )
+    if not ids:
+        return 0
+    conn.execute(
+        sa.update(outbound_ops).where(outbound_ops.c.inbox_id.in_(ids)).values(inbox_id=None)
+    )
+    conn.execute(sa.delete(dead_letters).where(dead_letters.c.inbox_id.in_(ids)))
+    return conn.execute(sa.delete(inbox).where(inbox.c.id.in_(ids))).rowcount
 
 
 def stats(conn: sa.Connection, now: float) -> StoreStats:

@@ -112,6 +112,10 @@ class Store(Protocol):
         """Entities with due, unleased work, oldest first (for the dispatcher)."""
         ...
 
+    def purge_finished(self, *, older_than: float, limit: int = 10_000) -> int:
+        """Delete done/skipped events finished before `older_than` (keep >= 7 days for dedupe)."""
+        ...
+
     def stats(self, *, now: float | None = None) -> StoreStats: ...
 
     # id map ----------------------------------------------------------------------------------

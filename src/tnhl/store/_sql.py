@@ -256,6 +256,10 @@ class SqlStore:
         with self._read() as conn:
             return _inbox.ready_entities(conn, self._now(now), limit)
 
+    def purge_finished(self, *, older_than: float, limit: int = 10_000) -> int:
+        with self._write() as conn:
+            return _inbox.purge_finished(conn, float(older_than), limit)
+
     def stats(self, *, now: float | None = None) -> StoreStats:
         with self._read() as conn:
             return _inbox.stats(conn, self._now(now))
