@@ -29,6 +29,7 @@ from tnhl.highlevel._errors import (
     UnauthorizedError,
     UnprocessableError,
 )
+from tnhl.highlevel._logging import RedactingFilter, redact, redact_processor
 from tnhl.highlevel._models import (
     Contact,
     ContactCreate,
@@ -103,6 +104,7 @@ __all__ = [
     "PrivateIntegrationToken",
     "RateLimitedError",
     "RateLimiter",
+    "RedactingFilter",
     "RetryPolicy",
     "SearchFilter",
     "SearchRequest",
@@ -120,4 +122,6 @@ __all__ = [
     "WireModel",
     "generate_secret_key",
     "get_operation",
+    "redact",
+    "redact_processor",
 ]
