@@ -16,7 +16,8 @@ from tnhl.talknotes import EVENT_TYPES, EXAMPLE_EVENTS, generate, parse_event, t
 
 
 def operation() -> dict[str, Any]:
-    return talknotes_openapi()["paths"]["/webhooks/talknotes"]["post"]
+    op: dict[str, Any] = talknotes_openapi()["paths"]["/webhooks/talknotes"]["post"]
+    return op
 
 
 def test_document_is_valid_openapi_31() -> None:

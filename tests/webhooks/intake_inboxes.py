@@ -106,7 +106,9 @@ class SqliteInbox:
     def rows(self) -> list[Row]:
         with self._lock:
             found = self._db.execute("SELECT * FROM inbox ORDER BY rowid").fetchall()
-        return [Row(*r[:6], datetime.fromisoformat(r[6])) for r in found]
+        return [
+            Row(r[0], r[1], r[2], r[3], r[4], r[5], datetime.fromisoformat(r[6])) for r in found
+        ]
 
     def close(self) -> None:
         self._db.close()

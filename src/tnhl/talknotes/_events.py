@@ -169,7 +169,9 @@ class NewContactData(ContactData):
     @model_validator(mode="after")
     def _identifiable(self) -> NewContactData:
         if not (self.email or self.phone or self.full_name or self.external_id):
-            raise ValueError("a new contact needs at least one of email, phone, full_name")
+            raise ValueError(
+                "a new contact needs at least one of email, phone, full_name, external_id"
+            )
         return self
 
 
