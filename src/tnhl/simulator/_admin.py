@@ -43,6 +43,16 @@ def appointment_time(value: Any) -> Any:
         return value
 
 
+def _webhook_appointment(event: dict[str, Any]) -> dict[str, Any]:
+    # Webhooks carry ISO times with an offset ("2023-09-25T16:00:00+05:30"), unlike the GET.
+    out = public(event)
+    for key in ("startTime", "endTime", "dateAdded", "dateUpdated"):
+        value = out.get(key)
+        if isinstance(value, str) and len(value) == 19 and value[10] == " ":
+            out[key] = value.replace(" ", "T") + "+00:00"
+    return out
+
+
 async def _json(request: Request) -> Any:
     try:
         return json.loads(await request.body() or b"{}")
@@ -147,7 +157,7 @@ def admin_routes(
             for i, item in enumerate(items):
                 created.append(_new_appointment(state, item, f"{i}."))
         for event in created:
-            emit("AppointmentCreate", event["locationId"], {"appointment": public(event)})
+            emit("AppointmentCreate", event["locationId"], _webhook_appointment(event))
         return JSONResponse({"events": [public(e) for e in created]}, status_code=201)
 
     async def update_appointment(request: Request) -> Response:
@@ -160,14 +170,14 @@ def admin_routes(
             event = {**event, **{k: appointment_time(v) for k, v in body.items()}}
             event["dateUpdated"] = appointment_time(state.now())
             state.put("appointment", event)
-        emit("AppointmentUpdate", event["locationId"], {"appointment": public(event)})
+        emit("AppointmentUpdate", event["locationId"], _webhook_appointment(event))
         return JSONResponse({"event": public(event)})
 
     async def delete_appointment(request: Request) -> Response:
         event = state.delete("appointment", request.path_params["id"])
         if event is None:
             raise SimHTTPError(404, "Appointment not found")
-        emit("AppointmentDelete", event["locationId"], {"appointment": public(event)})
+        emit("AppointmentDelete", event["locationId"], _webhook_appointment(event))
         return JSONResponse({"succeded": True})
 
     return [
