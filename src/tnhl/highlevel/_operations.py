@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from tnhl.highlevel import _records as r
 from tnhl.highlevel import _search as s
@@ -56,6 +57,15 @@ class Operation:
     @property
     def has_body(self) -> bool:
         return self.request is not None
+
+    def parse(self, body: Any) -> Any:
+        """The answer `body` of `call` as this operation's response model (as-is if it has none).
+
+        Raises pydantic's ValidationError when the answer does not have the documented shape.
+        """
+        if self.response is None or body is None:
+            return body
+        return self.response.model_validate(body)
 
 
 _CONTACT = "/contacts/{contactId}"
