@@ -189,3 +189,20 @@ def test_generated_secrets_are_fresh_and_valid() -> None:
     first, second = generate_secret(), generate_secret()
     assert first != second
     assert len(decode_secret(first)) == 32
+
+
+def test_rotation_accepts_either_secret() -> None:
+    """With two secrets configured, deliveries signed with either pass; others fail."""
+    old, new = generate_secret(), generate_secret()
+    check = WebhookVerifier([old, new], clock=lambda: NOW)
+    for secret in (old, new):
+        assert check.verify(sign(secret, "m", NOW, b"{}"), b"{}") == "m"
+    with pytest.raises(SignatureError):
+        check.verify(sign(generate_secret(), "m", NOW, b"{}"), b"{}")
+    assert "2 redacted" in repr(check)
+
+
+def test_no_secret_is_a_config_error() -> None:
+    """An empty list of secrets is refused at construction."""
+    with pytest.raises(SecretFormatError, match="at least one"):
+        WebhookVerifier([])

@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from tnhl.talknotes._errors import SecretFormatError, SignatureError
 
@@ -80,24 +80,29 @@ class WebhookVerifier:
     """Verifies Standard Webhooks headers against raw body bytes with one secret.
 
     Build it once (the secret is decoded and checked here, so a bad secret fails at startup,
-    not on the first request). `clock` returns Unix seconds; `tolerance` applies both ways.
+    not on the first request). Several secrets may be given, to rotate without downtime: a
+    delivery signed with any of them passes. `clock` returns Unix seconds; `tolerance` applies
+    both ways.
     """
 
-    __slots__ = ("_clock", "_key", "_tolerance")
+    __slots__ = ("_clock", "_keys", "_tolerance")
 
     def __init__(
         self,
-        secret: str,
+        secret: str | Sequence[str],
         *,
         clock: Callable[[], float] = time.time,
         tolerance: int = TOLERANCE_SECONDS,
     ) -> None:
-        self._key = decode_secret(secret)
+        secrets_ = [secret] if isinstance(secret, str) else list(secret)
+        if not secrets_:
+            raise SecretFormatError("at least one TalkNotes signing secret is needed")
+        self._keys = tuple(decode_secret(one) for one in secrets_)
         self._clock = clock
         self._tolerance = tolerance
 
     def __repr__(self) -> str:
-        return f"WebhookVerifier(secret=<redacted>, tolerance={self._tolerance})"
+        return f"WebhookVerifier(secrets=<{len(self._keys)} redacted>, tolerance={self._tolerance})"
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> str:
         """Check the headers (looked up lower-case) and return the `webhook-id`.
@@ -123,18 +128,21 @@ class WebhookVerifier:
             raise SignatureError("webhook-timestamp is too old (more than 5 minutes)")
         if skew > self._tolerance:
             raise SignatureError("webhook-timestamp is too far in the future (more than 5 minutes)")
-        expected = _digest(self._key, msg_id, stamp, body)
-        matched = False
+        candidates = []
         for entry in header.split(" "):
             version, _, encoded = entry.partition(",")
             if version != "v1" or not encoded:
                 continue
             try:
-                candidate = base64.b64decode(encoded, validate=True)
+                candidates.append(base64.b64decode(encoded, validate=True))
             except (binascii.Error, ValueError):
                 continue
-            # Check every entry (no early exit) so timing does not reveal which one matched.
-            matched |= hmac.compare_digest(expected, candidate)
+        matched = False
+        for key in self._keys:
+            expected = _digest(key, msg_id, stamp, body)
+            for candidate in candidates:
+                # Compare all (no early exit) so timing does not reveal which one matched.
+                matched |= hmac.compare_digest(expected, candidate)
         if not matched:
             raise SignatureError("no webhook-signature entry matches the body")
         return msg_id

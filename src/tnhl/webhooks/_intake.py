@@ -23,7 +23,7 @@ __all__ = [
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -183,12 +183,15 @@ class _Intake:
         try:
             event_id = self.talknotes.verify(request.headers, body)
         except SignatureError as exc:
+            _log.info("talknotes delivery refused (401): %s", exc)
             return _json(401, {"error": "invalid_signature", "message": str(exc)})
         try:
             event = parse_event(body)
         except MalformedEvent as exc:
+            _log.info("talknotes event %s refused (400): %s", event_id, exc)
             return _invalid(400, "malformed_json", exc)
         except InvalidEvent as exc:
+            _log.info("talknotes event %s refused (422): %s", event_id, exc)
             return _invalid(422, "invalid_event", exc)
         stored = await self._store(
             SOURCE_TALKNOTES, event_id, event.type, self.location_id, entity_key(event), body
@@ -209,8 +212,10 @@ class _Intake:
             self.highlevel.verify_signature(request.headers, body)
             event = self.highlevel.read(body)
         except HighLevelSignatureError as exc:
+            _log.info("highlevel delivery refused (401): %s", exc)
             return _json(401, {"error": "invalid_signature", "message": str(exc)})
         except HighLevelPayloadError as exc:
+            _log.info("highlevel delivery refused (400): %s", exc)
             return _json(400, {"error": "invalid_event", "message": str(exc)})
         stored = await self._store(
             SOURCE_HIGHLEVEL,
@@ -242,7 +247,7 @@ def _invalid(status: int, error: str, exc: InvalidEvent) -> Response:
 def create_intake_app(
     *,
     inbox: InboxWriter,
-    talknotes_secret: str,
+    talknotes_secret: str | Sequence[str],
     location_id: str,
     highlevel_keys: HighLevelKeys | None = None,
     clock: Callable[[], float] = time.time,
@@ -254,8 +259,9 @@ def create_intake_app(
     """The ASGI app serving `POST /webhooks/talknotes`, `POST /webhooks/highlevel`,
     `GET /openapi.json` (the TalkNotes contract) and `GET /healthz`.
 
-    `talknotes_secret` is the `whsec_` secret (checked now: a bad one raises
-    `SecretFormatError`). `location_id` is the HighLevel location TalkNotes events belong to.
+    `talknotes_secret` is the `whsec_` secret, or several while rotating (checked now: a bad
+    one raises `SecretFormatError`). `location_id` is the HighLevel location TalkNotes events
+    belong to.
     `highlevel_keys=None` uses HighLevel's published keys. The inbox is called on the event
     loop by default: an embedded SQLite insert takes less time than a hop to a worker thread
     (and that is what a bare Starlette + SQLite app does). Pass `offload=True` for an inbox
