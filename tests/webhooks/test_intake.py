@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -434,3 +435,17 @@ def test_signed_random_bodies_never_fail_the_server() -> None:
 
     check()
     assert len(inbox.rows()) == accepted
+
+
+async def test_refusals_are_logged_without_the_secret(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused delivery is logged with its reason, and the log never holds the secret."""
+    caplog.set_level(logging.INFO, logger="tnhl.webhooks.intake")
+    body = event()
+    await client.post("/webhooks/talknotes", content=body, headers={"webhook-id": "x"})
+    await post_tn(client, event(taskName=None))
+    text = caplog.text
+    assert "missing webhook-timestamp" in text
+    assert "data.taskName" in text
+    assert SECRET[6:] not in text
