@@ -12,7 +12,9 @@ from typing import Literal
 
 from tnhl.highlevel import (
     APIError,
+    ConfigurationError,
     DailyQuotaExhaustedError,
+    MissingScopeError,
     OutcomeUnknownError,
     RateLimitedError,
 )
@@ -50,6 +52,10 @@ def classify(exc: BaseException, *, now: float) -> Verdict:
         return Verdict("wait", "daily quota exhausted", delay=delay)
     if isinstance(exc, RateLimitedError):
         return Verdict("wait", "HighLevel answered 429", delay=exc.retry_after or 10.0)
+    if isinstance(exc, ConfigurationError | MissingScopeError):
+        # A request tnhl cannot even send (or a token without the scope): the same try fails
+        # the same way, so it is not retried.
+        return Verdict("dead", _describe(exc))
     if isinstance(exc, MappingConflictError):
         # Two TalkNotes records resolved to one HighLevel record (e.g. two people sharing an
         # email under an upsert): retrying cannot fix it, a person must look.

@@ -17,7 +17,9 @@ def _call(c: PlannedCall) -> Call:
     return Call(
         operation_id=c.operation_id,
         params=dict(c.params),
-        body=dict(c.body),
+        # The planner gives body-less operations (deletes) an empty body; the client refuses a
+        # JSON body on an operation that takes none.
+        body=dict(c.body) if c.body else None,
         key=c.key,
         record=Record(rec.kind, rec.talknotes_id, rec.response_path) if rec else None,
         on_duplicate=c.on_duplicate,

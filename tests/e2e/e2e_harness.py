@@ -1,0 +1,200 @@
+"""Helpers for the end-to-end tests: a service wired to a running simulator, signed posting,
+waiting with deadlines, and the check of the simulator's state against the TalkNotes stream.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tnhl.highlevel._core import RetryPolicy
+from tnhl.mapping import TransformError, default_mapping, normalise_email, split_name, to_e164
+from tnhl.simulator import RunningSimulator, serve_in_thread
+from tnhl.store import SqlStore
+from tnhl.sync import load_settings
+from tnhl.sync._service import Service
+from tnhl.talknotes._generator import generate, signed_requests
+
+FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+
+
+def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def events_for_e2e(n: int, *, seed: int, people: int) -> list[dict[str, Any]]:
+    """The generator's stream without `external_id` (see below)."""
+    events = generate(n, seed=seed, n_people=people)
+    phone_owner: dict[str, str] = {}
+    for e in events:
+        data = e["data"]
+        # The generator invents external_ids ("crm-12345") that name no HighLevel contact; the
+        # planner rightly PUTs to them and HighLevel answers 400. Real TalkNotes only sends an
+        # external_id it got from HighLevel, so the e2e streams leave it out.
+        data.pop("external_id", None)
+        # Its updates may give two people the same email ("sam@..."), which HighLevel's
+        # duplicate rules merge into one contact (tnhl dead-letters the second person as an id
+        # map conflict). These tests check distinct people, so each email is made unique.
+        if e["type"].startswith("contact.") and data.get("email"):
+            local, _, domain = data["email"].partition("@")
+            data["email"] = f"{local}.{data['id'].rsplit('_', 1)[-1]}@{domain}"
+        if e["type"].startswith("contact.") and data.get("phone"):
+            digits = "".join(ch for ch in data["phone"] if ch.isdigit())[-9:]
+            if phone_owner.setdefault(digits, data["id"]) != data["id"]:
+                del data["phone"]  # the same random number drawn for two people
+    return events
+
+
+def settings_for(sim: RunningSimulator, data_dir: Path, secret: str, **kw: Any) -> Any:
+    values: dict[str, Any] = {
+        "highlevel_base_url": sim.base_url,
+        "highlevel_token": sim.token,
+        "location_id": sim.location_id,
+        "talknotes_secret": secret,
+        "data_dir": data_dir,
+        "workers": 3,
+        "poll_interval": 0.02,
+        "sweep_interval": 0.2,
+        "retry_scale": 1e-4,
+        "http_timeout": 2.0,
+    }
+    values.update(kw)
+    return load_settings(**values)
+
+
+@contextmanager
+def running_service(settings: Any) -> Iterator[tuple[Service, str]]:
+    service = Service.from_settings(settings, retry=FAST_RETRY)
+    service.start()
+    try:
+        with serve_in_thread(service.app) as base:
+            yield service, base
+    finally:
+        service.stop()
+
+
+def post_events(base: str, events: list[dict[str, Any]], secret: str, prefix: str = "m") -> None:
+    with httpx.Client(base_url=base, timeout=10) as http:
+        for headers, body in signed_requests(
+            events, secret, timestamp=int(time.time()), id_prefix=prefix
+        ):
+            r = http.post("/webhooks/talknotes", content=body, headers=headers)
+            assert r.status_code == 202, r.text
+
+
+def settled(store: SqlStore, n: int) -> bool:
+    c = store.stats().counts
+    return c.get("done", 0) + c.get("skipped", 0) + c.get("dead", 0) >= n
+
+
+@dataclass
+class Expected:
+    """The TalkNotes side after the whole stream: who exists, with which tasks and notes."""
+
+    people: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deleted_notes: set[str] = field(default_factory=set)
+
+
+def expected_state(events: list[dict[str, Any]]) -> Expected:
+    exp = Expected()
+    for e in events:
+        kind, data = e["type"], e["data"]
+        if kind in ("contact.created", "contact.updated"):
+            person = exp.people.setdefault(data["id"], {})
+            for k, v in data.items():
+                if k == "custom_fields":
+                    person.setdefault(k, {}).update(v)
+                else:
+                    person[k] = v
+        elif kind == "contact.deleted":
+            exp.deleted.add(data["id"])
+        elif kind.startswith("task."):
+            task = exp.tasks.setdefault(data["id"], {})
+            task.update(data)
+        elif kind in ("note.created", "note.updated"):
+            exp.notes.setdefault(data["id"], {}).update(data)
+        elif kind == "note.deleted":
+            exp.deleted_notes.add(data["id"])
+    return exp
+
+
+def check_simulator(sim: RunningSimulator, store: SqlStore, events: list[dict[str, Any]]) -> None:
+    """One contact per person, every task and note once, on the right contact, fields mapped."""
+    exp = expected_state(events)
+    loc = sim.location_id
+    mapping = default_mapping()
+    contacts = {c["id"]: c for c in sim.state.all("contact") if c.get("locationId") == loc}
+    alive = {pid: p for pid, p in exp.people.items() if pid not in exp.deleted}
+    assert len(contacts) == len(alive), (
+        f"{len(contacts)} contacts in HighLevel, {len(alive)} people"
+    )
+    hl_of: dict[str, str] = {}
+    for pid, person in alive.items():
+        hl_id = store.get_highlevel_id(loc, "contact", pid)
+        assert hl_id in contacts, f"person {pid} has no contact in HighLevel"
+        hl_of[pid] = hl_id
+        contact = contacts[hl_id]
+        if person.get("email"):
+            assert contact.get("email") == normalise_email(person["email"]), pid
+        if person.get("phone"):
+            region = mapping.contact.phone.default_region
+            try:
+                phone = to_e164(person["phone"], region=region)
+            except TransformError:
+                phone = None  # the default mapping drops a phone it cannot read
+            if phone is not None:
+                assert contact.get("phone") == phone, pid
+        if person.get("full_name"):
+            n = mapping.contact.name
+            parts = split_name(
+                person["full_name"],
+                rule=n.split,
+                prefixes=n.prefixes,
+                suffixes=n.suffixes,
+                particles=n.particles,
+            )
+            assert contact.get("firstName") == parts.first, pid
+            assert contact.get("lastName") == parts.last, pid
+    assert len(set(hl_of.values())) == len(hl_of), "two people share one HighLevel contact"
+
+    tasks = [t for t in sim.state.all("task") if t.get("contactId") in contacts]
+    live_tasks = {tid: t for tid, t in exp.tasks.items() if t["contactId"] in alive}
+    assert len(tasks) == len(live_tasks), (
+        f"{len(tasks)} tasks in HighLevel, {len(live_tasks)} expected"
+    )
+    by_id = {t["id"]: t for t in tasks}
+    for tid, task in live_tasks.items():
+        hl_task = by_id.get(store.get_highlevel_id(loc, "task", tid) or "")
+        assert hl_task is not None, f"task {tid} missing"
+        assert hl_task["contactId"] == hl_of[task["contactId"]], f"task {tid} on the wrong contact"
+        assert task["taskName"] in hl_task["title"], tid
+        assert bool(hl_task.get("completed")) == bool(task.get("completed")), tid
+
+    notes = [n for n in sim.state.all("note") if n.get("contactId") in contacts]
+    live_notes = {
+        nid: n
+        for nid, n in exp.notes.items()
+        if n["contactId"] in alive and nid not in exp.deleted_notes
+    }
+    assert len(notes) == len(live_notes), (
+        f"{len(notes)} notes in HighLevel, {len(live_notes)} expected"
+    )
+    by_id = {n["id"]: n for n in notes}
+    for nid, note in live_notes.items():
+        hl_note = by_id.get(store.get_highlevel_id(loc, "note", nid) or "")
+        assert hl_note is not None, f"note {nid} missing"
+        assert hl_note["contactId"] == hl_of[note["contactId"]], f"note {nid} on the wrong contact"
+        assert note["noteContent"] in hl_note["body"], nid
