@@ -12,10 +12,10 @@ See https://www.sqlite.org/wal.html and https://www.sqlite.org/lang_transaction.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
@@ -27,9 +27,6 @@ __all__ = ["WRITE", "make_engine", "translate_errors", "unavailable"]
 
 WRITE = "tnhl_write"  # execution option: this transaction will write
 DEFAULT_SETTING = "TNHL_DATABASE_URL"  # the settings field `database_url`
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 def make_engine(
@@ -151,15 +148,3 @@ def translate_errors() -> Iterator[None]:
         if _is_transient(e):
             raise unavailable(e) from e
         raise
-
-
-def translated(fn: Callable[P, R]) -> Callable[P, R]:
-    """Decorator form of translate_errors."""
-
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with translate_errors():
-            return fn(*args, **kwargs)
-
-    wrapper.__name__ = fn.__name__
-    wrapper.__doc__ = fn.__doc__
-    return wrapper
