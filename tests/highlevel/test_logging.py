@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import string
 
 import pytest
 import structlog
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tnhl.highlevel._logging import RedactingFilter, get_logger, redact, redact_processor
 
@@ -97,3 +100,20 @@ class _ListLogger:
         self._sink.append(message)
 
     msg = info
+
+
+def test_filter_survives_a_bad_format_and_still_redacts(caplog: pytest.LogCaptureFixture) -> None:
+    """A message whose %-arguments do not fit is logged raw, redacted, without raising."""
+    logger = get_logger("tnhl.highlevel.test")
+    with caplog.at_level(logging.INFO, logger="tnhl.highlevel.test"):
+        logger.info("two %s %s", f"Bearer {JWT}")
+    assert JWT not in caplog.text
+    assert "two" in caplog.text
+
+
+@given(st.text(alphabet=string.ascii_letters + string.digits + "-._~+/", min_size=8, max_size=60))
+def test_any_bearer_or_secret_value_is_masked(token: str) -> None:
+    """Property: whatever the token's characters, bearer and keyed forms never leak it."""
+    assert redact(f"Authorization: Bearer {token}") == "Authorization: Bearer ***"
+    assert redact(f"refresh_token={token}&x=1") == "refresh_token=***&x=1"
+    assert redact(json.dumps({"client_secret": token})) == '{"client_secret": "***"}'

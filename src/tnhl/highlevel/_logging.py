@@ -76,7 +76,12 @@ class RedactingFilter(logging.Filter):
     """Rewrites each record's message (arguments merged in) and exception text, redacted."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            # A bad %-format must not turn a log call into a crash; keep the raw parts.
+            message = f"{record.msg} {record.args!r}"
+        record.msg = redact(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
