@@ -81,6 +81,8 @@ def test_every_change_emits_a_signed_webhook(receiver: tuple[Receiver, str]) -> 
         aid = c.post("/_admin/appointments", json=seed).json()["events"][0]["id"]
         c.put(f"/_admin/appointments/{aid}", json={"title": "moved"})
         c.delete(f"/_admin/appointments/{aid}")
+        biz = {"locationId": LOC, "ids": [cid], "businessId": "0123456789abcdef01234567"}
+        c.post("/contacts/bulk/business", json=biz)
         c.delete(f"/contacts/{cid}")
         assert sim.parts.webhooks.wait_idle(10)
         pem = c.get("/_admin/webhooks").json()["publicKeys"]["ed25519"]
@@ -106,6 +108,7 @@ def test_every_change_emits_a_signed_webhook(receiver: tuple[Receiver, str]) -> 
         "AppointmentCreate",
         "AppointmentUpdate",
         "AppointmentDelete",
+        "ContactUpdate",
         "ContactDelete",
     ]
     appointment = json.loads(rec.got[11][1])

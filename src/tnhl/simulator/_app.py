@@ -50,6 +50,7 @@ class SimulatorParts:
     limiter: SimRateLimiter
     webhooks: WebhookDispatcher
     log: RequestLog
+    store: SqliteStateStore | None = None
 
     @property
     def token(self) -> str:
@@ -60,7 +61,10 @@ class SimulatorParts:
         return self.config.default_location_id
 
     def close(self) -> None:
+        """Stop webhook delivery and close the state file (the app's shutdown does it too)."""
         self.webhooks.close()
+        if self.store is not None:
+            self.store.close()
 
 
 def _default_now() -> datetime:
@@ -151,7 +155,7 @@ def build_simulator(
         },
         lifespan=lifespan,
     )
-    return SimulatorParts(config, app, state, tokens, limiter, webhooks, log)
+    return SimulatorParts(config, app, state, tokens, limiter, webhooks, log, store)
 
 
 def create_app(config: SimulatorConfig) -> Starlette:

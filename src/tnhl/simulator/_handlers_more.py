@@ -265,8 +265,11 @@ def bulk_business(call: Call) -> Result:
             if record is None or record["locationId"] != body["locationId"]:
                 continue
             record = dict(record)
+            changed = record.get("businessId") != business_id
             record["businessId"] = business_id
-            record["dateUpdated"] = state.now()
+            if changed:
+                record["dateUpdated"] = state.now()
+                call.emit("ContactUpdate", record["locationId"], webhook_contact(record))
             state.put("contact", record)
             done.append(contact_id)
     return 200, {"success": True, "ids": done}
