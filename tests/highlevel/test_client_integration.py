@@ -6,7 +6,8 @@ import asyncio
 import json
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs
 
 import httpx
@@ -40,7 +41,6 @@ class HangingServer:
         self._stop = threading.Event()
         self.port = int(self.sock.getsockname()[1])
         self.requests = 0
-        self.received = threading.Event()
         self._conns: list[socket.socket] = []
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -58,7 +58,6 @@ class HangingServer:
             try:
                 if conn.recv(65536):
                     self.requests += 1
-                    self.received.set()
             except OSError:
                 return
 
@@ -68,6 +67,13 @@ class HangingServer:
         self.sock.close()
         for conn in self._conns:
             conn.close()
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -89,7 +95,7 @@ def test_create_timing_out_after_send_is_not_resent(hanging: HangingServer) -> N
         client.call("create-note", params={"contactId": "c1"}, json={"body": "hi"})
     assert isinstance(info.value.cause, httpx.ReadTimeout)
     assert info.value.body == {"body": "hi"}
-    assert hanging.received.is_set()
+    _wait_for(lambda: hanging.requests >= 1)
     assert hanging.requests == 1
 
 
@@ -102,6 +108,7 @@ def test_read_timing_out_is_retried_three_times(hanging: HangingServer) -> None:
     )
     with client, pytest.raises(TransportError):
         client.call("get-contact", params={"contactId": "c1"})
+    _wait_for(lambda: hanging.requests >= 3)
     assert hanging.requests == 3
     assert len(clock.sleeps) == 2
 
