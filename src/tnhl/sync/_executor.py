@@ -28,7 +28,7 @@ from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._plan import Call, EventView, PlanFn, Step
 from tnhl.sync._planner import update_body
 from tnhl.sync._ports import CallFn, ExecStore, InboxItem, Limiter, WorkBatch
-from tnhl.sync._readback import read_back
+from tnhl.sync._readback import can_read_back, read_back
 from tnhl.sync._schedule import RetrySchedule
 
 __all__ = ["BatchOutcome", "Executor"]
@@ -273,7 +273,9 @@ class Executor:
             result = self._client(operation_id, params=dict(params), json=body)
         except Exception as exc:
             if self._metrics is not None:
-                self._metrics.call(getattr(exc, "status", None) or "error")
+                cause = getattr(exc, "cause", None)  # an unknown outcome wraps the 5xx
+                status = getattr(exc, "status", None) or getattr(cause, "status", None)
+                self._metrics.call(status if isinstance(status, int) else "error")
             raise
         if self._metrics is not None:
             self._metrics.call(200)
@@ -293,7 +295,7 @@ class Executor:
             if op.state == "succeeded":
                 self._record(call, location, op.highlevel_id)
                 return f"{call.operation_id} already done ({op.highlevel_id})"
-            if op.state in ("sent", "unknown"):
+            if op.state in ("sent", "unknown") and can_read_back(call.operation_id):
                 found = self._read_back(call, location, out)
                 if found is not None:
                     self._store.finish_op(key, highlevel_id=found, response="found by read-back")

@@ -16,7 +16,7 @@ from typing import Any
 from tnhl.sync._plan import Call
 from tnhl.sync._ports import CallFn
 
-__all__ = ["read_back"]
+__all__ = ["can_read_back", "read_back"]
 
 # highlevel_id -> True when it already belongs to another TalkNotes record of this kind.
 Taken = Callable[[str, str], bool]
@@ -108,6 +108,12 @@ _READERS: dict[str, Callable[[Call, CallFn, Taken], str | None]] = {
     "create-note": _note,
     "create-contact": _contact,
 }
+
+
+def can_read_back(operation_id: str) -> bool:
+    """Whether a lost create of this operation is found by reading back (else it is idempotent:
+    upsert-contact matches by email/phone, updates and deletes repeat harmlessly)."""
+    return operation_id in _READERS
 
 
 def read_back(call: Call, client: CallFn, taken: Taken) -> str | None:
