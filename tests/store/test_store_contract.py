@@ -14,6 +14,7 @@ from tnhl.store import (
     InvalidRecordError,
     LeaseLostError,
     MappingConflictError,
+    OutOfOrderError,
     RecordNotFoundError,
     SqlStore,
 )
@@ -177,6 +178,36 @@ def test_release_returns_unattempted_events(store: SqlStore) -> None:
     [claim] = store.claim_next("w2")
     assert claim.inbox_ids == [2]
     assert claim.events[0].attempts == 1
+
+
+def test_giving_back_a_head_gives_back_the_events_behind_it(store: SqlStore) -> None:
+    """Releasing the head releases the worker's later events of that entity, so no other
+    worker can hold the head while this one holds what comes after it."""
+    add(store, event(1), event(2), event(3))
+    store.claim_next("w1")
+    assert store.release([1], worker="w1") == 3
+    [claim] = store.claim_next("w2")
+    assert claim.inbox_ids == [1, 2, 3]
+
+
+def test_an_event_cannot_finish_before_an_earlier_one(store: SqlStore, clock: FakeClock) -> None:
+    """Completing an event while an earlier event of its entity is unfinished is refused and
+    changes nothing; replaying the earlier one takes the later ones back from their worker."""
+    add(store, event(1), event(2))
+    store.claim_next("w1", max_run=1)
+    store.dead_letter(1, worker="w1", reason="bad")
+    store.claim_next("w2")
+    store.replay_dead(inbox_id=1)
+    assert store.get_event(2).lease_owner is None  # the replay took event 2 back
+    with pytest.raises(LeaseLostError):
+        store.complete([2], worker="w2")
+    [claim] = store.claim_next("w3")
+    assert claim.inbox_ids == [1, 2]
+    with pytest.raises(OutOfOrderError, match="earlier event 1"):
+        store.complete([2], worker="w3")
+    assert store.get_event(2).state == "pending"
+    store.complete([1, 2], worker="w3")
+    assert store.get_event(2).state == "done"
 
 
 def test_dead_letter_list_show_and_replay(store: SqlStore, clock: FakeClock) -> None:

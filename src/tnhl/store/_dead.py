@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from tnhl.store._errors import InvalidRecordError, RecordNotFoundError
 from tnhl.store._inbox import get_event, row, update_owned
-from tnhl.store._models import DeadLetter, InboxRow
+from tnhl.store._models import UNFINISHED_STATES, DeadLetter, InboxRow
 from tnhl.store._schema import dead_letters, inbox
 
 __all__ = ["dead_letter", "get_dead", "list_dead", "replay_dead"]
@@ -113,6 +113,19 @@ def replay_dead(
             done_at=None,
             result=None,
         )
+    )
+    # The replayed event is now its entity's head: events behind it that a worker holds must
+    # wait for it, so their leases end (that worker's outcome will be refused, not applied).
+    conn.execute(
+        sa.update(inbox)
+        .where(
+            inbox.c.location_id == dl.event.location_id,
+            inbox.c.entity_key == dl.event.entity_key,
+            inbox.c.id > dl.inbox_id,
+            inbox.c.state.in_(UNFINISHED_STATES),
+            inbox.c.lease_owner.is_not(None),
+        )
+        .values(lease_owner=None, lease_until=None)
     )
     conn.execute(sa.update(dead_letters).where(dead_letters.c.id == dl.id).values(replayed_at=now))
     return get_event(conn, dl.inbox_id)

@@ -15,7 +15,12 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from tnhl.store._errors import InvalidRecordError, LeaseLostError, RecordNotFoundError
+from tnhl.store._errors import (
+    InvalidRecordError,
+    LeaseLostError,
+    OutOfOrderError,
+    RecordNotFoundError,
+)
 from tnhl.store._models import (
     SOURCES,
     UNFINISHED_STATES,
@@ -246,19 +251,59 @@ def complete(
         lease_owner=None,
         lease_until=None,
     )
+    # An entity's events apply in order: refuse (and roll back) finishing one while an earlier
+    # one is still unfinished, e.g. a head that was given back or replayed meanwhile.
+    done, earlier = inbox.alias("done"), inbox.alias("earlier")
+    blocking = conn.execute(
+        sa.select(done.c.id, sa.func.min(earlier.c.id))
+        .join(
+            earlier,
+            sa.and_(
+                earlier.c.location_id == done.c.location_id,
+                earlier.c.entity_key == done.c.entity_key,
+                earlier.c.id < done.c.id,
+            ),
+        )
+        .where(done.c.id.in_(ids), earlier.c.state.in_(UNFINISHED_STATES))
+        .group_by(done.c.id)
+        .order_by(done.c.id)
+    ).first()
+    if blocking is not None:
+        raise OutOfOrderError(
+            f"inbox id {blocking[0]} cannot finish before the earlier event {blocking[1]} "
+            "of the same entity"
+        )
 
 
 def release(conn: sa.Connection, ids: list[int], *, worker: str) -> int:
-    """Give back leased events that were not attempted; their claim does not count."""
-    return conn.execute(
-        sa.update(inbox)
+    """Give back leased events that were not attempted; their claim does not count.
+
+    Giving back an event gives back the worker's events behind it too: they cannot apply
+    before it, and another worker will claim them with it.
+    """
+    mine = conn.execute(
+        sa.select(inbox.c.location_id, inbox.c.entity_key, sa.func.min(inbox.c.id))
         .where(owned(ids, worker))
-        .values(
-            lease_owner=None,
-            lease_until=None,
-            attempts=sa.case((inbox.c.attempts > 0, inbox.c.attempts - 1), else_=0),
-        )
-    ).rowcount
+        .group_by(inbox.c.location_id, inbox.c.entity_key)
+    ).all()
+    released = 0
+    for location_id, entity_key, first in mine:
+        released += conn.execute(
+            sa.update(inbox)
+            .where(
+                inbox.c.location_id == location_id,
+                inbox.c.entity_key == entity_key,
+                inbox.c.id >= first,
+                inbox.c.lease_owner == worker,
+                _UNFINISHED,
+            )
+            .values(
+                lease_owner=None,
+                lease_until=None,
+                attempts=sa.case((inbox.c.attempts > 0, inbox.c.attempts - 1), else_=0),
+            )
+        ).rowcount
+    return released
 
 
 def retry_later(
