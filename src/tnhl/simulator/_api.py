@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from starlette.datastructures import QueryParams
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -137,7 +137,11 @@ def _endpoint(op: Op, ctx: ApiContext) -> Callable[[Request], Any]:
             if version != API_VERSION:
                 raise SimHTTPError(400, f"Version header must be {API_VERSION}")
             params = {k: str(v) for k, v in request.path_params.items()}
-            raw_bytes = await request.body() if op.dto is not None else b""
+            try:
+                raw_bytes = await request.body() if op.dto is not None else b""
+            except ClientDisconnect:
+                # The client gave up (a timeout drill); nobody is left to answer.
+                return Response(status_code=499)
             raw, json_error = _parse_json(raw_bytes)
             location = _location_hint(ctx.state, params, request.query_params, raw)
             principal = ctx.authorizer.authorize(
