@@ -329,3 +329,19 @@ def test_lost_upsert_is_sent_again(store: FakeStore, client: FakeClient) -> None
     ex.execute(make_batch(("contact.created", CONTACT)), worker="w")
     assert client.ops() == ["upsert-contact"]
     assert store.ops["loc1:upsert:c1"].state == "succeeded"
+
+
+def test_repeated_delete_of_a_missing_record_is_done(store: FakeStore, client: FakeClient) -> None:
+    """A delete whose target is already gone (400/404 not found) counts as applied."""
+
+    def planner(events: Any, lookup: Any) -> list[Step]:
+        call = Call("delete-note", {"contactId": "C", "id": "N"})
+        return [Step((events[0].inbox_id,), "calls", (call,))]
+
+    exc = error_for_status(400)(status=400, method="DELETE", path="/n", messages=["Note not found"])
+    client.handlers["delete-note"] = _raise(exc)
+    out = Executor(store, client, planner, clock=lambda: NOW).execute(
+        make_batch(("note.deleted", {"id": "n1", "contactId": "c1"})), worker="w"
+    )
+    assert out.done == [1]
+    assert "already gone" in store.kinds("done")[0][1]

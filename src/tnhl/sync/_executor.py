@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from tnhl.highlevel import DuplicateContactError
+from tnhl.highlevel import APIError, DuplicateContactError
 from tnhl.sync._classify import Verdict, classify
 from tnhl.sync._errors import RescheduleNeeded
 from tnhl.sync._metrics import SyncMetrics
@@ -64,6 +64,11 @@ def _dig(data: Any, path: str) -> str | None:
             return None
         data = data.get(part)
     return data if isinstance(data, str) and data else None
+
+
+def _already_gone(exc: APIError) -> bool:
+    # HighLevel answers a missing note or task with 400 "... not found" as well as 404.
+    return exc.status == 404 or (exc.status == 400 and "not found" in exc.message.lower())
 
 
 def _view(item: InboxItem) -> EventView:
@@ -321,6 +326,12 @@ class Executor:
             if call.on_duplicate != "adopt" or not exc.contact_id:
                 raise
             return self._adopt(call, location, exc.contact_id, out)
+        except APIError as exc:
+            if call.operation_id.startswith("delete-") and _already_gone(exc):
+                # A delete repeated after a crash (or of something removed in HighLevel): the
+                # goal, "it is gone", is met.
+                return f"{call.operation_id}: already gone"
+            raise
         except Exception as exc:
             if key is not None and classify(exc, now=self._clock()).unknown_outcome:
                 self._store.mark_unknown(key, type(exc).__name__)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -181,8 +182,19 @@ class Service:
             workers=self.settings.workers,
             store=self.store.engine.dialect.name,
         )
+        # uvicorn turns SIGINT/SIGTERM into a graceful server shutdown, then re-raises the
+        # signal through the handlers that were installed before it started. Installing a
+        # recording handler first lets that re-raise return here, so the workers finish their
+        # batches (and the store closes) before the process exits.
+        received: list[int] = []
+        previous = {
+            sig: signal.signal(sig, lambda s, _f: received.append(s))
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        }
         try:
             server.run()
         finally:
-            log.info("stopping: finishing running batches")
+            log.info("stopping: finishing running batches", signals=received)
             self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
