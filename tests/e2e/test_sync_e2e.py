@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import random
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
 from e2e_harness import (
     check_simulator,
     events_for_e2e,
@@ -14,6 +19,7 @@ from e2e_harness import (
     settled,
     wait_for,
 )
+from tests.conftest import need
 
 from tnhl.simulator import SimulatorConfig, running_simulator
 from tnhl.simulator._faults import FaultConfig, StormConfig
@@ -65,3 +71,47 @@ def test_every_event_takes_effect_once_despite_faults(tmp_path: Path) -> None:
     assert sum(1 for s in statuses if s >= 500) >= 10
     assert 'tnhl_highlevel_calls_total{status="5xx"}' in metrics
     assert "tnhl_events_retried_total" in metrics
+
+
+PG_SERVER = os.environ.get("TNHL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_database_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    admin = sa.create_engine(
+        PG_SERVER, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2}
+    )
+    try:
+        with admin.connect():
+            reachable = True
+    except sa.exc.OperationalError:
+        reachable = False
+    need(reachable, "PostgreSQL is not reachable on 127.0.0.1:5432")
+    name = f"tnhl_e2e_{os.getpid()}_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def test_events_reach_highlevel_on_postgresql(tmp_path: Path, pg_database_url: str) -> None:
+    """The same flow with the store on PostgreSQL (group-commit intake, SKIP LOCKED claims)."""
+    secret = generate_secret()
+    events = events_for_e2e(200, seed=6, people=30)
+    config = SimulatorConfig(rate_limit=RateLimitConfig(burst=100, interval_ms=1000))
+    with running_simulator(config) as sim:
+        settings = settings_for(
+            sim, tmp_path, secret, rate_limit_interval=1.0, database_url=pg_database_url
+        )
+        with running_service(settings) as (service, base):
+            assert service.store.engine.dialect.name == "postgresql"
+            post_events(base, events, secret)
+            wait_for(lambda: settled(service.store, len(events)), 60, "all events settled")
+            dead = service.store.list_dead()
+            assert dead == [], [d.reason for d in dead]
+            check_simulator(sim, service.store, events)
