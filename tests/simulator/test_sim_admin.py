@@ -13,6 +13,7 @@ from tnhl.simulator import (
     LocationConfig,
     RunningSimulator,
     SimulatorConfig,
+    build_simulator,
     load_config,
     running_simulator,
 )
@@ -152,3 +153,18 @@ def test_config_errors_name_the_field(tmp_path: Path, text: str, needle: str) ->
         load_config(path)
     assert needle in str(err.value)
     assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("path", ["/_admin/state", "/_admin/faults", "/_admin/webhooks"])
+async def test_admin_refuses_remote_clients(path: str) -> None:
+    """Every /_admin route answers 403 to a non-loopback client unless admin_remote is set."""
+    for remote_ok, expected in ((False, 403), (True, 200)):
+        parts = build_simulator(SimulatorConfig(admin_remote=remote_ok).with_defaults())
+        transport = httpx.ASGITransport(app=parts.app, client=("203.0.113.9", 4321))
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://sim") as c:
+                assert (await c.get(path)).status_code == expected
+                api = await c.get("/contacts/x", headers={"Version": "2021-07-28"})
+                assert api.status_code == 401  # the API itself is not behind the guard
+        finally:
+            parts.close()

@@ -15,13 +15,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tnhl.simulator._api import EventSink
 from tnhl.simulator._http import SimHTTPError, from_exception
 from tnhl.simulator._reqlog import RequestLog
 from tnhl.simulator._state import LocationSettings, SimState, public
 
-__all__ = ["admin_routes", "appointment_time"]
+__all__ = ["AdminGuard", "admin_routes", "appointment_time"]
 
 _APPOINTMENT_FIELDS = {
     "calendarId", "status", "title", "assignedUserId", "notes", "startTime", "endTime",
@@ -66,7 +67,30 @@ def _is_loopback(host: str | None) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return host in ("localhost", "testclient")
+        return host == "localhost"
+
+
+class AdminGuard:
+    """Refuses /_admin (every part's admin routes) to non-loopback clients unless allowed."""
+
+    def __init__(self, app: ASGIApp, allow_remote: bool = False) -> None:
+        self.app = app
+        self.allow_remote = allow_remote
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"].startswith("/_admin")
+            and not self.allow_remote
+        ):
+            client = scope.get("client")
+            if not _is_loopback(client[0] if client else None):
+                response = from_exception(
+                    SimHTTPError(403, "the admin API answers loopback clients only")
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def admin_routes(
@@ -75,16 +99,9 @@ def admin_routes(
     *,
     events: EventSink | None,
     on_reset: Callable[[], None] = lambda: None,
-    allow_remote: bool = False,
 ) -> list[BaseRoute]:
     def guard(handler: Endpoint) -> Endpoint:
         async def wrapped(request: Request) -> Response:
-            if not allow_remote and not _is_loopback(
-                request.client.host if request.client else None
-            ):
-                return from_exception(
-                    SimHTTPError(403, "the admin API answers loopback clients only")
-                )
             try:
                 result: Response = await handler(request)
                 return result

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tnhl.simulator._admin import admin_routes
+from tnhl.simulator._admin import AdminGuard, admin_routes
 from tnhl.simulator._api import ApiContext, RequestLogMiddleware, operation_routes
 from tnhl.simulator._config import SimulatorConfig
 from tnhl.simulator._faults import FaultMiddleware
@@ -126,9 +126,7 @@ def build_simulator(
         limiter.reset()
 
     routes: list[BaseRoute] = [
-        *admin_routes(
-            state, log, events=webhooks, on_reset=on_reset, allow_remote=config.admin_remote
-        ),
+        *admin_routes(state, log, events=webhooks, on_reset=on_reset),
         *webhooks.admin_routes(),
         *faults.admin_routes(),
         *oauth_routes(tokens),
@@ -145,6 +143,7 @@ def build_simulator(
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(AdminGuard, allow_remote=config.admin_remote),
             Middleware(RequestLogMiddleware, log=log, clock=now),
             Middleware(_FaultsShim, faults=faults),
         ],
