@@ -53,11 +53,16 @@ class Store(Protocol):
         skipped: bool = False,
         now: float | None = None,
     ) -> None:
-        """Finish leased events as done (or skipped); LeaseLostError if any lease was lost."""
+        """Finish leased events as done (or skipped), all or nothing.
+
+        LeaseLostError if the worker no longer holds one of them; OutOfOrderError if an earlier
+        event of the same entity is still unfinished.
+        """
         ...
 
     def release(self, inbox_ids: list[int], *, worker: str) -> int:
-        """Give back leased events that were not attempted; returns how many."""
+        """Give back leased events that were not attempted, and the worker's later events of
+        the same entities; their claim does not count as an attempt. Returns how many."""
         ...
 
     def retry_later(
@@ -69,7 +74,10 @@ class Store(Protocol):
         error: str | None = None,
         count_attempt: bool = True,
     ) -> None:
-        """Schedule the next try; also releases the events behind it that this worker holds."""
+        """Schedule the next try; also releases the events behind it that this worker holds.
+
+        `count_attempt=False` (waiting out a rate limit) does not count the claim as an attempt.
+        """
         ...
 
     def dead_letter(
@@ -91,7 +99,8 @@ class Store(Protocol):
         inbox_id: int | None = None,
         now: float | None = None,
     ) -> InboxRow:
-        """Back to pending with attempts reset, due now."""
+        """Back to pending with attempts reset, due now; later events of its entity held by a
+        worker lose their lease (they must wait for it). Replaying twice changes nothing."""
         ...
 
     def list_dead(
