@@ -168,3 +168,27 @@ async def test_admin_refuses_remote_clients(path: str) -> None:
                 assert api.status_code == 401  # the API itself is not behind the guard
         finally:
             parts.close()
+
+
+def test_concurrent_creates_keep_the_duplicate_rule(sim: RunningSimulator) -> None:
+    """Twenty parallel creates of one email: exactly one 201, the rest 400 naming it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {"locationId": sim.location_id, "email": "race@x.io"}
+    with sim.client(timeout=10) as c, ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda _: c.post("/contacts/", json=body), range(20)))
+    created = [r for r in answers if r.status_code == 201]
+    assert len(created) == 1
+    winner = created[0].json()["contact"]["id"]
+    assert all(r.json()["meta"]["contactId"] == winner for r in answers if r.status_code == 400)
+    assert len(sim.state.all("contact")) == 1
+
+
+def test_reset_helper(client: httpx.Client, sim: RunningSimulator) -> None:
+    """RunningSimulator.reset() empties records and the log but keeps location settings."""
+    client.put(f"/_admin/locations/{sim.location_id}", json={"allow_duplicates": True})
+    client.post("/contacts/", json={"locationId": sim.location_id})
+    sim.reset()
+    assert sim.state.all("contact") == []
+    assert sim.log.total() == 0
+    assert sim.state.location(sim.location_id).allow_duplicates is True

@@ -54,6 +54,12 @@ class RunningSimulator:
         """What every contacts call needs: the bearer token and the Version header."""
         return {"Authorization": f"Bearer {self.token}", "Version": API_VERSION}
 
+    def reset(self) -> None:
+        """Forget every record, the request log and the rate-limit counts (settings stay)."""
+        self.parts.state.reset()
+        self.parts.log.clear()
+        self.parts.limiter.reset()
+
     def client(self, **kwargs: Any) -> httpx.Client:
         """An httpx client pointed at the simulator with the default token and Version."""
         return httpx.Client(base_url=self.base_url, headers=self.headers, **kwargs)
