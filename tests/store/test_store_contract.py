@@ -64,7 +64,13 @@ def test_body_is_stored_exactly_as_received(store: SqlStore) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("source", "zapier"), ("event_id", ""), ("entity_key", "  "), ("location_id", "x" * 300)],
+    [
+        ("source", "zapier"),
+        ("event_id", ""),
+        ("entity_key", "  "),
+        ("location_id", "x" * 300),
+        ("body", '{"a": "\x00"}'),
+    ],
 )
 def test_invalid_event_is_refused_naming_the_field(store: SqlStore, field: str, value: str) -> None:
     """Bad input raises InvalidRecordError naming the field, and stores nothing."""

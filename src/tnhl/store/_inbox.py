@@ -73,6 +73,9 @@ def validate_event(ev: InboundEvent) -> None:
             raise InvalidRecordError(name, f"is longer than {limit} characters")
     if not isinstance(ev.body, str):
         raise InvalidRecordError("body", "must be the raw body as text")
+    for name in ("event_id", "event_type", "location_id", "entity_key", "body"):
+        if "\x00" in getattr(ev, name):  # PostgreSQL text cannot hold NUL; JSON never needs it
+            raise InvalidRecordError(name, "contains a NUL character")
     if not isinstance(ev.received_at, int | float) or not math.isfinite(ev.received_at):
         raise InvalidRecordError("received_at", "must be epoch seconds (a finite number)")
 
