@@ -80,6 +80,24 @@ def test_invalid_event_is_refused_naming_the_field(store: SqlStore, field: str, 
     assert sum(store.stats().counts.values()) == 0
 
 
+def test_bad_arguments_name_the_field(store: SqlStore) -> None:
+    """Unusable arguments raise InvalidRecordError naming the argument, before any write."""
+    calls = {
+        "worker": lambda: store.claim_next(""),
+        "lease_seconds": lambda: store.claim_next("w1", lease_seconds=0),
+        "max_run": lambda: store.claim_next("w1", max_run=0),
+        "key": lambda: store.begin_op("", inbox_id=None, operation_id="create-contact"),
+        "operation_id": lambda: store.begin_op("k", inbox_id=None, operation_id="x" * 200),
+        "dead_letter_id": lambda: store.get_dead(),
+        "talknotes_id": lambda: store.put_mapping(LOC, "contact", "", "hl-1"),
+    }
+    for field, call in calls.items():
+        with pytest.raises(InvalidRecordError) as info:
+            call()
+        assert info.value.field == field
+    assert store.get_op("k") is None
+
+
 # ordering and claims ---------------------------------------------------------------------------
 
 

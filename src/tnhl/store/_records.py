@@ -138,8 +138,10 @@ def begin_op(
     """Plan the operation under `key`, or return the row already planned under it."""
     if not isinstance(key, str) or not key or len(key) > 512:
         raise InvalidRecordError("key", "must be a non-empty string of at most 512 characters")
-    if not operation_id:
-        raise InvalidRecordError("operation_id", "is required")
+    if not operation_id or len(operation_id) > 128:
+        raise InvalidRecordError(
+            "operation_id", "must be a non-empty name of at most 128 characters"
+        )
     conn.execute(
         insert(outbound_ops)
         .values(

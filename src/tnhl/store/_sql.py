@@ -141,8 +141,8 @@ class SqlStore:
         max_run: int = 50,
         entity: EntityKey | None = None,
     ) -> list[Claim]:
-        if not worker:
-            raise InvalidRecordError("worker", "is required")
+        if not worker or len(worker) > 255:
+            raise InvalidRecordError("worker", "must be a non-empty name of at most 255 characters")
         if lease_seconds <= 0:
             raise InvalidRecordError("lease_seconds", "must be positive")
         if limit < 1 or max_run < 1:
