@@ -32,7 +32,9 @@ CLIENT_SECRET = "client-secret-NEVER-SHOWN-42"
 @contextmanager
 def serve(app: ASGIApp, *, startup_timeout: float = 10.0) -> Iterator[str]:
     """Run `app` with uvicorn on 127.0.0.1:<free port> in a thread; yield the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on sockets whose proto says TCP;
+    # with proto 0 every response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

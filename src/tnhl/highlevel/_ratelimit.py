@@ -7,9 +7,11 @@ official docs: docs/oauth/Authorization.md). `RateLimiter` paces calls *before* 
 - A sliding-window log per key: a call is allowed only if fewer than `burst` calls were sent in
   the last `interval + margin` seconds, so no window of `interval` seconds, anywhere, ever holds
   more than `burst` sends.
-- `margin` (default 3 % of the interval: 0.3 s at 10 s) absorbs network skew: HighLevel counts
-  arrivals, not our send times, and two requests whose latencies differ by less than the margin
-  still land in different windows. It costs about 3 % of the peak rate.
+- `margin` (default 0.3 s, added to every window) absorbs network skew: HighLevel counts
+  arrivals, not our send times, so a request whose latency is up to 0.3 s longer than that of
+  one sent a window later (a new TLS connection versus a reused one, a scheduling hiccup) still
+  lands in a different window. At 100 per 10 s it costs 3 % of the peak rate. It is absolute,
+  not a fraction of the interval, because latency jitter does not shrink with the window.
 - The daily budget is a counter per UTC day (HighLevel does not document when its day resets,
   so the `X-RateLimit-Daily-Remaining` header corrects it). When it is spent, callers get
   `DailyQuotaExhaustedError` instead of waiting for hours.
@@ -110,7 +112,7 @@ class RateLimiter:
         burst: int = 100,
         interval: float = 10.0,
         daily: int = 200_000,
-        margin: float | None = None,
+        margin: float = 0.3,
     ) -> None:
         if burst < 1:
             raise ConfigurationError("burst", f"must be at least 1, got {burst!r}")
@@ -118,8 +120,6 @@ class RateLimiter:
             raise ConfigurationError("interval", f"must be > 0 seconds, got {interval!r}")
         if daily < 1:
             raise ConfigurationError("daily", f"must be at least 1, got {daily!r}")
-        if margin is None:
-            margin = interval * 0.03
         if margin < 0:
             raise ConfigurationError("margin", f"must be >= 0 seconds, got {margin!r}")
         self._clock: Clock = clock or SystemClock()
