@@ -109,28 +109,27 @@ def add_inbound(conn: sa.Connection, ev: InboundEvent, insert: Any) -> bool:
 
 
 def _heads(now: float, entity: EntityKey | None) -> sa.Select[Any]:
-    earlier = inbox.alias("earlier")
-    has_earlier = (
-        sa.select(earlier.c.id)
-        .where(
-            earlier.c.location_id == inbox.c.location_id,
-            earlier.c.entity_key == inbox.c.entity_key,
-            earlier.c.state.in_(UNFINISHED_STATES),
-            earlier.c.id < inbox.c.id,
-        )
-        .exists()
-    )
-    q = sa.select(inbox).where(
-        _UNFINISHED,
-        inbox.c.next_attempt_at <= now,
-        sa.or_(inbox.c.lease_until.is_(None), inbox.c.lease_until <= now),
-        ~has_earlier,
-    )
+    # Heads are found with one grouped pass over the unfinished rows. (A NOT EXISTS "no earlier
+    # unfinished event" probe per row is quadratic per entity on PostgreSQL when it picks a hash
+    # anti-join: 0.7 s at 50,000 queued events.)
+    heads = sa.select(sa.func.min(inbox.c.id)).where(_UNFINISHED)
     if entity is not None:
-        q = q.where(
+        heads = heads.where(
             inbox.c.location_id == entity.location_id, inbox.c.entity_key == entity.entity_key
         )
-    return q.order_by(inbox.c.id)
+    heads = heads.group_by(inbox.c.location_id, inbox.c.entity_key)
+    # The outer conditions are checked again on PostgreSQL after a row lock is granted, so a
+    # head finished or leased meanwhile by another worker is skipped, never claimed twice.
+    return (
+        sa.select(inbox)
+        .where(
+            inbox.c.id.in_(heads.scalar_subquery()),
+            _UNFINISHED,
+            inbox.c.next_attempt_at <= now,
+            sa.or_(inbox.c.lease_until.is_(None), inbox.c.lease_until <= now),
+        )
+        .order_by(inbox.c.id)
+    )
 
 
 def ready_entities(conn: sa.Connection, now: float, limit: int) -> list[EntityKey]:
