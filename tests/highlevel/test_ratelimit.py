@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import bisect
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+import redis
+from tests.conftest import need
 
 from tnhl.highlevel._clock import FakeClock
 from tnhl.highlevel._errors import ConfigurationError, DailyQuotaExhaustedError
@@ -22,6 +25,7 @@ from tnhl.highlevel._ratelimit_state import (
     KeyState,
     LimiterState,
     MemoryLimiterState,
+    RedisLimiterState,
     SqliteLimiterState,
     Taken,
 )
@@ -38,27 +42,45 @@ class RecordingState:
         self.taken: dict[str, list[float]] = {}
 
     def update(self, key: str, fn: Callable[[KeyState], tuple[KeyState, T]]) -> T:
-        def wrapped(state: KeyState) -> tuple[KeyState, T]:
+        def wrapped(state: KeyState) -> tuple[KeyState, tuple[T, float | None]]:
             new, result = fn(state)
-            if isinstance(result, Taken) and result.wait == 0.0 and result.daily_reset_at is None:
-                self.taken.setdefault(key, []).append(new.sends[-1])
-            return new, result
+            granted = isinstance(result, Taken) and result.wait == 0.0
+            if granted and result.daily_reset_at is None:  # type: ignore[union-attr]
+                return new, (result, new.sends[-1])
+            return new, (result, None)
 
-        return self.inner.update(key, wrapped)
+        # Recorded only once the update committed: an optimistic backend may run `fn` twice.
+        result, stamp = self.inner.update(key, wrapped)
+        if stamp is not None:
+            self.taken.setdefault(key, []).append(stamp)
+        return result
 
     def read(self, key: str) -> KeyState:
         return self.inner.read(key)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def state(request: pytest.FixtureRequest, tmp_path: Path) -> RecordingState:
+def redis_client() -> redis.Redis:
+    client = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        need(False, "Redis is not running on 127.0.0.1:6379")
+    return client
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RecordingState]:
     """Each LimiterState implementation, wrapped to record the send times it grants."""
-    inner: LimiterState
     if request.param == "memory":
-        inner = MemoryLimiterState()
-    else:
-        inner = SqliteLimiterState(tmp_path / "limits.sqlite")
-    return RecordingState(inner)
+        yield RecordingState(MemoryLimiterState())
+    elif request.param == "sqlite":
+        yield RecordingState(SqliteLimiterState(tmp_path / "limits.sqlite"))
+    else:  # a fresh prefix per test: tests never see each other's keys
+        client = redis_client()
+        prefix = f"tnhl-test:{uuid.uuid4().hex}:"
+        yield RecordingState(RedisLimiterState(client, prefix=prefix))
+        for name in client.scan_iter(match=prefix + "*"):
+            client.delete(name)
 
 
 def max_in_any_window(times: list[float], width: float) -> int:
@@ -280,3 +302,22 @@ def test_sqlite_state_is_shared_between_limiters(tmp_path: Path) -> None:
     assert first.try_acquire("k") > 0
     assert second.try_acquire("k") > 0
     assert second.snapshot("k").used_in_window == 4
+
+
+def test_redis_state_is_shared_between_limiters() -> None:
+    """Two limiters on one Redis (as on two machines) share one budget."""
+    client = redis_client()
+    prefix = f"tnhl-test:{uuid.uuid4().hex}:"
+    clock = FakeClock(START)
+    first = RateLimiter(clock=clock, state=RedisLimiterState(client, prefix=prefix), burst=3)
+    second = RateLimiter(clock=clock, state=RedisLimiterState(client, prefix=prefix), burst=3)
+    try:
+        assert [first.try_acquire("k"), second.try_acquire("k"), first.try_acquire("k")] == [
+            0.0,
+            0.0,
+            0.0,
+        ]
+        assert second.try_acquire("k") > 0
+        assert first.snapshot("k").used_in_window == 3
+    finally:
+        client.delete(prefix + "k")

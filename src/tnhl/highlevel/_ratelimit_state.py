@@ -4,7 +4,7 @@ The decisions (`take`, `correct`, `pause`) are pure functions of a `KeyState` an
 every storage backend runs exactly the same logic: a backend only has to apply a function to one
 key's state atomically (`LimiterState.update`). `MemoryLimiterState` does it under a lock;
 `SqliteLimiterState` inside a `BEGIN IMMEDIATE` transaction, so several processes can share one
-budget. A Redis backend would do the same with WATCH/MULTI or a Lua script.
+budget; `RedisLimiterState` with an optimistic WATCH/MULTI transaction, for several machines.
 
 All times are wall-clock epoch seconds (`Clock.time()`): unlike a monotonic clock they mean the
 same thing in every process sharing the state.
@@ -18,7 +18,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from ._errors import HighLevelError
+
+if TYPE_CHECKING:
+    import redis
 
 __all__ = [
     "DAY",
@@ -26,6 +31,7 @@ __all__ = [
     "LimiterState",
     "MemoryLimiterState",
     "Policy",
+    "RedisLimiterState",
     "SqliteLimiterState",
     "Taken",
     "day_of",
@@ -271,3 +277,49 @@ class SqliteLimiterState:
 
     def __repr__(self) -> str:
         return f"SqliteLimiterState({Path(self._path).name!r})"
+
+
+class RedisLimiterState:
+    """State in Redis (one string per key), shared by every process on every machine.
+
+    `update` is an optimistic transaction: WATCH the key, compute, MULTI/SET/EXEC, and start
+    again if another client changed the key meanwhile. `fn` must therefore be pure (the
+    limiter's functions are). Keys expire two days after their last change.
+    """
+
+    def __init__(
+        self, client: redis.Redis, *, prefix: str = "tnhl:ratelimit:", max_attempts: int = 100
+    ) -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._max_attempts = max_attempts
+
+    def update(self, key: str, fn: Callable[[KeyState], tuple[KeyState, T]]) -> T:
+        import redis as redis_lib  # deferred: only this backend needs the package
+
+        name = self._prefix + key
+        for _ in range(self._max_attempts):
+            with self._redis.pipeline() as pipe:
+                try:
+                    pipe.watch(name)  # type: ignore[no-untyped-call]
+                    raw = pipe.get(name)
+                    current = KeyState.from_json(_text(raw)) if raw is not None else KeyState()
+                    new, result = fn(current)
+                    pipe.multi()
+                    pipe.set(name, new.to_json(), ex=int(2 * DAY))
+                    pipe.execute()
+                    return result
+                except redis_lib.WatchError:
+                    continue
+        raise HighLevelError(f"rate-limit state for {key!r}: too much contention in Redis")
+
+    def read(self, key: str) -> KeyState:
+        raw = self._redis.get(self._prefix + key)
+        return KeyState.from_json(_text(raw)) if raw is not None else KeyState()
+
+    def __repr__(self) -> str:
+        return f"RedisLimiterState(prefix={self._prefix!r})"
+
+
+def _text(raw: object) -> str:
+    return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
