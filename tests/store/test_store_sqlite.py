@@ -4,6 +4,7 @@ PostgreSQL. Each failure is a real condition, not a mock."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,34 @@ def test_an_unreachable_postgresql_is_unavailable_without_leaking_the_password()
     assert "s3cret-pw" not in str(info.value)
     assert "s3cret-pw" not in repr(info.value)
     assert "s3cret-pw" not in str(info.value.__cause__)
+
+
+def test_busy_workers_do_not_starve_intake(tmp_path: Path) -> None:
+    """Two threads claiming in a tight loop do not keep add_inbound from the write lock past the
+    busy timeout (SQLite's own busy handler alone would let them: it sleeps and polls)."""
+    store = open_store(f"sqlite:///{tmp_path / 'tnhl.db'}", busy_timeout=0.5)
+    for n in range(20):
+        store.add_inbound(InboundEvent("talknotes", f"x{n}", "t", "loc", f"c{n}", "{}", 1.0))
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def hog() -> None:
+        try:
+            while not stop.is_set():
+                for claim in store.claim_next("hog", now=2.0, limit=5):
+                    store.release(claim.inbox_ids, worker="hog")
+        except BaseException as e:
+            errors.append(e)
+
+    hogs = [threading.Thread(target=hog) for _ in range(2)]
+    for t in hogs:
+        t.start()
+    try:
+        for n in range(100):
+            assert store.add_inbound(event(1000 + n))  # StoreUnavailableError would fail here
+    finally:
+        stop.set()
+        for t in hogs:
+            t.join()
+        store.close()
+    assert errors == []
