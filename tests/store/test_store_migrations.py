@@ -5,10 +5,14 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from tnhl.store import SqlStore, current_revision, head_revision, open_store, upgrade_to_head
+from tnhl.store._engine import WRITE
+from tnhl.store._migrate import alembic_config
 from tnhl.store._schema import metadata
 
 
@@ -50,3 +54,16 @@ def test_stores_opened_together_on_a_new_database_migrate_once(tmp_path: Path) -
     for t in threads:
         t.join()
     assert results == [head_revision()] * 4
+
+
+def test_downgrade_to_base_and_upgrade_again(store: SqlStore) -> None:
+    """Every migration's downgrade undoes it: down to base leaves no tnhl table, and up again
+    rebuilds the same schema."""
+    cfg = alembic_config()
+    with store.engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+    assert set(sa.inspect(store.engine).get_table_names()) <= {"tnhl_schema_version"}
+    assert current_revision(store.engine) is None
+    upgrade_to_head(store.engine)
+    test_migrated_schema_equals_the_metadata(store)
