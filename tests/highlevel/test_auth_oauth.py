@@ -14,7 +14,7 @@ import pytest
 from hl_oauth_loopback import CLIENT_ID, CLIENT_SECRET, OAuthServer, serve
 from pydantic import SecretStr
 
-from tnhl.highlevel._auth import Auth
+from tnhl.highlevel._auth import Auth, PrivateIntegrationToken
 from tnhl.highlevel._clock import FakeClock
 from tnhl.highlevel._errors import AuthError
 from tnhl.highlevel._oauth import OAuthApp
@@ -317,3 +317,19 @@ async def test_location_token_auth_refreshes_a_refused_agency_token_once(
     token = await auth.aget_token()
     assert token.startswith("location-access-")
     assert server[0].requests == {"locationToken": 2, "token:refresh_token": 1}
+
+
+def test_location_token_auth_reports_highlevels_refusal_when_agency_cannot_refresh(
+    server: tuple[OAuthServer, str],
+) -> None:
+    """An agency PIT that HighLevel refuses: AuthError with HighLevel's message, one request."""
+    _, url = server
+    app = OAuthApp(CLIENT_ID, CLIENT_SECRET, base_url=url, clock=FakeClock(NOW))
+    agency_pit = PrivateIntegrationToken("pit-agency-SECRET-0001")
+    auth = LocationTokenAuth(app, agency_pit, "comp1", "locA")
+    with pytest.raises(AuthError) as info:
+        auth.get_token()
+    assert "401: Invalid JWT" in str(info.value)
+    assert "cannot be refreshed" in str(info.value)
+    assert "pit-agency-SECRET-0001" not in str(info.value)
+    assert server[0].requests == {"locationToken": 1}

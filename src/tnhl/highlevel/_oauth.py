@@ -20,7 +20,7 @@ and tokens never appear in them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, overload
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -39,6 +39,7 @@ API_VERSION = "2021-07-28"
 # "Access tokens are valid for a day" (docs/oauth/Authorization.md); the spec's example is 86399.
 _DEFAULT_EXPIRES_IN = 86_399.0
 _USER_TYPES = ("Location", "Company")
+_ACCEPT = {"Accept": "application/json"}
 
 
 def _require(value: object, field: str) -> str:
@@ -176,79 +177,34 @@ class OAuthApp:
         self, agency_access_token: str | SecretStr, company_id: str, location_id: str
     ) -> TokenSet:
         """Mint a location token from an agency token (`POST /oauth/locationToken`)."""
+        token, error = self._mint(agency_access_token, company_id, location_id)
+        if token is None:
+            raise AuthError(error)
+        return token
+
+    def _mint(
+        self, agency_access_token: str | SecretStr, company_id: str, location_id: str
+    ) -> tuple[TokenSet | None, str]:
+        """`location_token`, but a 401 (agency token refused) comes back as (None, message)."""
         headers, form = self._location_request(agency_access_token, company_id, location_id)
-        return self._post(
-            "/oauth/locationToken", form, headers=headers, defaults=_location_defaults(form)
-        )
+        response = self._send("/oauth/locationToken", form, headers)
+        return self._minted(response, form, headers)
 
-    def _mint(self, agency_access_token: str, company_id: str, location_id: str) -> TokenSet | None:
-        """`location_token`, but None when HighLevel rejects the agency token (401)."""
-        headers, form = self._location_request(agency_access_token, company_id, location_id)
-        return self._post(
-            "/oauth/locationToken",
-            form,
-            headers=headers,
-            defaults=_location_defaults(form),
-            none_on_401=True,
-        )
+    def _post(self, path: str, form: Mapping[str, str]) -> TokenSet:
+        return self._parse(path, self._send(path, form, None), form, None, None)
 
-    async def _amint(
-        self, agency_access_token: str, company_id: str, location_id: str
-    ) -> TokenSet | None:
-        headers, form = self._location_request(agency_access_token, company_id, location_id)
-        return await self._apost(
-            "/oauth/locationToken",
-            form,
-            headers=headers,
-            defaults=_location_defaults(form),
-            none_on_401=True,
-        )
-
-    @overload
-    def _post(
-        self,
-        path: str,
-        form: Mapping[str, str],
-        *,
-        headers: Mapping[str, str] | None = ...,
-        defaults: Mapping[str, str] | None = ...,
-        none_on_401: Literal[False] = ...,
-    ) -> TokenSet: ...
-
-    @overload
-    def _post(
-        self,
-        path: str,
-        form: Mapping[str, str],
-        *,
-        headers: Mapping[str, str] | None = ...,
-        defaults: Mapping[str, str] | None = ...,
-        none_on_401: bool,
-    ) -> TokenSet | None: ...
-
-    def _post(
-        self,
-        path: str,
-        form: Mapping[str, str],
-        *,
-        headers: Mapping[str, str] | None = None,
-        defaults: Mapping[str, str] | None = None,
-        none_on_401: bool = False,
-    ) -> TokenSet | None:
+    def _send(
+        self, path: str, form: Mapping[str, str], headers: Mapping[str, str] | None
+    ) -> httpx.Response:
         try:
             with httpx.Client(
                 base_url=self.base_url, transport=self._transport, timeout=self._timeout
             ) as client:
-                response = client.post(
-                    path, data=dict(form), headers=dict(headers or {"Accept": "application/json"})
-                )
+                return client.post(path, data=dict(form), headers=dict(headers or _ACCEPT))
         except httpx.HTTPError as exc:
             raise AuthError(
                 f"POST {path}: could not reach HighLevel ({type(exc).__name__})"
             ) from None
-        if none_on_401 and response.status_code == 401:
-            return None
-        return self._parse(path, response, form, headers, defaults)
 
     # -- async ------------------------------------------------------------------------------
 
@@ -266,58 +222,45 @@ class OAuthApp:
         self, agency_access_token: str | SecretStr, company_id: str, location_id: str
     ) -> TokenSet:
         """`location_token` for asyncio."""
+        token, error = await self._amint(agency_access_token, company_id, location_id)
+        if token is None:
+            raise AuthError(error)
+        return token
+
+    async def _amint(
+        self, agency_access_token: str | SecretStr, company_id: str, location_id: str
+    ) -> tuple[TokenSet | None, str]:
         headers, form = self._location_request(agency_access_token, company_id, location_id)
-        return await self._apost(
-            "/oauth/locationToken", form, headers=headers, defaults=_location_defaults(form)
-        )
+        response = await self._asend("/oauth/locationToken", form, headers)
+        return self._minted(response, form, headers)
 
-    @overload
-    async def _apost(
-        self,
-        path: str,
-        form: Mapping[str, str],
-        *,
-        headers: Mapping[str, str] | None = ...,
-        defaults: Mapping[str, str] | None = ...,
-        none_on_401: Literal[False] = ...,
-    ) -> TokenSet: ...
+    async def _apost(self, path: str, form: Mapping[str, str]) -> TokenSet:
+        return self._parse(path, await self._asend(path, form, None), form, None, None)
 
-    @overload
-    async def _apost(
-        self,
-        path: str,
-        form: Mapping[str, str],
-        *,
-        headers: Mapping[str, str] | None = ...,
-        defaults: Mapping[str, str] | None = ...,
-        none_on_401: bool,
-    ) -> TokenSet | None: ...
-
-    async def _apost(
-        self,
-        path: str,
-        form: Mapping[str, str],
-        *,
-        headers: Mapping[str, str] | None = None,
-        defaults: Mapping[str, str] | None = None,
-        none_on_401: bool = False,
-    ) -> TokenSet | None:
+    async def _asend(
+        self, path: str, form: Mapping[str, str], headers: Mapping[str, str] | None
+    ) -> httpx.Response:
         try:
             async with httpx.AsyncClient(
                 base_url=self.base_url, transport=self._async_transport, timeout=self._timeout
             ) as client:
-                response = await client.post(
-                    path, data=dict(form), headers=dict(headers or {"Accept": "application/json"})
-                )
+                return await client.post(path, data=dict(form), headers=dict(headers or _ACCEPT))
         except httpx.HTTPError as exc:
             raise AuthError(
                 f"POST {path}: could not reach HighLevel ({type(exc).__name__})"
             ) from None
-        if none_on_401 and response.status_code == 401:
-            return None
-        return self._parse(path, response, form, headers, defaults)
 
     # -- responses --------------------------------------------------------------------------
+
+    def _minted(
+        self, response: httpx.Response, form: Mapping[str, str], headers: Mapping[str, str]
+    ) -> tuple[TokenSet | None, str]:
+        path = "/oauth/locationToken"
+        if response.status_code == 401:
+            bearer = headers["Authorization"].removeprefix("Bearer ")
+            text = _scrub(f"POST {path} -> 401: {_error_text(_json(response))}", [bearer])
+            return None, text
+        return self._parse(path, response, form, headers, _location_defaults(form)), ""
 
     def _parse(
         self,
@@ -334,10 +277,7 @@ class OAuthApp:
             form.get("refresh_token", ""),
             bearer,
         ]
-        try:
-            body: Any = response.json()
-        except ValueError:
-            body = None
+        body = _json(response)
         if response.status_code >= 400:
             raise AuthError(
                 _scrub(f"POST {path} -> {response.status_code}: {_error_text(body)}", secrets)
@@ -358,6 +298,13 @@ class OAuthApp:
             company_id=_str_or_none(merged.get("companyId")),
             user_id=_str_or_none(merged.get("userId")),
         )
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _location_defaults(form: Mapping[str, str]) -> dict[str, str]:

@@ -336,28 +336,23 @@ class LocationTokenAuth(_RenewingAuth):
 
     def _renew(self, current: TokenSet | None) -> TokenSet:
         agency_token = self._agency.get_token()
-        minted = self._app._mint(agency_token, self._company_id, self._location_id)
+        minted, refused = self._app._mint(agency_token, self._company_id, self._location_id)
         if minted is None:  # the agency token was refused: renew it once, then mint again
             retry = self._agency.refresh_after_unauthorized(agency_token)
-            if retry is not None:
-                minted = self._app._mint(retry, self._company_id, self._location_id)
-        return self._keep(minted)
+            if retry is None:
+                raise AuthError(f"{refused} (the agency token cannot be refreshed)")
+            minted = self._app.location_token(retry, self._company_id, self._location_id)
+        self._store.save(self._key, minted)
+        return minted
 
     async def _arenew(self, current: TokenSet | None) -> TokenSet:
         agency_token = await self._agency.aget_token()
-        minted = await self._app._amint(agency_token, self._company_id, self._location_id)
+        minted, refused = await self._app._amint(agency_token, self._company_id, self._location_id)
         if minted is None:
             retry = await self._agency.arefresh_after_unauthorized(agency_token)
-            if retry is not None:
-                minted = await self._app._amint(retry, self._company_id, self._location_id)
-        return self._keep(minted)
-
-    def _keep(self, minted: TokenSet | None) -> TokenSet:
-        if minted is None:
-            raise AuthError(
-                "POST /oauth/locationToken -> 401: the agency token was refused "
-                "and could not be refreshed"
-            )
+            if retry is None:
+                raise AuthError(f"{refused} (the agency token cannot be refreshed)")
+            minted = await self._app.alocation_token(retry, self._company_id, self._location_id)
         self._store.save(self._key, minted)
         return minted
 
