@@ -73,6 +73,10 @@ class OAuthServer:
     """State of the fake HighLevel OAuth endpoints (thread-safe counters)."""
 
     refresh_delay: float = 0.0  # server latency for refresh grants, to widen races
+    # HighLevel answers a refresh token reused within 30 s with the same new tokens
+    # (https://ideas.gohighlevel.com/changelog?labels=api); 0 turns that grace off.
+    grace: float = 0.0
+    spent: dict[str, tuple[float, dict[str, object]]] = field(default_factory=dict)
     codes: set[str] = field(default_factory=lambda: {"good-code"})
     refresh_tokens: dict[str, str] = field(default_factory=dict)  # valid token -> user type
     agency_tokens: set[str] = field(default_factory=set)
@@ -121,11 +125,18 @@ class OAuthServer:
         if grant == "refresh_token":
             if self.refresh_delay:
                 await asyncio.sleep(self.refresh_delay)
+            token = form.get("refresh_token", "")
             with self._lock:
-                kind = self.refresh_tokens.pop(form.get("refresh_token", ""), None)
-            if kind is None:  # single use: a spent or unknown refresh token is refused
+                kind = self.refresh_tokens.pop(token, None)
+                earlier = self.spent.get(token)
+            if kind is None:  # single use: a spent or unknown refresh token is refused ...
+                if earlier is not None and time.monotonic() - earlier[0] < self.grace:
+                    return JSONResponse(earlier[1])  # ... unless reused within the grace
                 return _error(400, "Invalid grant: refresh token is invalid", "Bad Request")
-            return JSONResponse(self.issue(kind))
+            body = self.issue(kind)
+            with self._lock:
+                self.spent[token] = (time.monotonic(), body)
+            return JSONResponse(body)
         return _error(422, ["grant_type must be one of the following values"], "Unprocessable")
 
     async def location_token(self, request: Request) -> JSONResponse:

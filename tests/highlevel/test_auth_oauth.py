@@ -333,3 +333,23 @@ def test_location_token_auth_reports_highlevels_refusal_when_agency_cannot_refre
     assert "cannot be refreshed" in str(info.value)
     assert "pit-agency-SECRET-0001" not in str(info.value)
     assert server[0].requests == {"locationToken": 1}
+
+
+async def test_a_cancelled_refresh_is_taken_over_by_a_waiting_task() -> None:
+    """The leading task is cancelled mid-refresh: a waiting task refreshes and succeeds."""
+    state = OAuthServer(refresh_delay=0.3, grace=30.0)
+    with serve(state.app()) as url:
+        auth, _, _ = make_auth((state, url))
+        leader = asyncio.create_task(auth.aget_token())
+        deadline = asyncio.get_running_loop().time() + 5.0
+        while state.requests["token:refresh_token"] == 0:  # the leader's request has arrived
+            assert asyncio.get_running_loop().time() < deadline, "refresh never reached server"
+            await asyncio.sleep(0.005)
+        follower = asyncio.create_task(auth.aget_token())
+        await asyncio.sleep(0)  # let the follower join the flight
+        leader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await leader
+        assert await asyncio.wait_for(follower, 10.0) == "access-2"
+        # The follower re-sent the same refresh token; HighLevel's grace gives the same pair.
+        assert state.requests["token:refresh_token"] == 2
