@@ -10,6 +10,9 @@ stale at once, exactly one renewal request is sent; the rest wait for its outcom
 `TokenSet` is saved to the store *before* anyone is handed the new access token: refresh tokens
 are single-use, so a new pair that was used but never stored would lock us out.
 
+Do not call the sync methods from inside an event loop while an async renewal runs on that
+same loop: the sync caller would block the loop the renewal needs (use the async methods there).
+
 Across processes sharing one store there is no lock; HighLevel answers concurrent refreshes
 with the same refresh token within 30 s with the same new tokens (highlevel-api.md section 6),
 and a process whose refresh fails reloads the store on the next 401.
@@ -179,6 +182,16 @@ class _RenewingAuth:
                 self._flight = None
         flight.finish(result, error)
 
+    def _abort(self, flight: _Flight, exc: BaseException) -> None:
+        if isinstance(exc, AuthError):
+            self._land(flight, None, str(exc))
+        elif isinstance(exc, Exception):
+            # e.g. the store could not save: followers must not each try again with a refresh
+            # token that may already be spent, so they fail too.
+            self._land(flight, None, f"token renewal failed ({type(exc).__name__})")
+        else:  # cancelled or interrupted, not refused: a follower may lead instead
+            self._land(flight, None, None)
+
     def _sync(self, rejected: str | None) -> str:
         while True:
             token, flight, lead, current = self._plan(rejected)
@@ -188,16 +201,8 @@ class _RenewingAuth:
             if lead:
                 try:
                     result = self._renew(current)
-                except AuthError as exc:
-                    self._land(flight, None, str(exc))
-                    raise
-                except Exception as exc:
-                    # e.g. the store could not save: followers must not each try again with
-                    # a refresh token that may already be spent.
-                    self._land(flight, None, f"token renewal failed ({type(exc).__name__})")
-                    raise
-                except BaseException:  # cancelled or interrupted: a follower may lead instead
-                    self._land(flight, None, None)
+                except BaseException as exc:
+                    self._abort(flight, exc)
                     raise
                 self._land(flight, result, None)
                 return result.access_token.get_secret_value()
@@ -215,16 +220,8 @@ class _RenewingAuth:
             if lead:
                 try:
                     result = await self._arenew(current)
-                except AuthError as exc:
-                    self._land(flight, None, str(exc))
-                    raise
-                except Exception as exc:
-                    # e.g. the store could not save: followers must not each try again with
-                    # a refresh token that may already be spent.
-                    self._land(flight, None, f"token renewal failed ({type(exc).__name__})")
-                    raise
-                except BaseException:  # cancelled or interrupted: a follower may lead instead
-                    self._land(flight, None, None)
+                except BaseException as exc:
+                    self._abort(flight, exc)
                     raise
                 self._land(flight, result, None)
                 return result.access_token.get_secret_value()
