@@ -253,7 +253,7 @@ def test_secrets_never_appear_in_reprs_or_errors(server: tuple[OAuthServer, str]
     server[0].refresh_tokens.clear()
     with pytest.raises(AuthError) as info:
         auth.get_token()
-    loc = LocationTokenAuth(auth._app, auth, "comp1", "locA")
+    loc = LocationTokenAuth(auth.app, auth, "comp1", "locA")
     text = " ".join([repr(auth), str(auth), repr(loc), str(loc), str(info.value), repr(store)])
     stored = store.load(KEY)
     assert stored is not None
@@ -279,7 +279,7 @@ def test_location_token_auth_mints_once_and_again_when_expired(
     """Twenty threads share one mint; near expiry a new token is minted (no refresh token)."""
     clock = FakeClock(NOW)
     agency = agency_auth(server, clock)
-    auth = LocationTokenAuth(agency._app, agency, "comp1", "locA")
+    auth = LocationTokenAuth(agency.app, agency, "comp1", "locA")
     assert isinstance(auth, Auth)
     assert auth.location_id == "locA"
     barrier = threading.Barrier(20)
@@ -313,7 +313,7 @@ async def test_location_token_auth_refreshes_a_refused_agency_token_once(
     clock = FakeClock(NOW)
     agency = agency_auth(server, clock)
     server[0].agency_tokens.clear()  # HighLevel no longer accepts the stored agency token
-    auth = LocationTokenAuth(agency._app, agency, "comp1", "locA")
+    auth = LocationTokenAuth(agency.app, agency, "comp1", "locA")
     token = await auth.aget_token()
     assert token.startswith("location-access-")
     assert server[0].requests == {"locationToken": 2, "token:refresh_token": 1}

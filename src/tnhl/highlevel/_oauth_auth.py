@@ -250,6 +250,11 @@ class OAuthAuth(_RenewingAuth):
         self._app = app
 
     @property
+    def app(self) -> OAuthApp:
+        """The OAuth app these tokens belong to (e.g. to build a LocationTokenAuth)."""
+        return self._app
+
+    @property
     def location_id(self) -> str | None:
         current = self.tokens
         return current.location_id if current is not None else None
