@@ -169,6 +169,41 @@ def test_new_token_is_never_handed_out_unless_saved(server: tuple[OAuthServer, s
     assert state.requests["token:refresh_token"] == 1
 
 
+class GatedStore(MemoryTokenStore):
+    """A store whose save() waits until the test opens the gate, and reports that it started."""
+
+    def __init__(self, initial: dict[str, TokenSet]) -> None:
+        super().__init__(initial)
+        self.saving = threading.Event()
+        self.gate = threading.Event()
+
+    def save(self, key: str, tokens: TokenSet) -> None:
+        self.saving.set()
+        assert self.gate.wait(10), "the test never opened the gate"
+        super().save(key, tokens)
+
+
+def test_rotated_tokens_are_saved_before_anyone_gets_them(
+    server: tuple[OAuthServer, str],
+) -> None:
+    """While the new pair is being saved, no caller (leader or follower) has the new token."""
+    state, url = server
+    store = GatedStore({KEY: seeded(state, expires_in=-1)})
+    app = OAuthApp(CLIENT_ID, CLIENT_SECRET, base_url=url, clock=FakeClock(NOW))
+    auth = OAuthAuth(app, store, KEY)
+    got: list[str] = []
+    threads = [threading.Thread(target=lambda: got.append(auth.get_token())) for _ in range(5)]
+    for t in threads:
+        t.start()
+    assert store.saving.wait(10), "no refresh was saved"
+    assert got == []  # the refresh answered, but nobody may use it until it is stored
+    store.gate.set()
+    for t in threads:
+        t.join()
+    assert got == ["access-2"] * 5
+    assert state.requests["token:refresh_token"] == 1
+
+
 def test_proactive_refresh_when_fewer_than_30_seconds_remain(
     server: tuple[OAuthServer, str],
 ) -> None:
