@@ -175,3 +175,15 @@ def test_failed_write_keeps_the_previous_file(
     monkeypatch.undo()
     assert store.load("a") == tokens(1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.bin", "t.bin.lock"]
+
+
+def test_key_rotation_reads_with_old_keys_and_writes_with_the_new_one(tmp_path: Path) -> None:
+    """With the old key in old_keys the file still opens; rotate() re-encrypts with the new key."""
+    old, new = generate_secret_key(), generate_secret_key()
+    EncryptedFileTokenStore(tmp_path / "t.bin", old).save("a", tokens(1))
+    rotating = EncryptedFileTokenStore(tmp_path / "t.bin", new, old_keys=[old])
+    assert rotating.load("a") == tokens(1)
+    rotating.rotate()
+    assert EncryptedFileTokenStore(tmp_path / "t.bin", new).load("a") == tokens(1)
+    with pytest.raises(ConfigurationError, match="wrong key"):
+        EncryptedFileTokenStore(tmp_path / "t.bin", old).load("a")

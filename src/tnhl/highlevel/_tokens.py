@@ -13,11 +13,11 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ._errors import ConfigurationError
@@ -123,9 +123,16 @@ def _fernet(secret_key: str | bytes | SecretStr) -> Fernet:
 class EncryptedFileTokenStore:
     """All keys' tokens in one Fernet-encrypted JSON file (AES-128-CBC + HMAC-SHA256)."""
 
-    def __init__(self, path: str | Path, secret_key: str | bytes | SecretStr) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        secret_key: str | bytes | SecretStr,
+        *,
+        old_keys: Iterable[str | bytes | SecretStr] = (),
+    ) -> None:
+        """`old_keys` still decrypt (for key rotation); every write uses `secret_key`."""
         self._path = Path(path)
-        self._fernet = _fernet(secret_key)
+        self._fernet = MultiFernet([_fernet(secret_key), *(_fernet(k) for k in old_keys)])
         self._lock = threading.Lock()
 
     @property
@@ -155,6 +162,12 @@ class EncryptedFileTokenStore:
             data = self._read_all()
             if data.pop(key, None) is not None:
                 self._write_all(data)
+
+    def rotate(self) -> None:
+        """Re-encrypt the file with `secret_key` now (after adding an old key to `old_keys`)."""
+        with self._locked():
+            if self._path.exists():
+                self._write_all(self._read_all())
 
     def keys(self) -> list[str]:
         """The keys that have tokens stored."""
