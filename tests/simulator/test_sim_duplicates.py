@@ -133,3 +133,20 @@ def test_bad_settings_are_rejected(client, sim) -> None:
     r = client.put(f"/_admin/locations/{sim.location_id}", json={"duplicate_priority": ["fax"]})
     assert r.status_code == 422
     assert "duplicate_priority" in r.json()["message"][0]
+
+
+def test_unlisted_location_forbids_duplicates() -> None:
+    """A location missing from the config gets HighLevel's default: duplicates not allowed."""
+    from pydantic import SecretStr
+
+    from tnhl.simulator import PitConfig, SimulatorConfig, running_simulator
+
+    loc = "Unlisted000000000001"
+    cfg = SimulatorConfig(tokens=[PitConfig(token=SecretStr("pit-u"), location_id=loc)])
+    with running_simulator(cfg) as sim, sim.client() as c:
+        assert sim.location_id == loc
+        assert c.post("/contacts/", json={"locationId": loc, "email": "u@x.io"}).status_code == 201
+        again = c.post("/contacts/", json={"locationId": loc, "email": "u@x.io"})
+        assert again.status_code == 400
+        upsert = c.post("/contacts/upsert", json={"locationId": loc, "email": "u@x.io"})
+        assert upsert.json()["new"] is False

@@ -93,6 +93,10 @@ def build_simulator(
                 duplicate_priority=list(loc.duplicate_priority),
             )
         )
+    # Locations an OAuth app is installed at exist too, with the default duplicate rules.
+    for client in config.oauth_clients:
+        for loc_id in client.locations:
+            state.ensure_location(LocationSettings(loc_id))
     tokens = TokenRegistry(clock=lambda: now().timestamp())
     for pit in config.tokens:
         tokens.add_pit(

@@ -185,8 +185,9 @@ def create_contact(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
     """POST /contacts/: create, or 400 with meta when the location forbids duplicates."""
     location_id = body["locationId"]
     with state.lock:
+        # A location the config does not list gets HighLevel's default: no duplicates.
         settings = state.location(location_id)
-        if settings is not None and not settings.allow_duplicates:
+        if settings is None or not settings.allow_duplicates:
             dup = find_duplicate(state, location_id, body)
             if dup is not None:
                 existing = state.get("contact", dup[0]) or {}
