@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
     only = set(args.only or ["intake", "e2e", "backlog"])
+    from tnhl.sync._logging import configure_logging
+
+    configure_logging(level="warning")
     figures: dict[str, Any] = {"machine": _machine(), "quick": args.quick}
     started = time.time()
     if "intake" in only:

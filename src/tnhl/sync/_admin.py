@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 from tnhl.highlevel._ratelimit import RateLimiter
-from tnhl.highlevel._ratelimit_state import SqliteLimiterState
 from tnhl.store import DeadLetter, SqlStore, open_store
 from tnhl.sync._settings import Settings
 
@@ -24,8 +25,31 @@ _BODY_PREVIEW = 80
 
 
 def limiter_path(settings: Settings) -> Path:
-    """The SQLite file holding the rate limiter's per-location windows (shared by processes)."""
-    return settings.data_dir / "ratelimit.db"
+    """Where the running service writes its rate-limit snapshot for `tnhl status`."""
+    return settings.data_dir / "ratelimit.json"
+
+
+def write_limiter_snapshot(path: Path, limiter: RateLimiter, location: str, now: float) -> None:
+    """Write one location's limiter state (atomically: temp file + rename)."""
+    snap = limiter.snapshot(location)
+    paused = snap.paused_until if snap.paused_until and snap.paused_until > now else None
+    data = {
+        "written_at": now,
+        "locations": {
+            location: {
+                "limit": snap.limit,
+                "interval_seconds": snap.interval,
+                "used_in_window": snap.used_in_window,
+                "remaining": snap.remaining,
+                "daily_remaining": snap.daily_remaining,
+                "paused_for_seconds": round(paused - now, 3) if paused else 0.0,
+            }
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
 
 
 def open_settings_store(settings: Settings) -> SqlStore:
@@ -37,25 +61,15 @@ def open_settings_store(settings: Settings) -> SqlStore:
 
 def _rate_limits(settings: Settings, now: float) -> dict[str, Any]:
     path = limiter_path(settings)
-    if not settings.location_id or not path.exists():
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
         return {}
-    limiter = RateLimiter(
-        state=SqliteLimiterState(path),
-        burst=settings.rate_limit_burst,
-        interval=settings.rate_limit_interval,
-    )
-    snap = limiter.snapshot(settings.location_id)
-    paused = snap.paused_until if snap.paused_until and snap.paused_until > now else None
-    return {
-        settings.location_id: {
-            "limit": snap.limit,
-            "interval_seconds": snap.interval,
-            "used_in_window": snap.used_in_window,
-            "remaining": snap.remaining,
-            "daily_remaining": snap.daily_remaining,
-            "paused_for_seconds": round(paused - now, 3) if paused else 0.0,
-        }
-    }
+    age = max(0.0, now - float(data.get("written_at", now)))
+    out: dict[str, Any] = {}
+    for loc, snap in data.get("locations", {}).items():
+        out[loc] = {**snap, "as_of_seconds_ago": round(age, 1)}
+    return out
 
 
 def status_report(

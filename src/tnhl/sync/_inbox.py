@@ -50,9 +50,12 @@ class FastInbox:
         max_batch: int = 256,
         on_duplicate: Callable[[str], None] | None = None,
         inline: bool = False,
+        write_lock: threading.Lock | None = None,
     ) -> None:
         self._store = store
         self._inline = inline
+        # Shared with the workers' writes (see _wiring._Serialized): no busy-handler sleeps.
+        self._lock = write_lock or threading.Lock()
         self._max_batch = max_batch
         self._on_duplicate = on_duplicate
         self._queue: queue.Queue[_Item | None] = queue.Queue()
@@ -172,6 +175,7 @@ class FastInbox:
         seen: set[tuple[str, str]] = set()
         try:
             with (
+                self._lock,
                 translate_errors(),
                 self._store.engine.connect().execution_options(**{WRITE: True}) as conn,
                 conn.begin(),

@@ -1,0 +1,102 @@
+"""End to end with the simulator at zero latency and no rate limit.
+
+Events go over HTTP (signed, from a separate load process) into `tnhl run`'s app; workers apply
+them to the simulator over loopback. Figures: events/s from the first receipt to the last write,
+p50/p99 of receipt -> HighLevel write (inbox received_at -> done_at), and HighLevel calls per
+event for events about contacts HighLevel already knows (contacts created in a first phase).
+Baseline in the same run: the HighLevel client calling the simulator directly (calls/s), the
+ceiling any engine on this machine could reach. The simulator runs in its own process.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench._common import (
+    SimProcess,
+    latencies,
+    make_service,
+    percentile,
+    settled_count,
+    simulator_process,
+    wait_until,
+)
+from bench._load import post_all
+from tnhl.cli._demo import demo_events
+from tnhl.highlevel._auth import PrivateIntegrationToken
+from tnhl.highlevel._client import HighLevelClient
+from tnhl.simulator import serve_in_thread
+from tnhl.talknotes import generate_secret
+from tnhl.talknotes._generator import signed_requests
+
+
+def _client_baseline(sim: SimProcess, calls: int, threads: int = 4) -> float:
+    """Direct create-contact calls per second from `threads` threads (no engine)."""
+    client = HighLevelClient(
+        PrivateIntegrationToken(sim.token, location_id=sim.location_id), base_url=sim.base_url
+    )
+    per = calls // threads
+
+    def work(t: int) -> None:
+        for i in range(per):
+            client.call(
+                "create-contact",
+                json={"locationId": sim.location_id, "email": f"base{t}-{i}@bench.example"},
+            )
+
+    start = time.perf_counter()
+    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - start
+    client.close()
+    return per * threads / elapsed
+
+
+def run(events: int = 1000) -> dict[str, Any]:
+    stream = demo_events(events, seed=17)
+    first = [e for e in stream if e["type"] == "contact.created"]
+    rest = [e for e in stream if e["type"] != "contact.created"]
+    secret = generate_secret()
+    config = {"rate_limit": {"enabled": False}}
+    with tempfile.TemporaryDirectory() as tmp, simulator_process(config, Path(tmp)) as sim:
+        baseline = _client_baseline(sim, min(400, events))
+        service = make_service(sim, Path(tmp), secret, rate_limit_burst=1_000_000)
+        service.start()
+        try:
+            with serve_in_thread(service.app) as base:
+                url = f"{base}/webhooks/talknotes"
+                now = int(time.time())
+                t0 = time.time()
+                post_all(url, signed_requests(first, secret, timestamp=now, id_prefix="a"))
+                wait_until(lambda: settled_count(service.store) >= len(first), 300)
+                calls_before = sim.requests()["total"]
+                post_all(url, signed_requests(rest, secret, timestamp=now, id_prefix="b"))
+                wait_until(lambda: settled_count(service.store) >= len(stream), 300)
+                calls_known = sim.requests()["total"] - calls_before
+                elapsed = time.time() - t0
+            pairs = latencies(service.store)
+            dead = service.store.stats().counts.get("dead", 0)
+        finally:
+            service.stop()
+    lat = [done - received for received, done in pairs]
+    span = max(d for _r, d in pairs) - min(r for r, _d in pairs)
+    return {
+        "events": len(stream),
+        "dead": dead,
+        "events_per_s": round(len(stream) / span, 1),
+        "wall_seconds": round(elapsed, 2),
+        "latency_p50_ms": round(percentile(lat, 0.50) * 1000, 1),
+        "latency_p99_ms": round(percentile(lat, 0.99) * 1000, 1),
+        "events_about_known_contacts": len(rest),
+        "highlevel_calls_for_them": calls_known,
+        "calls_per_event_known_contacts": round(calls_known / len(rest), 3),
+        "goal_calls_per_event": 1.05,
+        "baseline_client_calls_per_s": round(baseline, 1),
+    }
