@@ -157,3 +157,37 @@ def test_expired_lease_is_swept_and_applied(store: SqlStore) -> None:
     finally:
         pool.stop()
     assert client.ops() == ["upsert-contact"]
+
+
+def test_rate_limited_batches_wait_in_memory_and_finish(store: SqlStore) -> None:
+    """With a tight limiter, held (deferred) batches are retried and every event is applied."""
+    from tnhl.highlevel._clock import SystemClock
+    from tnhl.highlevel._ratelimit import RateLimiter
+
+    for p in range(6):
+        add(store, 10 * p + 1, "contact.created", {"id": f"c{p}", "email": f"p{p}@example.com"})
+        for k in range(3):
+            note = {"id": f"n{p}{k}", "contactId": f"c{p}", "noteContent": f"note {k}"}
+            add(store, 10 * p + 2 + k, "note.created", note)
+    client = LockedClient()
+    adapter = StoreAdapter(store)
+    limiter = RateLimiter(clock=SystemClock(), burst=5, interval=0.25, margin=0.0)
+    pool_ref: list[WorkerPool] = []
+    ex = Executor(
+        adapter,
+        client,
+        make_planner(default_mapping()),
+        limiter=limiter,
+        reschedule_spacing=0.05,
+        defer=lambda batch, at, worker: pool_ref[0].defer(batch, at, worker),
+    )
+    pool = WorkerPool(adapter, ex, threads=3, poll_interval=0.01, sweep_interval=0.05)
+    pool_ref.append(pool)
+    pool.start()
+    try:
+        wait_for(lambda: store.stats().counts.get("done", 0) == 24, timeout=20)
+    finally:
+        pool.stop()
+    assert client.ops().count("create-note") == 18
+    assert client.ops().count("upsert-contact") == 6
+    assert store.list_dead() == []

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
@@ -46,7 +46,13 @@ class BatchOutcome:
     rescheduled: list[int] = field(default_factory=list)
     dead: list[int] = field(default_factory=list)
     released: list[int] = field(default_factory=list)
+    deferred: list[int] = field(default_factory=list)
     calls: int = 0
+
+
+# Keep a leased batch in memory until `at` (epoch seconds) instead of rescheduling it in the
+# store; returns False when it will not (the executor then reschedules in the store).
+Defer = Callable[[WorkBatch, float, str], bool]
 
 
 class _Lookup:
@@ -102,6 +108,7 @@ class Executor:
         clock: Callable[[], float] = time.time,
         metrics: SyncMetrics | None = None,
         reschedule_spacing: float = 0.0,
+        defer: Defer | None = None,
     ) -> None:
         self._store = store
         self._client = client
@@ -114,6 +121,7 @@ class Executor:
         # limit's mean interval, e.g. 10 s / 100): without it every waiting entity would come
         # due at the same instant, and all but one would be claimed only to be put back.
         self._spacing = reschedule_spacing
+        self._defer = defer
         self._next_slot: dict[str, float] = {}
         self._slot_lock = threading.Lock()
 
@@ -143,7 +151,9 @@ class Executor:
             if not steps or not steps[0].inbox_ids or steps[0].inbox_ids[0] != pending[0].inbox_id:
                 raise RuntimeError("planner must return steps covering the pending events in order")
             step = steps[0]
-            stop = self._run_step(step, batch.location_id, items, worker, out)
+            stop = self._run_step(step, batch, items, worker, out)
+            if stop == "deferred":
+                break
             pending = pending[len(step.inbox_ids) :]
             if stop:
                 rest = [v.inbox_id for v in pending]
@@ -156,12 +166,14 @@ class Executor:
     def _run_step(
         self,
         step: Step,
-        location: str,
+        batch: WorkBatch,
         items: Mapping[int, InboxItem],
         worker: str,
         out: BatchOutcome,
-    ) -> bool:
-        """Run and settle one step; True when the rest of the batch must wait."""
+    ) -> bool | Literal["deferred"]:
+        """Run and settle one step; True when the rest of the batch must wait, "deferred" when
+        the batch from this step on was handed back to be run again later, still leased."""
+        location = batch.location_id
         ids = list(step.inbox_ids)
         head = items[ids[0]]
         bound = log.bind(event_ids=[items[i].event_id for i in ids], entity=head.entity_key)
@@ -183,6 +195,16 @@ class Executor:
             results = [self._run_call(call, location, head.id, out) for call in step.calls]
         except Exception as exc:  # every failure is classified; nothing escapes unsettled
             verdict = classify(exc, now=self._clock())
+            if isinstance(exc, RescheduleNeeded) and self._defer is not None:
+                at = self._slot_after(location, self._clock() + exc.wait)
+                rest = WorkBatch(
+                    batch.location_id,
+                    batch.entity_key,
+                    tuple(i for i in batch.items if i.id >= ids[0]),
+                )
+                if self._defer(rest, at, worker):
+                    out.deferred.extend(i.id for i in rest.items)
+                    return "deferred"
             if verdict.kind == "dead":
                 self._dead(ids, worker, verdict.reason, repr(exc)[:500], out)
                 bound.warning("dead", reason=verdict.reason)

@@ -31,7 +31,7 @@ from tnhl.sync._executor import Executor
 from tnhl.sync._inbox import FastInbox
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._planning import make_planner
-from tnhl.sync._ports import CallFn
+from tnhl.sync._ports import CallFn, WorkBatch
 from tnhl.sync._schedule import RetrySchedule
 from tnhl.sync._settings import Settings
 from tnhl.sync._wiring import PacedLimiter, StoreAdapter
@@ -106,6 +106,11 @@ class Service:
         metrics = SyncMetrics()
         write_lock = threading.Lock()
         adapter = StoreAdapter(store, max_run=settings.batch_limit, write_lock=write_lock)
+        pool_ref: list[WorkerPool] = []
+
+        def defer(batch: WorkBatch, at: float, worker: str) -> bool:
+            return bool(pool_ref) and pool_ref[0].defer(batch, at, worker)
+
         executor = Executor(
             adapter,
             client_call,
@@ -115,6 +120,7 @@ class Service:
             clock=clock,
             metrics=metrics,
             reschedule_spacing=settings.rate_limit_interval / settings.rate_limit_burst,
+            defer=defer,
         )
 
         def refresh_gauges() -> None:
@@ -136,6 +142,7 @@ class Service:
             clock=clock,
             on_sweep=on_sweep,
         )
+        pool_ref.append(pool)
 
         def on_stored(info: StoredInfo) -> None:
             metrics.received.labels(info.source).inc()

@@ -11,6 +11,7 @@ the workers (`wake()`) so a new event is picked up at once instead of at the nex
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ class ClaimSource(Protocol):
         self, worker: str, *, now: float, lease_seconds: float, limit: int
     ) -> Sequence[WorkBatch]: ...
     def requeue_expired(self, now: float) -> int: ...
+    def release(self, inbox_ids: Sequence[int], *, worker: str) -> None: ...
 
 
 class WorkerPool:
@@ -51,6 +53,7 @@ class WorkerPool:
         clock: Callable[[], float] = time.time,
         name: str = "worker",
         on_sweep: Callable[[], None] | None = None,
+        max_deferred: int = 1000,
     ) -> None:
         self._source = source
         self._executor = executor
@@ -66,6 +69,12 @@ class WorkerPool:
         self._work = threading.Condition()
         self._signals = 0
         self._threads: list[threading.Thread] = []
+        # Batches waiting for a rate-limit slot, still leased: (due, seq, batch, lease owner).
+        # Holding them here, rather than rescheduling in the store, lets a worker take the slot
+        # the moment it frees instead of a store round trip later (see `defer`).
+        self._deferred: list[tuple[float, int, WorkBatch, str]] = []
+        self._seq = 0
+        self._max_deferred = max_deferred
         self.batches = 0
         self.errors = 0
 
@@ -82,6 +91,29 @@ class WorkerPool:
         sweeper.start()
         self._threads.append(sweeper)
 
+    def defer(self, batch: WorkBatch, at: float, worker: str) -> bool:
+        """Keep `batch` (leased by `worker`) and run it again at `at`; False to decline.
+
+        Declined when too many are held or when `at` is beyond half the lease, so a held batch
+        always runs again well before its lease could expire and be swept.
+        """
+        if self._stop.is_set() or at - self._clock() > self._lease / 2:
+            return False
+        with self._work:
+            if len(self._deferred) >= self._max_deferred:
+                return False
+            self._seq += 1
+            heapq.heappush(self._deferred, (at, self._seq, batch, worker))
+            self._work.notify()
+        return True
+
+    def _due(self) -> tuple[WorkBatch, str] | None:
+        with self._work:
+            if self._deferred and self._deferred[0][0] <= self._clock():
+                _at, _seq, batch, worker = heapq.heappop(self._deferred)
+                return batch, worker
+        return None
+
     def wake(self) -> None:
         """New work may be ready (called by intake after it stored an event)."""
         with self._work:
@@ -97,15 +129,42 @@ class WorkerPool:
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
         self._threads = []
+        with self._work:
+            held, self._deferred = self._deferred, []
+        for _at, _seq, batch, worker in held:
+            try:  # give held batches back now rather than when their lease runs out
+                self._source.release([i.id for i in batch.items], worker=worker)
+            except Exception as exc:
+                log.warning("release failed", entity=batch.entity_key, error=type(exc).__name__)
 
     def _idle(self) -> None:
         with self._work:
             if self._signals == 0:
-                self._work.wait(self._poll)
+                timeout = self._poll
+                if self._deferred:
+                    timeout = min(timeout, max(0.0, self._deferred[0][0] - self._clock()))
+                self._work.wait(timeout)
             self._signals = max(0, self._signals - 1)
+
+    def _run(self, batch: WorkBatch, worker: str) -> None:
+        try:
+            self._executor.execute(batch, worker=worker)
+        except Exception as exc:  # a lost lease or a store error: the sweeper recovers
+            self.errors += 1
+            log.warning(
+                "batch failed",
+                worker=worker,
+                entity=batch.entity_key,
+                error=f"{type(exc).__name__}: {exc}"[:300],
+            )
+        self.batches += 1
 
     def _loop(self, worker: str) -> None:
         while not self._stop.is_set():
+            due = self._due()
+            if due is not None:
+                self._run(*due)
+                continue
             try:
                 batches = self._source.claim(
                     worker, now=self._clock(), lease_seconds=self._lease, limit=self._batch_limit
@@ -119,17 +178,7 @@ class WorkerPool:
                 self._idle()
                 continue
             for batch in batches:
-                try:
-                    self._executor.execute(batch, worker=worker)
-                except Exception as exc:  # a lost lease or a store error: the sweeper recovers
-                    self.errors += 1
-                    log.warning(
-                        "batch failed",
-                        worker=worker,
-                        entity=batch.entity_key,
-                        error=f"{type(exc).__name__}: {exc}"[:300],
-                    )
-                self.batches += 1
+                self._run(batch, worker)
 
     def _sweeper(self) -> None:
         while not self._stop.wait(self._sweep_every):
