@@ -76,7 +76,10 @@ def register(app: typer.Typer) -> None:
         cfg = cfg.with_defaults(token=token, location_id=location_id)
         sock = _bind(host, port)
         bound_port = sock.getsockname()[1]
-        shown_host = f"[{host}]" if ":" in host else host
+        # A wildcard address is where it listens, not where a client should connect.
+        wildcard = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104
+        shown = wildcard.get(host, host)
+        shown_host = f"[{shown}]" if ":" in shown else shown
         base_url = f"http://{shown_host}:{bound_port}"
         parts = build_simulator(cfg)
         lines = [
