@@ -67,8 +67,8 @@ def bare_app(db: Path) -> Starlette:
 def tnhl_app(db: Path, secret: str) -> tuple[Starlette, Any, FastInbox]:
     """tnhl's intake as `tnhl run` serves it on SQLite (FastInbox inline)."""
     store = open_store(f"sqlite:///{db}")
-    inbox = FastInbox(store)
-    app = create_intake_app(inbox=inbox, talknotes_secret=secret, location_id="loc", offload=True)
+    inbox = FastInbox(store, inline=True)  # as Service.from_settings builds it on SQLite
+    app = create_intake_app(inbox=inbox, talknotes_secret=secret, location_id="loc", offload=False)
     return app, store, inbox
 
 

@@ -1,6 +1,6 @@
 """Run tnhl's benchmarks and write the figures to bench/results/latest.json.
 
-    python -m bench            # full sizes (a few minutes on 2 cores)
+    python -m bench            # full sizes (about three minutes on 2 cores)
     python -m bench --quick    # tiny sizes, to check the benchmarks still run
 
 Each figure is measured against its baseline in the same run (machines are noisy).
@@ -56,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         from bench import _backlog
 
         sizes = (
-            {"events": 150, "time_scale": 0.05}
+            {"events": 150, "time_scale": 0.1}
             if args.quick
-            else {"events": 2000, "time_scale": 0.1}
+            else {"events": 2000, "time_scale": 0.2}
         )
         figures["backlog"] = _backlog.run(**sizes)
         _print("backlog", figures["backlog"])

@@ -71,10 +71,10 @@ def test_sigkill_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
             "TNHL_WORKERS": "3",
             "TNHL_POLL_INTERVAL": "0.02",
             "TNHL_SWEEP_INTERVAL": "0.2",
-            "TNHL_LEASE_SECONDS": "1.5",
+            "TNHL_LEASE_SECONDS": "4",
             "TNHL_RETRY_SCALE": "0.0001",
             "TNHL_RATE_LIMIT_INTERVAL": "1.0",
-            "TNHL_HTTP_TIMEOUT": "2",
+            "TNHL_HTTP_TIMEOUT": "0.5",
             "TNHL_LOG_LEVEL": "warning",
         }
         cmd = [

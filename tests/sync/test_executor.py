@@ -15,9 +15,10 @@ from tnhl.highlevel import (
     ServerError,
 )
 from tnhl.highlevel._errors import error_for_status
+from tnhl.sync import SettingsError, load_settings
 from tnhl.sync._executor import Executor
 from tnhl.sync._plan import Call, Record, Step
-from tnhl.sync._ports import OpState
+from tnhl.sync._ports import OpState, WorkBatch
 from tnhl.sync._schedule import RetrySchedule
 
 NOW = 1_000_000.0
@@ -345,3 +346,19 @@ def test_repeated_delete_of_a_missing_record_is_done(store: FakeStore, client: F
     )
     assert out.done == [1]
     assert "already gone" in store.kinds("done")[0][1]
+
+
+def test_no_step_starts_when_the_lease_is_nearly_over(store: FakeStore, client: FakeClient) -> None:
+    """With less lease left than a call may take, nothing is sent and nothing is settled."""
+    batch = make_batch(("contact.created", CONTACT))
+    short = WorkBatch(batch.location_id, batch.entity_key, batch.items, lease_until=NOW + 5)
+    out = executor(store, client, lease_margin=10.0).execute(short, worker="w")
+    assert client.calls == []
+    assert store.settled == []
+    assert out.abandoned == [1]
+
+
+def test_lease_setting_must_outlast_a_call() -> None:
+    """lease_seconds shorter than three HTTP timeouts is refused, naming the setting."""
+    with pytest.raises(SettingsError, match="lease_seconds"):
+        load_settings(lease_seconds=10, http_timeout=5)

@@ -47,6 +47,7 @@ class BatchOutcome:
     dead: list[int] = field(default_factory=list)
     released: list[int] = field(default_factory=list)
     deferred: list[int] = field(default_factory=list)
+    abandoned: list[int] = field(default_factory=list)
     calls: int = 0
 
 
@@ -109,6 +110,7 @@ class Executor:
         metrics: SyncMetrics | None = None,
         reschedule_spacing: float = 0.0,
         defer: Defer | None = None,
+        lease_margin: float = 0.0,
     ) -> None:
         self._store = store
         self._client = client
@@ -122,6 +124,9 @@ class Executor:
         # due at the same instant, and all but one would be claimed only to be put back.
         self._spacing = reschedule_spacing
         self._defer = defer
+        # No new step starts with less than this left on the lease (set it to the longest a
+        # step's calls may take, e.g. tries x timeout).
+        self._lease_margin = lease_margin
         self._next_slot: dict[str, float] = {}
         self._slot_lock = threading.Lock()
 
@@ -142,11 +147,18 @@ class Executor:
                 batch.location_id,
                 batch.entity_key,
                 tuple(i for i in batch.items if i.source == "talknotes"),
+                batch.lease_until,
             )
         items = {i.id: i for i in batch.items}
         pending = [_view(i) for i in batch.items]
         lookup = _Lookup(self._store, batch.location_id)
         while pending:
+            if self._clock() > batch.lease_until - self._lease_margin:
+                # The lease is (nearly) over: another worker may take these events now, so
+                # starting a call could send a create twice. Leave them; they are not settled.
+                out.abandoned.extend(v.inbox_id for v in pending)
+                log.warning("lease ran out", entity=batch.entity_key, left=len(pending))
+                break
             steps = self._planner(pending, lookup)
             if not steps or not steps[0].inbox_ids or steps[0].inbox_ids[0] != pending[0].inbox_id:
                 raise RuntimeError("planner must return steps covering the pending events in order")
@@ -201,6 +213,7 @@ class Executor:
                     batch.location_id,
                     batch.entity_key,
                     tuple(i for i in batch.items if i.id >= ids[0]),
+                    batch.lease_until,
                 )
                 if self._defer(rest, at, worker):
                     out.deferred.extend(i.id for i in rest.items)

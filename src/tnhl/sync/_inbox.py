@@ -20,6 +20,7 @@ unique (source, event_id).
 from __future__ import annotations
 
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -38,6 +39,14 @@ from tnhl.webhooks import InboxUnavailable
 __all__ = ["FastInbox"]
 
 _Item = tuple[InboundEvent, "Future[bool]"]
+
+# The same row SqlStore.add_inbound writes (checked by tests/sync/test_inbox.py).
+_RAW_INSERT = (
+    "INSERT INTO inbox (source, event_id, event_type, location_id, entity_key, body,"
+    " received_at, next_attempt_at, state, attempts)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received', 0)"
+    " ON CONFLICT (source, event_id) DO NOTHING"
+)
 
 
 class FastInbox:
@@ -90,6 +99,17 @@ class FastInbox:
         compiled = self._stmt.compile(dialect=store.engine.dialect)
         self._sql = str(compiled)
         self._positional = compiled.positiontup
+        # Inline on SQLite: one sqlite3 connection of our own (same file and pragmas as the
+        # store's engine) skips SQLAlchemy's connection and transaction machinery on the hot path.
+        self._raw_path: str | None = None
+        self._raw: sqlite3.Connection | None = None
+        self._busy_timeout_ms = 5000
+        if inline and dialect == "sqlite" and store.engine.url.database:
+            self._raw_path = store.engine.url.database
+            with translate_errors(), store.engine.connect() as conn:  # the store's own timeout
+                self._busy_timeout_ms = int(
+                    conn.exec_driver_sql("PRAGMA busy_timeout").scalar() or 5000
+                )
         self._thread: threading.Thread | None = None
         if not inline:
             self._thread = threading.Thread(target=self._run, name="tnhl-inbox", daemon=True)
@@ -119,7 +139,11 @@ class FastInbox:
         validate_event(event)
         if self._inline:
             try:
-                added = self._write([event])[0]
+                added = (
+                    self._write_raw(event)
+                    if self._raw_path is not None
+                    else self._write([event])[0]
+                )
             except StoreUnavailableError as exc:
                 raise InboxUnavailable(str(exc)) from None
             if not added and self._on_duplicate is not None:
@@ -138,6 +162,9 @@ class FastInbox:
         return added
 
     def close(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(10)
@@ -168,6 +195,47 @@ class FastInbox:
             return
         for (_, fut), added in zip(batch, results, strict=True):
             fut.set_result(added)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._raw is None:
+            assert self._raw_path is not None
+            conn = sqlite3.connect(self._raw_path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._raw = conn
+        return self._raw
+
+    def _write_raw(self, event: InboundEvent) -> bool:
+        received = float(event.received_at)
+        params = (
+            event.source,
+            event.event_id,
+            event.event_type,
+            event.location_id,
+            event.entity_key,
+            event.body,
+            received,
+            received,
+        )
+        with self._lock:
+            try:
+                conn = self._connection()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    # rowcount, not RETURNING: on sqlite3 an INSERT's rowcount is exact (0 when
+                    # the conflict clause skipped it) and it saves building a result row.
+                    added = conn.execute(_RAW_INSERT, params).rowcount == 1
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise StoreUnavailableError(
+                    f"the store cannot be used right now: {reason}"
+                ) from None
+        return added
 
     def _write(self, events: list[InboundEvent]) -> list[bool]:
         """Insert `events` in one transaction; True per new one (StoreUnavailableError if not)."""

@@ -41,6 +41,7 @@ class WorkBatch:
     location_id: str
     entity_key: str
     items: tuple[InboxItem, ...]
+    lease_until: float = float("inf")
 
 
 @dataclass(frozen=True)

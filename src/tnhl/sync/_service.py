@@ -121,6 +121,7 @@ class Service:
             metrics=metrics,
             reschedule_spacing=settings.rate_limit_interval / settings.rate_limit_burst,
             defer=defer,
+            lease_margin=3 * settings.http_timeout + 1,
         )
 
         def refresh_gauges() -> None:
@@ -141,6 +142,7 @@ class Service:
             sweep_interval=settings.sweep_interval,
             clock=clock,
             on_sweep=on_sweep,
+            lease_margin=3 * settings.http_timeout + 1,
         )
         pool_ref.append(pool)
 

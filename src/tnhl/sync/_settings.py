@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tnhl.sync._errors import SettingsError
@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int = Field(default=4, ge=1, le=64)
     batch_limit: int = Field(default=50, ge=1, le=1000)
-    lease_seconds: float = Field(default=60.0, gt=0)
+    lease_seconds: float = Field(default=120.0, gt=0)
     poll_interval: float = Field(default=0.5, gt=0)
     sweep_interval: float = Field(default=5.0, gt=0)
     retry_scale: float = Field(default=1.0, gt=0, description="multiplies the retry schedule")
@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     http_timeout: float = Field(default=30.0, gt=0)
     log_json: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_call(self) -> Settings:
+        # A worker must finish a call before its lease ends, or another worker could take the
+        # same events and send a create twice. One call is up to 3 tries of http_timeout.
+        if self.lease_seconds < 3 * self.http_timeout + 2:
+            raise ValueError(
+                f"lease_seconds ({self.lease_seconds:g}) must be at least 3 x http_timeout + 2 "
+                f"({3 * self.http_timeout + 2:g}): a call must end before its lease does"
+            )
+        return self
 
     @property
     def store_url(self) -> str:
@@ -137,7 +148,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         loaded = _Loaded(**clean)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        # The one model-level rule is about lease_seconds (see _lease_outlasts_a_call).
+        field = ".".join(str(p) for p in err["loc"]) or "lease_seconds"
         # err["msg"] describes the problem; the input value is left out (it may be a secret).
         raise SettingsError(field, err["msg"]) from None
     return Settings.model_construct(**{k: getattr(loaded, k) for k in Settings.model_fields})

@@ -77,6 +77,7 @@ class StoreAdapter:
                     )
                     for e in c.events
                 ),
+                c.lease_until,
             )
             for c in claims
         ]

@@ -54,6 +54,7 @@ class WorkerPool:
         name: str = "worker",
         on_sweep: Callable[[], None] | None = None,
         max_deferred: int = 1000,
+        lease_margin: float | None = None,
     ) -> None:
         self._source = source
         self._executor = executor
@@ -75,6 +76,7 @@ class WorkerPool:
         self._deferred: list[tuple[float, int, WorkBatch, str]] = []
         self._seq = 0
         self._max_deferred = max_deferred
+        self._lease_margin = lease_seconds / 2 if lease_margin is None else lease_margin
         self.batches = 0
         self.errors = 0
 
@@ -94,10 +96,10 @@ class WorkerPool:
     def defer(self, batch: WorkBatch, at: float, worker: str) -> bool:
         """Keep `batch` (leased by `worker`) and run it again at `at`; False to decline.
 
-        Declined when too many are held or when `at` is beyond half the lease, so a held batch
-        always runs again well before its lease could expire and be swept.
+        Declined when too many are held or when `at` leaves less than `lease_margin` of the
+        lease, so a held batch always runs again well before its lease could expire.
         """
-        if self._stop.is_set() or at - self._clock() > self._lease / 2:
+        if self._stop.is_set() or at > batch.lease_until - self._lease_margin:
             return False
         with self._work:
             if len(self._deferred) >= self._max_deferred:
