@@ -12,6 +12,7 @@ See https://www.sqlite.org/wal.html and https://www.sqlite.org/lang_transaction.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,7 +99,7 @@ def _sqlite_engine(parsed: sa.URL, setting: str, busy_timeout: float, pool_size:
         cur = dbapi_conn.cursor()
         try:
             cur.execute(f"PRAGMA busy_timeout = {timeout_ms}")
-            cur.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(cur, busy_timeout)
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA foreign_keys = ON")
         finally:
@@ -110,6 +111,22 @@ def _sqlite_engine(parsed: sa.URL, setting: str, busy_timeout: float, pool_size:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _enable_wal(cur: sqlite3.Cursor, busy_timeout: float) -> None:
+    # Switching a new file to WAL needs an exclusive lock, and SQLite answers "locked" at once,
+    # without its busy handler, while another connection is migrating it: retry until the
+    # busy timeout, like every other statement. The mode is stored in the file, so later
+    # connections find it set and pass straight through.
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def unavailable(error: Exception) -> StoreUnavailableError:
