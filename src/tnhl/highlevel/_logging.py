@@ -41,6 +41,8 @@ _KEYED = re.compile(
     """
 )
 _PIT = re.compile(r"\bpit-[A-Za-z0-9-]{4,}")
+# Standard Webhooks signing secrets (the TalkNotes side) share this redaction.
+_WHSEC = re.compile(r"\bwhsec_[A-Za-z0-9+/=]+")
 _SECRET_KEY_SET = frozenset(k.lower() for k in _SECRET_KEYS)
 
 
@@ -48,6 +50,7 @@ def redact(text: str) -> str:
     """`text` with every bearer token, OAuth secret value and PIT replaced by ``***``."""
     text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     text = _KEYED.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    text = _WHSEC.sub(f"whsec_{MASK}", text)
     return _PIT.sub(f"pit-{MASK}", text)
 
 

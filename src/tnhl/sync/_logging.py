@@ -1,52 +1,48 @@
 """Structured logs (structlog): console lines by default, JSON lines with `--log-json`.
 
-Log calls carry event ids, entity keys and reasons, never request bodies or headers; a last
-processor masks anything that still looks like a credential (bearer tokens, `whsec_`/`pit-`
-secrets, token fields), so a careless future log line cannot leak one.
+Log calls carry event ids, entity keys and reasons, never request bodies or headers; the
+HighLevel client's redaction runs last on every event and every stdlib record (uvicorn,
+alembic), so a careless future log line cannot leak a bearer token, PIT or `whsec_` secret.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
-__all__ = ["configure_logging", "redact"]
+from tnhl.highlevel import RedactingFilter, redact_processor
 
-_SECRETS = re.compile(
-    r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"
-    r"|\b(whsec_|pit-)[A-Za-z0-9+/=_-]+"
-    r"|((?:access_token|refresh_token|client_secret|token|secret)[\"']?\s*[:=]\s*[\"']?)[^\s,\"'&}]+"
-)
+__all__ = ["configure_logging"]
 
 
-def _mask(match: re.Match[str]) -> str:
-    prefix = match.group(1) or match.group(2) or match.group(3) or ""
-    return f"{prefix}***"
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at the time of the call.
 
+    Binding the stream once would keep a closed one (a test runner's capture, a redirected
+    stream) and turn every later log line into an "I/O operation on closed file" error.
+    """
 
-def redact(value: str) -> str:
-    """`value` with credential-looking parts replaced by `***`."""
-    return _SECRETS.sub(_mask, value)
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
 
-
-def _redact_processor(
-    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    for key, value in list(event_dict.items()):
-        if isinstance(value, str):
-            event_dict[key] = redact(value)
-    return event_dict
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
 
 
 def configure_logging(*, json_lines: bool = False, level: str = "info") -> None:
     """Configure structlog (and the stdlib root logger, for uvicorn) once per process."""
     numeric = getattr(logging, level.upper(), logging.INFO)
-    logging.basicConfig(stream=sys.stderr, level=numeric, format="%(message)s", force=True)
+    handler = _CurrentStderr()
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logging.basicConfig(level=numeric, handlers=[handler], force=True)
+    # Migrations log each step at INFO; at start that is noise, not news.
+    logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING))
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json_lines
@@ -57,10 +53,11 @@ def configure_logging(*, json_lines: bool = False, level: str = "info") -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _redact_processor,
+            redact_processor,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # The stdlib route shares the handler above, and with it the stream looked up per call.
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )
