@@ -42,7 +42,13 @@ from tnhl.highlevel._models import (
 from tnhl.highlevel._oauth import OAuthApp
 from tnhl.highlevel._oauth_auth import LocationTokenAuth, OAuthAuth
 from tnhl.highlevel._operations import OPERATIONS, Operation, get_operation
-from tnhl.highlevel._ratelimit import RateLimiter
+from tnhl.highlevel._ratelimit import LimiterSnapshot, RateLimiter, parse_retry_after
+from tnhl.highlevel._ratelimit_state import (
+    LimiterState,
+    MemoryLimiterState,
+    RedisLimiterState,
+    SqliteLimiterState,
+)
 from tnhl.highlevel._records import (
     AppointmentEvent,
     ContactList,
@@ -89,7 +95,10 @@ __all__ = [
     "ForbiddenError",
     "HighLevelClient",
     "HighLevelError",
+    "LimiterSnapshot",
+    "LimiterState",
     "LocationTokenAuth",
+    "MemoryLimiterState",
     "MemoryTokenStore",
     "MissingScopeError",
     "NotFoundError",
@@ -105,11 +114,13 @@ __all__ = [
     "RateLimitedError",
     "RateLimiter",
     "RedactingFilter",
+    "RedisLimiterState",
     "RetryPolicy",
     "SearchFilter",
     "SearchRequest",
     "ServerError",
     "SortSpec",
+    "SqliteLimiterState",
     "SystemClock",
     "Task",
     "TaskCreate",
@@ -122,6 +133,7 @@ __all__ = [
     "WireModel",
     "generate_secret_key",
     "get_operation",
+    "parse_retry_after",
     "redact",
     "redact_processor",
 ]
