@@ -6,6 +6,7 @@ checked one by one against small, fully controlled collaborators.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,16 +40,17 @@ class FakeStore:
     def begin_op(
         self, key: str, *, inbox_id: int, operation_id: str, body: Mapping[str, Any] | None
     ) -> OpState:
-        return self.ops.setdefault(key, OpState(key, "planned", None))
+        text = json.dumps(body, sort_keys=True, default=str) if body is not None else None
+        return self.ops.setdefault(key, OpState(key, "planned", None, text))
 
     def mark_sent(self, key: str) -> None:
-        self.ops[key] = OpState(key, "sent", None)
+        self.ops[key] = OpState(key, "sent", None, self.ops[key].request_body)
 
     def finish_op(self, key: str, *, highlevel_id: str | None, response: str) -> None:
-        self.ops[key] = OpState(key, "succeeded", highlevel_id)
+        self.ops[key] = OpState(key, "succeeded", highlevel_id, self.ops[key].request_body)
 
     def mark_unknown(self, key: str, error: str) -> None:
-        self.ops[key] = OpState(key, "unknown", None)
+        self.ops[key] = OpState(key, "unknown", None, self.ops[key].request_body)
 
     def complete(self, inbox_ids: Sequence[int], *, worker: str, result: str) -> None:
         self.settled.append(("done", (list(inbox_ids), result)))

@@ -362,3 +362,33 @@ def test_lease_setting_must_outlast_a_call() -> None:
     """lease_seconds shorter than three HTTP timeouts is refused, naming the setting."""
     with pytest.raises(SettingsError, match="lease_seconds"):
         load_settings(lease_seconds=10, http_timeout=5)
+
+
+def test_lost_create_with_newer_content_is_found_by_its_first_body(
+    store: FakeStore, client: FakeClient
+) -> None:
+    """A note sent as X, then re-planned as Y (an update coalesced in after a crash), is found
+    by X, adopted, and updated to Y; it is not created a second time."""
+    store.put_mapping("loc1", "contact", "c1", "HL-C1")
+    key = "loc1:create-note:n1"
+    store.ops[key] = OpState(key, "sent", None, '{"body": "first words"}')
+    client.handlers["get-all-notes"] = lambda p, b: {
+        "notes": [{"id": "HL-N1", "body": "first words"}]
+    }
+    executor(store, client).execute(make_batch(("note.created", NOTE)), worker="w")
+    assert client.ops() == ["get-all-notes", "get-all-notes", "update-note"]
+    assert client.calls[2][1] == {"contactId": "HL-C1", "id": "HL-N1"}
+    assert client.calls[2][2] == {"body": NOTE["noteContent"]}
+    assert store.id_map[("loc1", "note", "n1")] == "HL-N1"
+
+
+def test_done_create_with_older_content_is_brought_up_to_date(
+    store: FakeStore, client: FakeClient
+) -> None:
+    """A create that succeeded with older content (crash before mapping) gets an update."""
+    store.put_mapping("loc1", "contact", "c1", "HL-C1")
+    key = "loc1:create-note:n1"
+    store.ops[key] = OpState(key, "succeeded", "HL-N1", '{"body": "first words"}')
+    executor(store, client).execute(make_batch(("note.created", NOTE)), worker="w")
+    assert client.ops() == ["update-note"]
+    assert store.id_map[("loc1", "note", "n1")] == "HL-N1"

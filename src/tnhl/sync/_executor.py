@@ -12,6 +12,7 @@ outcome) is read back first (`_readback.py`) and re-sent only when proven absent
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -71,6 +72,20 @@ def _dig(data: Any, path: str) -> str | None:
             return None
         data = data.get(part)
     return data if isinstance(data, str) and data else None
+
+
+def _original_call(call: Call, request_body: str | None) -> Call | None:
+    """`call` with the body its op was first planned with, when that body differs."""
+    if request_body is None:
+        return None
+    try:
+        first = json.loads(request_body)
+    except ValueError:
+        return None
+    now = json.loads(json.dumps(call.body, sort_keys=True, default=str))
+    if first == now or not isinstance(first, dict):
+        return None
+    return dataclasses.replace(call, body=first)
 
 
 def _already_gone(exc: APIError) -> bool:
@@ -332,15 +347,29 @@ class Executor:
             op = self._store.begin_op(
                 key, inbox_id=inbox_id, operation_id=call.operation_id, body=call.body
             )
+            original = _original_call(call, op.request_body)
             if op.state == "succeeded":
                 self._record(call, location, op.highlevel_id)
+                if original is not None and op.highlevel_id:
+                    # Created earlier with older content (a crash before the id was mapped,
+                    # then later events coalesced in): bring it up to date.
+                    self._apply_latest(call, op.highlevel_id, location, out)
                 return f"{call.operation_id} already done ({op.highlevel_id})"
             if op.state in ("sent", "unknown") and can_read_back(call.operation_id):
-                found = self._read_back(call, location, out)
-                if found is not None:
-                    self._store.finish_op(key, highlevel_id=found, response="found by read-back")
-                    self._record(call, location, found)
-                    return f"{call.operation_id} found by read-back ({found})"
+                # What was sent may be the op's first body or (if it was re-planned with newer
+                # content before it went out) the current one: look for either.
+                for candidate in (call, original):
+                    if candidate is None:
+                        continue
+                    found = self._read_back(candidate, location, out)
+                    if found is not None:
+                        self._store.finish_op(
+                            key, highlevel_id=found, response="found by read-back"
+                        )
+                        self._record(call, location, found)
+                        if candidate is not call:
+                            self._apply_latest(call, found, location, out)
+                        return f"{call.operation_id} found by read-back ({found})"
             # Pace before marking sent: a rate-limit wait then leaves the op 'planned', and the
             # next try sends without a needless read-back.
             if self._limiter is not None:
@@ -376,6 +405,24 @@ class Executor:
             self._store.finish_op(key, highlevel_id=hl_id, response="created")
         self._record(call, location, hl_id)
         return f"{call.operation_id} {hl_id}" if hl_id else call.operation_id
+
+    def _apply_latest(
+        self, call: Call, highlevel_id: str, location: str, out: BatchOutcome
+    ) -> None:
+        """Write `call`'s (newer) content onto the record it created as `highlevel_id`."""
+        body = dict(call.body or {})
+        contact = call.params.get("contactId")
+        if call.operation_id == "create-note":
+            params: dict[str, object] = {"contactId": contact, "id": highlevel_id}
+            self._send(location, "update-note", params, body, out)
+        elif call.operation_id == "create-task":
+            params = {"contactId": contact, "taskId": highlevel_id}
+            self._send(location, "update-task", params, body, out)
+        elif call.operation_id == "create-contact":
+            params = {"contactId": highlevel_id}
+            self._send(location, "update-contact", params, update_body(body), out)
+        else:  # upsert-contact and other idempotent writes: send them again
+            self._send(location, call.operation_id, call.params, call.body, out)
 
     def _adopt(self, call: Call, location: str, contact_id: str, out: BatchOutcome) -> str:
         if call.key is not None:

@@ -51,6 +51,7 @@ class OpState:
     key: str
     state: str
     highlevel_id: str | None
+    request_body: str | None = None  # JSON of the body given when the op was first planned
 
 
 class ExecStore(Protocol):

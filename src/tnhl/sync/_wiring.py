@@ -102,7 +102,7 @@ class StoreAdapter:
     ) -> OpState:
         text = json.dumps(body, sort_keys=True, default=str) if body is not None else None
         op = self._w.begin_op(key, inbox_id=inbox_id, operation_id=operation_id, body=text)
-        return OpState(op.key, op.state, op.highlevel_id)
+        return OpState(op.key, op.state, op.highlevel_id, op.request_body)
 
     def mark_sent(self, key: str) -> None:
         self._w.mark_sent(key)
