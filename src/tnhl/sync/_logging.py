@@ -41,6 +41,12 @@ def configure_logging(*, json_lines: bool = False, level: str = "info") -> None:
     handler.addFilter(RedactingFilter())
     handler.setFormatter(logging.Formatter("%(message)s"))
     logging.basicConfig(level=numeric, handlers=[handler], force=True)
+    # uvicorn's own logging config gives its loggers private handlers on the stream of the
+    # moment, bypassing the redaction above: route them through the root handler instead.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uv = logging.getLogger(name)
+        uv.handlers.clear()
+        uv.propagate = True
     # Migrations log each step at INFO; at start that is noise, not news.
     logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING))
     renderer: Any = (

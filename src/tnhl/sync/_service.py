@@ -190,6 +190,7 @@ class Service:
             port=self.settings.port,
             log_level="warning",
             access_log=False,
+            log_config=None,  # keep configure_logging's redacting handler for uvicorn's lines
             **uvicorn_options,
         )
         server = uvicorn.Server(config)
