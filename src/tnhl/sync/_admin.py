@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tnhl.highlevel._ratelimit import RateLimiter
+from tnhl.highlevel import RateLimiter
 from tnhl.store import DeadLetter, SqlStore, open_store
 from tnhl.sync._settings import Settings
 

@@ -18,11 +18,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from tnhl.highlevel._auth import PrivateIntegrationToken
-from tnhl.highlevel._client import HighLevelClient
-from tnhl.highlevel._core import RetryPolicy
-from tnhl.highlevel._ratelimit import RateLimiter
-from tnhl.highlevel._ratelimit_state import MemoryLimiterState
+from tnhl.highlevel import (
+    HighLevelClient,
+    MemoryLimiterState,
+    PrivateIntegrationToken,
+    RateLimiter,
+    RetryPolicy,
+)
 from tnhl.mapping import MappingConfig, load_mapping
 from tnhl.store import SqlStore
 from tnhl.sync._admin import limiter_path, open_settings_store, write_limiter_snapshot

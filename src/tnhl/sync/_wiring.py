@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from tnhl.highlevel._ratelimit import LimiterSnapshot, RateLimiter
+from tnhl.highlevel import LimiterSnapshot, RateLimiter
 from tnhl.store import InboundEvent, SqlStore, StoreUnavailableError
 from tnhl.sync._errors import RescheduleNeeded
 from tnhl.sync._ports import InboxItem, OpState, WorkBatch
