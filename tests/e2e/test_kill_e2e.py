@@ -1,8 +1,10 @@
 """SIGKILL of `tnhl run` at random moments during a 1,000-event run, then a restart: the
-simulator ends with every event applied once (nothing lost, nothing duplicated)."""
+simulator ends with every event applied once (nothing lost, nothing duplicated). Also
+`tnhl worker`, the workers-only process."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -18,7 +20,7 @@ from e2e_harness import check_simulator, events_for_e2e, settled, wait_for
 
 from tnhl.simulator import SimulatorConfig, running_simulator
 from tnhl.simulator._ratelimit import RateLimitConfig
-from tnhl.store import open_store
+from tnhl.store import InboundEvent, open_store
 from tnhl.talknotes import generate_secret
 from tnhl.talknotes._generator import signed_requests
 
@@ -132,3 +134,40 @@ def test_sigkill_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
             proc.wait(15)
     assert kills == 3
     assert proc.returncode == 0  # SIGTERM stops gracefully
+
+
+def test_tnhl_worker_applies_stored_events_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """`tnhl worker` (no intake) applies a stored backlog to the simulator; SIGTERM exits 0."""
+    events = events_for_e2e(120, seed=4, people=15)
+    store = open_store(f"sqlite:///{tmp_path / 'tnhl.db'}")
+    config = SimulatorConfig(rate_limit=RateLimitConfig(burst=100, interval_ms=1000))
+    with running_simulator(config) as sim:
+        for i, e in enumerate(events):
+            data = e["data"]
+            entity = data["id"] if e["type"].startswith("contact.") else data["contactId"]
+            event = InboundEvent(
+                "talknotes", f"w{i}", e["type"], sim.location_id, entity, json.dumps(e), 1.0
+            )
+            store.add_inbound(event)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("TNHL_")},
+            "TNHL_HIGHLEVEL_BASE_URL": sim.base_url,
+            "TNHL_HIGHLEVEL_TOKEN": sim.token,
+            "TNHL_LOCATION_ID": sim.location_id,
+            "TNHL_DATA_DIR": str(tmp_path),
+            "TNHL_POLL_INTERVAL": "0.02",
+            "TNHL_RATE_LIMIT_INTERVAL": "1.0",
+            "TNHL_LOG_LEVEL": "warning",
+        }
+        cmd = [sys.executable, "-c", "from tnhl.cli import main; main()", "worker"]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: settled(store, len(events)), 60, "the worker to apply the backlog")
+            assert store.list_dead() == []
+            check_simulator(sim, store, events)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=20)
+            store.close()
+    assert proc.returncode == 0, out.decode()
+    assert (tmp_path / "ratelimit.db").exists()  # the shared limiter state of worker mode

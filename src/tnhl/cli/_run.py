@@ -70,3 +70,32 @@ def register(app: typer.Typer) -> None:
         except SettingsError as exc:
             fail(str(exc))
         service.serve()
+
+    @app.command("worker")
+    def worker(
+        config: Annotated[Path | None, typer.Option("--config", help="YAML settings file.")] = None,
+        data_dir: Annotated[Path | None, typer.Option("--data-dir", help="TNHL_DATA_DIR")] = None,
+        workers: Annotated[int | None, typer.Option("--workers", help="Worker threads.")] = None,
+        log_json: Annotated[bool, typer.Option("--log-json", help="Log JSON lines.")] = False,
+    ) -> None:
+        """Run sync workers only (no intake), beside `tnhl run` or other workers.
+
+        Workers share the store (leases keep them apart) and, so that together they stay
+        within HighLevel's limit, the rate-limit windows: `rate_limit_state` defaults to
+        `sqlite` here (processes on one machine); use a redis:// URL across machines.
+        """
+        from tnhl.sync import SettingsError
+        from tnhl.sync._logging import configure_logging
+        from tnhl.sync._service import Service
+
+        settings = settings_or_exit(
+            config, data_dir=data_dir, workers=workers, log_json=log_json or None
+        )
+        if settings.rate_limit_state is None:
+            settings = settings.model_copy(update={"rate_limit_state": "sqlite"})
+        configure_logging(json_lines=settings.log_json, level=settings.log_level)
+        try:
+            service = Service.from_settings(settings, intake=False)
+        except SettingsError as exc:
+            fail(str(exc))
+        service.serve_workers()

@@ -16,14 +16,17 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from tnhl.highlevel import (
     HighLevelClient,
+    LimiterState,
     MemoryLimiterState,
     PrivateIntegrationToken,
     RateLimiter,
+    RedisLimiterState,
     RetryPolicy,
+    SqliteLimiterState,
 )
 from tnhl.mapping import MappingConfig, load_mapping
 from tnhl.store import SqlStore
@@ -45,6 +48,22 @@ __all__ = ["Service"]
 log = structlog.get_logger("tnhl.sync")
 
 
+def _limiter_state(settings: Settings) -> LimiterState:
+    """In memory by default (one process: `tnhl run`); shared when several processes pace
+    the same locations (`tnhl worker`s): SQLite on one machine, Redis across machines."""
+    where = settings.rate_limit_state
+    if where is None or where == "memory":
+        return MemoryLimiterState()
+    if where == "sqlite":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return SqliteLimiterState(settings.data_dir / "ratelimit.db")
+    if where.startswith(("redis://", "rediss://")):
+        import redis
+
+        return RedisLimiterState(redis.Redis.from_url(where))
+    raise SettingsError("rate_limit_state", "must be memory, sqlite or a redis:// URL")
+
+
 @dataclass
 class Service:
     """Everything `tnhl run` starts. `start()` the workers, mount `app` in a server, `stop()`."""
@@ -57,7 +76,7 @@ class Service:
     metrics: SyncMetrics
     limiter: RateLimiter
     client: HighLevelClient | None
-    inbox: FastInbox
+    inbox: FastInbox | None
 
     @classmethod
     def from_settings(
@@ -70,9 +89,11 @@ class Service:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         mapping: MappingConfig | None = None,
+        intake: bool = True,
     ) -> Service:
-        """Build the service; a missing setting raises SettingsError naming it."""
-        secret = settings.require_talknotes_secret()
+        """Build the service (`intake=False`: workers only, for `tnhl worker`); a missing
+        setting raises SettingsError naming it."""
+        secret = settings.require_talknotes_secret() if intake else None
         client: HighLevelClient | None = None
         location = settings.location_id
         if client_call is None:
@@ -86,7 +107,7 @@ class Service:
         # write transactions per call). One process owns the location's budget in embedded
         # mode; `tnhl status` reads the snapshot the sweeper writes (limiter_path).
         limiter = RateLimiter(
-            state=MemoryLimiterState(),
+            state=_limiter_state(settings),
             burst=settings.rate_limit_burst,
             interval=settings.rate_limit_interval,
             # The limiter's skew margin (0.3 s) is 3 % of HighLevel's 10 s window; keep it 3 %
@@ -158,23 +179,28 @@ class Service:
         def on_duplicate(source: str) -> None:
             metrics.duplicates.labels(source).inc()
 
-        # SQLite: insert inline on the event loop (cheaper than a thread hop); a network
-        # database: offload to threads and group-commit (see _inbox.py).
-        inline = store.engine.dialect.name == "sqlite"
-        inbox = FastInbox(store, inline=inline, on_duplicate=on_duplicate, write_lock=write_lock)
-        intake = create_intake_app(
-            inbox=inbox,
-            talknotes_secret=secret.get_secret_value(),
-            location_id=location,
-            on_stored=on_stored,
-            offload=not inline,
-        )
-
         async def metrics_endpoint(_request: Request) -> Response:
             refresh_gauges()
             return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
-        app = Starlette(routes=[Route("/metrics", metrics_endpoint), Mount("/", app=intake)])
+        routes: list[BaseRoute] = [Route("/metrics", metrics_endpoint)]
+        inbox: FastInbox | None = None
+        if secret is not None:
+            # SQLite: insert inline on the event loop (cheaper than a thread hop); a network
+            # database: offload to threads and group-commit (see _inbox.py).
+            inline = store.engine.dialect.name == "sqlite"
+            inbox = FastInbox(
+                store, inline=inline, on_duplicate=on_duplicate, write_lock=write_lock
+            )
+            intake_app = create_intake_app(
+                inbox=inbox,
+                talknotes_secret=secret.get_secret_value(),
+                location_id=location,
+                on_stored=on_stored,
+                offload=not inline,
+            )
+            routes.append(Mount("/", app=intake_app))
+        app = Starlette(routes=routes)
         return cls(settings, store, executor, pool, app, metrics, limiter, client, inbox)
 
     def start(self) -> None:
@@ -182,10 +208,28 @@ class Service:
 
     def stop(self) -> None:
         self.pool.stop()
-        self.inbox.close()
+        if self.inbox is not None:
+            self.inbox.close()
         if self.client is not None:
             self.client.close()
         self.store.close()
+
+    def serve_workers(self) -> None:
+        """Run only the workers (`tnhl worker`) until SIGINT/SIGTERM, then stop cleanly."""
+        done = threading.Event()
+        previous = {
+            sig: signal.signal(sig, lambda _s, _f: done.set())
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        self.start()
+        log.info("tnhl workers running", workers=self.settings.workers)
+        try:
+            done.wait()
+        finally:
+            log.info("stopping: finishing running batches")
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def serve(self, **uvicorn_options: Any) -> None:
         """Serve until SIGINT/SIGTERM (uvicorn handles both), then stop the workers cleanly."""

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     retry_scale: float = Field(default=1.0, gt=0, description="multiplies the retry schedule")
     rate_limit_burst: int = Field(default=100, ge=1)
     rate_limit_interval: float = Field(default=10.0, gt=0)
+    rate_limit_state: str | None = Field(
+        default=None,
+        description="where rate-limit windows live: none (in memory, one process), "
+        "'sqlite' (data_dir/ratelimit.db, processes on one machine) or a redis:// URL",
+    )
     http_timeout: float = Field(default=30.0, gt=0)
     log_json: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
