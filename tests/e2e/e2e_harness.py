@@ -69,6 +69,8 @@ def settings_for(sim: RunningSimulator, data_dir: Path, secret: str, **kw: Any) 
         "http_timeout": 2.0,
     }
     values.update(kw)
+    if values.get("highlevel_token") is None:
+        values.pop("highlevel_token")
     return load_settings(**values)
 
 

@@ -19,9 +19,16 @@ from e2e_harness import (
     settled,
     wait_for,
 )
+from pydantic import SecretStr
 from tests.conftest import need
 
-from tnhl.simulator import SimulatorConfig, running_simulator
+from tnhl.highlevel import EncryptedFileTokenStore, OAuthApp, generate_secret_key
+from tnhl.simulator import (
+    LocationConfig,
+    OAuthClientConfig,
+    SimulatorConfig,
+    running_simulator,
+)
 from tnhl.simulator._faults import FaultConfig, StormConfig
 from tnhl.simulator._ratelimit import RateLimitConfig
 from tnhl.talknotes import generate_secret
@@ -110,6 +117,43 @@ def test_events_reach_highlevel_on_postgresql(tmp_path: Path, pg_database_url: s
         )
         with running_service(settings) as (service, base):
             assert service.store.engine.dialect.name == "postgresql"
+            post_events(base, events, secret)
+            wait_for(lambda: settled(service.store, len(events)), 60, "all events settled")
+            dead = service.store.list_dead()
+            assert dead == [], [d.reason for d in dead]
+            check_simulator(sim, service.store, events)
+
+
+def test_events_reach_highlevel_with_stored_oauth_tokens(tmp_path: Path) -> None:
+    """No PIT: the service authenticates with the location's OAuth tokens from the token file."""
+    secret = generate_secret()
+    events = events_for_e2e(40, seed=9, people=6)
+    client = OAuthClientConfig(
+        client_id="app-client",
+        client_secret=SecretStr("app-secret"),
+        company_id="Company0001",
+        locations=["OAuthLocation0000001"],
+    )
+    config = SimulatorConfig(
+        locations=[LocationConfig(id="OAuthLocation0000001")], oauth_clients=[client]
+    )
+    with running_simulator(config, location_id="OAuthLocation0000001") as sim:
+        code = sim.parts.tokens.issue_code("app-client", sim.location_id)
+        tokens = OAuthApp("app-client", "app-secret", base_url=sim.base_url).exchange_code(code)
+        key = generate_secret_key()
+        EncryptedFileTokenStore(tmp_path / "tokens.enc", key).save(sim.location_id, tokens)
+        settings = settings_for(
+            sim,
+            tmp_path,
+            secret,
+            highlevel_token=None,
+            oauth_client_id="app-client",
+            oauth_client_secret="app-secret",
+            token_file=tmp_path / "tokens.enc",
+            token_file_key=key,
+        )
+        assert settings.highlevel_token is None
+        with running_service(settings) as (service, base):
             post_events(base, events, secret)
             wait_for(lambda: settled(service.store, len(events)), 60, "all events settled")
             dead = service.store.list_dead()

@@ -13,15 +13,20 @@ from typing import Any, cast
 import httpx
 import structlog
 import uvicorn
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from tnhl.highlevel import (
+    Auth,
+    EncryptedFileTokenStore,
     HighLevelClient,
     LimiterState,
     MemoryLimiterState,
+    OAuthApp,
+    OAuthAuth,
     PrivateIntegrationToken,
     RateLimiter,
     RedisLimiterState,
@@ -46,6 +51,16 @@ from tnhl.webhooks import StoredInfo, create_intake_app
 __all__ = ["Service"]
 
 log = structlog.get_logger("tnhl.sync")
+
+
+def _auth(settings: Settings, base_url: str, token: SecretStr | None, location: str) -> Auth:
+    """A Private Integration Token, or the location's stored OAuth tokens (refreshed, rotated
+    and saved back by OAuthAuth)."""
+    if token is not None:
+        return PrivateIntegrationToken(token.get_secret_value(), location_id=location)
+    client_id, client_secret, token_file, key = settings.oauth_files()
+    app = OAuthApp(client_id, client_secret, base_url=base_url, timeout=settings.http_timeout)
+    return OAuthAuth(app, EncryptedFileTokenStore(token_file, key), location)
 
 
 def _limiter_state(settings: Settings) -> LimiterState:
@@ -117,7 +132,7 @@ class Service:
         paced = PacedLimiter(limiter)
         if client_call is None:
             client = HighLevelClient(
-                PrivateIntegrationToken(token.get_secret_value(), location_id=location),
+                _auth(settings, base_url, token, location),
                 base_url=base_url,
                 transport=transport,
                 # The client paces through the executor's slot (PacedLimiter is duck-typed

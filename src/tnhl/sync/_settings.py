@@ -29,6 +29,12 @@ class Settings(BaseSettings):
 
     highlevel_base_url: str | None = None
     highlevel_token: SecretStr | None = None
+    # OAuth instead of a Private Integration Token: the app's credentials and the encrypted
+    # token file holding the location's tokens (saved there by the OAuth install flow).
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    token_file: Path | None = None
+    token_file_key: SecretStr | None = None
     location_id: str | None = None
     talknotes_secret: SecretStr | None = None
     data_dir: Path = Path(".tnhl")
@@ -77,19 +83,42 @@ class Settings(BaseSettings):
     def queue_path(self) -> Path:
         return self.data_dir / "queue.db"
 
-    def require_highlevel(self) -> tuple[str, SecretStr, str]:
-        """Base URL, token and location id, or a SettingsError naming the missing one."""
+    def require_highlevel(self) -> tuple[str, SecretStr | None, str]:
+        """Base URL, PIT (None: OAuth, see `oauth_files`) and location id, or a SettingsError
+        naming the missing one."""
         if not self.highlevel_base_url:
             raise SettingsError(
                 "highlevel_base_url",
                 "not set; point it at HighLevel (https://services.leadconnectorhq.com) or at "
                 "`tnhl simulate`, or try `tnhl demo`",
             )
-        if self.highlevel_token is None or not self.highlevel_token.get_secret_value():
-            raise SettingsError("highlevel_token", "not set (a Private Integration Token)")
         if not self.location_id:
             raise SettingsError("location_id", "not set (the HighLevel sub-account id)")
-        return self.highlevel_base_url, self.highlevel_token, self.location_id
+        if self.highlevel_token is not None and self.highlevel_token.get_secret_value():
+            return self.highlevel_base_url, self.highlevel_token, self.location_id
+        if self.oauth_client_id or self.token_file is not None:
+            self.oauth_files()
+            return self.highlevel_base_url, None, self.location_id
+        raise SettingsError(
+            "highlevel_token",
+            "not set (a Private Integration Token; or set oauth_client_id, "
+            "oauth_client_secret, token_file and token_file_key for stored OAuth tokens)",
+        )
+
+    def oauth_files(self) -> tuple[str, SecretStr, Path, SecretStr]:
+        """OAuth client id and secret, token file and its key, or a SettingsError."""
+        if not self.oauth_client_id:
+            raise SettingsError("oauth_client_id", "not set (the marketplace app's client id)")
+        if self.oauth_client_secret is None or not self.oauth_client_secret.get_secret_value():
+            raise SettingsError("oauth_client_secret", "not set")
+        token_file = self.token_file or self.data_dir / "tokens.enc"
+        if not token_file.exists():
+            raise SettingsError("token_file", f"{token_file} does not exist")
+        if self.token_file_key is None or not self.token_file_key.get_secret_value():
+            raise SettingsError(
+                "token_file_key", "not set (the key the token file is encrypted with)"
+            )
+        return self.oauth_client_id, self.oauth_client_secret, token_file, self.token_file_key
 
     def require_talknotes_secret(self) -> SecretStr:
         if self.talknotes_secret is None or not self.talknotes_secret.get_secret_value():
