@@ -220,16 +220,10 @@ class FastInbox:
         )
         with self._lock:
             try:
-                conn = self._connection()
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    # rowcount, not RETURNING: on sqlite3 an INSERT's rowcount is exact (0 when
-                    # the conflict clause skipped it) and it saves building a result row.
-                    added = conn.execute(_RAW_INSERT, params).rowcount == 1
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
+                # One statement in autocommit mode is its own transaction: atomic and committed
+                # (WAL) when execute returns. rowcount, not RETURNING: an INSERT's rowcount is
+                # exact on sqlite3 (0 when the conflict clause skipped the row).
+                added = self._connection().execute(_RAW_INSERT, params).rowcount == 1
             except sqlite3.Error as exc:
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise StoreUnavailableError(
