@@ -37,5 +37,7 @@ def specs_dir() -> Path:
 def prism_bin() -> Path:
     """Prism installed locally by `./dev test` (npm, ./node_modules)."""
     local = ROOT / "node_modules" / ".bin" / "prism"
-    need(local.exists() and shutil.which("node") is not None, "Prism is not installed (npm install)")
+    need(
+        local.exists() and shutil.which("node") is not None, "Prism is not installed (npm install)"
+    )
     return local
