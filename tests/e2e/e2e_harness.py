@@ -8,13 +8,23 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from tnhl.highlevel._core import RetryPolicy
-from tnhl.mapping import TransformError, default_mapping, normalise_email, split_name, to_e164
+from tnhl.mapping import (
+    TransformError,
+    default_mapping,
+    normalise_email,
+    normalise_priority,
+    parse_due_date,
+    split_name,
+    to_e164,
+)
 from tnhl.simulator import RunningSimulator, serve_in_thread
 from tnhl.store import SqlStore
 from tnhl.sync import load_settings
@@ -22,6 +32,10 @@ from tnhl.sync._service import Service
 from tnhl.talknotes._generator import generate, signed_requests
 
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
@@ -126,6 +140,8 @@ def expected_state(events: list[dict[str, Any]]) -> Expected:
         elif kind.startswith("task."):
             task = exp.tasks.setdefault(data["id"], {})
             task.update(data)
+            if data.get("priority") is not None:
+                task.setdefault("_priorities", []).append(data["priority"])
         elif kind in ("note.created", "note.updated"):
             exp.notes.setdefault(data["id"], {}).update(data)
         elif kind == "note.deleted":
@@ -182,8 +198,27 @@ def check_simulator(sim: RunningSimulator, store: SqlStore, events: list[dict[st
         hl_task = by_id.get(store.get_highlevel_id(loc, "task", tid) or "")
         assert hl_task is not None, f"task {tid} missing"
         assert hl_task["contactId"] == hl_of[task["contactId"]], f"task {tid} on the wrong contact"
-        assert task["taskName"] in hl_task["title"], tid
         assert bool(hl_task.get("completed")) == bool(task.get("completed")), tid
+        # Title: the default mapping prefixes the priority's label ("[High] Call Sam back").
+        # Title: the latest name, prefixed with a priority label. HighLevel tasks have no
+        # priority field, and the planner only knows the priorities of the events it sees
+        # together (coalesced updates keep an earlier one; a lone update without one drops
+        # it), so any label from the task's history, or none, is accepted.
+        titles = {task["taskName"]}
+        for priority in task.get("_priorities", []):
+            level = normalise_priority(priority)
+            label = mapping.tasks.priority.labels.get(level) if level else None
+            if label:
+                titles.add(f"[{label}] {task['taskName']}")
+        assert hl_task["title"] in titles, (tid, hl_task["title"], titles)
+        # Due date: the given one in HighLevel's UTC form (zone-less values read as UTC).
+        if task.get("dueDate"):
+            due = parse_due_date(
+                task["dueDate"],
+                zone=ZoneInfo(mapping.tasks.due.timezone),
+                date_only_time=mapping.tasks.due.date_only_time,
+            )
+            assert _instant(hl_task["dueDate"]) == _instant(due), tid
 
     notes = [n for n in sim.state.all("note") if n.get("contactId") in contacts]
     live_notes = {
@@ -199,4 +234,5 @@ def check_simulator(sim: RunningSimulator, store: SqlStore, events: list[dict[st
         hl_note = by_id.get(store.get_highlevel_id(loc, "note", nid) or "")
         assert hl_note is not None, f"note {nid} missing"
         assert hl_note["contactId"] == hl_of[note["contactId"]], f"note {nid} on the wrong contact"
-        assert note["noteContent"] in hl_note["body"], nid
+        assert hl_note["body"] == note["noteContent"], nid
+        assert (hl_note.get("title") or None) == (note.get("noteTitle") or None), nid
