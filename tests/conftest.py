@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -41,3 +44,15 @@ def prism_bin() -> Path:
         local.exists() and shutil.which("node") is not None, "Prism is not installed (npm install)"
     )
     return local
+
+
+@pytest.fixture(autouse=True)
+def _isolate_logging() -> Iterator[None]:
+    """Commands run in-process (`tnhl run`, `tnhl demo`) configure logging for the process;
+    undo it after each test so no test inherits another's levels, handlers or structlog chain."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()

@@ -12,16 +12,6 @@ import structlog
 from tnhl.sync._logging import configure_logging
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> object:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield None
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
-
-
 def test_logs_follow_the_current_stderr_after_the_old_one_closed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
