@@ -26,9 +26,9 @@ def run(events: int = 2000, time_scale: float = 0.2) -> dict[str, Any]:
     stream = demo_events(events, seed=29)
     secret = generate_secret()
     interval = 10.0 * time_scale
-    # The window is scaled through interval_ms rather than the simulator's time_scale: with
-    # time_scale the simulator enforces the short window but still reports
-    # X-RateLimit-Interval-Milliseconds: 10000, and tnhl's limiter (rightly) believes the header.
+    # The window is scaled through interval_ms, not the simulator's time_scale. Either works: the
+    # simulator reports the window it really enforces in X-RateLimit-Interval-Milliseconds, and
+    # tnhl's limiter believes that header.
     config = {"rate_limit": {"enabled": True, "burst": 100, "interval_ms": round(interval * 1000)}}
     with tempfile.TemporaryDirectory() as tmp, simulator_process(config, Path(tmp)) as sim:
         service = make_service(

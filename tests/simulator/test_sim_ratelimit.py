@@ -68,6 +68,31 @@ def test_window_resets_after_scaled_interval() -> None:
     assert limiter.check("a", "l")[0]
 
 
+def test_interval_header_reports_the_enforced_window() -> None:
+    """Under time_scale the Interval header is the real window enforced; counts do not scale."""
+    clock = Clock()
+    limiter = SimRateLimiter(RateLimitConfig(burst=2), clock=clock, time_scale=0.1)
+    allowed, headers = limiter.check("a", "l")
+    assert allowed
+    assert headers["X-RateLimit-Interval-Milliseconds"] == "1000"
+    assert (headers["X-RateLimit-Max"], headers["X-RateLimit-Remaining"]) == ("2", "1")
+    assert limiter.check("a", "l")[1]["X-RateLimit-Remaining"] == "0"
+    # A client waiting the advertised interval finds the window open again.
+    waited = int(headers["X-RateLimit-Interval-Milliseconds"]) / 1000
+    clock.now += waited - 0.001
+    assert not limiter.check("a", "l")[0]
+    clock.now += 0.001
+    allowed, headers = limiter.check("a", "l")
+    assert allowed
+    assert headers["X-RateLimit-Remaining"] == str(int(headers["X-RateLimit-Max"]) - 1)
+
+
+def test_interval_header_never_rounds_to_zero() -> None:
+    """A tiny scaled window is still advertised as at least 1 ms."""
+    limiter = SimRateLimiter(RateLimitConfig(interval_ms=1), clock=Clock(), time_scale=0.01)
+    assert limiter.check("a", "l")[1]["X-RateLimit-Interval-Milliseconds"] == "1"
+
+
 def test_daily_limit_and_rollover() -> None:
     """The daily budget ends with Daily-Remaining 0 and comes back after a (scaled) day."""
     clock = Clock()
@@ -140,6 +165,7 @@ def test_headers_and_429_over_http() -> None:
         }
         for name in RATE_LIMIT_HEADERS:
             assert name.lower() in limited.headers
+        assert limited.headers["x-ratelimit-interval-milliseconds"] == "500"
         assert http.get("/x/other").status_code == 200
         clock.now += 0.5  # the 10 s window at time_scale 0.05
         assert http.get("/x/L").status_code == 200

@@ -7,7 +7,9 @@ fixed window starting at a bucket's first request (what the headers suggest: a m
 and the window length) and `{statusCode: 429, message: "Too many requests"}`.
 
 `time_scale` shrinks every window so tests and benchmarks run fast: at 0.1 a 10 s window lasts
-1 s of real time and a "day" lasts 2.4 h.
+1 s of real time and a "day" lasts 2.4 h. The Interval header then reports the window really
+enforced, in real milliseconds (1000 at 0.1), so a client pacing itself from the headers is
+right; Max, Remaining and the daily counts are request counts and do not scale.
 """
 
 from __future__ import annotations
@@ -83,14 +85,19 @@ class SimRateLimiter:
         """The burst window in real (scaled) seconds."""
         return self.config.interval_ms / 1000.0 * self._scale
 
+    @property
+    def interval_ms(self) -> int:
+        """The burst window actually enforced, in real milliseconds (at least 1)."""
+        return max(round(self.config.interval_ms * self._scale), 1)
+
     def _headers(self, bucket: _Bucket, exhausted: bool) -> dict[str, str]:
         cfg = self.config
         daily_left = 0 if exhausted else max(cfg.daily - bucket.used_today, 0)
         return {
             "X-RateLimit-Max": str(cfg.burst),
             "X-RateLimit-Remaining": str(max(cfg.burst - bucket.used, 0)),
-            # The advertised window stays HighLevel's; only the simulator's clock runs faster.
-            "X-RateLimit-Interval-Milliseconds": str(cfg.interval_ms),
+            # The window really enforced: a client pacing from the headers must see the scaled one.
+            "X-RateLimit-Interval-Milliseconds": str(self.interval_ms),
             "X-RateLimit-Limit-Daily": str(cfg.daily),
             "X-RateLimit-Daily-Remaining": str(daily_left),
         }
