@@ -47,7 +47,7 @@ TASK_HL = {"title": "Call Sam", "dueDate": "2026-12-01T17:00:00Z", "completed": 
 NOTE = {"id": "n1", "contactId": "c1", "noteTitle": "Call", "noteContent": "Talked"}
 
 
-def one(op: str, params: dict[str, str], body: dict[str, Any], **kw: Any) -> Calls:
+def one(op: str, params: dict[str, str], body: dict[str, Any] | None, **kw: Any) -> Calls:
     return Calls([PlannedCall(op, params, body, **kw)])
 
 
@@ -78,7 +78,6 @@ RULES = [
             "upsert-contact",
             {},
             {"locationId": LOC, **JANE_HL},
-            key="loc1:upsert-contact:c1",
             records=REC_C1,
         ),
         id="contact-unknown-upsert",
@@ -188,7 +187,7 @@ RULES = [
         {"id": "c1"},
         C1,
         DEFAULTS,
-        one("delete-contact", {"contactId": "H1"}, {}),
+        one("delete-contact", {"contactId": "H1"}, None),
         id="contact-delete-mapped",
     ),
     pytest.param(
@@ -368,7 +367,7 @@ RULES = [
         {"id": "n1", "contactId": "c1"},
         N1,
         DEFAULTS,
-        one("delete-note", {"contactId": "H1", "id": "HN1"}, {}),
+        one("delete-note", {"contactId": "H1", "id": "HN1"}, None),
         id="note-delete-mapped",
     ),
     pytest.param(

@@ -138,7 +138,7 @@ def _check_value(spec: dict[str, Any], where: str, schema: dict[str, Any], value
 
 
 def test_planned_calls_match_the_official_spec(spec: dict[str, Any]) -> None:
-    """Every planned call is a real operation with its path params, sending only DTO fields."""
+    """Planned calls are real operations with their params and DTO fields, keys on creates only."""
     ops = _operations(spec)
     seen = set()
     for call in _planned():
@@ -146,9 +146,14 @@ def test_planned_calls_match_the_official_spec(spec: dict[str, Any]) -> None:
         assert call.operation_id in ops, call.operation_id
         path_params, body_schema = ops[call.operation_id]
         assert sorted(call.params) == sorted(path_params), call.operation_id
+        # Only real creates carry an idempotency key; an upsert is safe to re-send.
+        is_create = call.operation_id in {"create-contact", "create-task", "create-note"}
+        assert (call.key is not None) == is_create, call.operation_id
         if body_schema is None:
-            assert not call.body, call.operation_id
+            # None, not {}: the client refuses any JSON body on an operation that takes none.
+            assert call.body is None, call.operation_id
             continue
+        assert call.body is not None, call.operation_id
         dto = _resolve(spec, body_schema)
         props = dto.get("properties", {})
         extra = set(call.body) - set(props)

@@ -421,8 +421,9 @@ class Executor:
         elif call.operation_id == "create-contact":
             params = {"contactId": highlevel_id}
             self._send(location, "update-contact", params, update_body(body), out)
-        else:  # upsert-contact and other idempotent writes: send them again
-            self._send(location, call.operation_id, call.params, call.body, out)
+        else:
+            # The planner keys only these three creates, and only keyed calls come here.
+            raise ValueError(f"{call.operation_id}: a keyed call must be a create")
 
     def _adopt(self, call: Call, location: str, contact_id: str, out: BatchOutcome) -> str:
         if call.key is not None:

@@ -64,15 +64,18 @@ class IdRecord:
 class PlannedCall:
     """One HighLevel operation by its official operation id.
 
-    `key` is set on creates: a deterministic idempotency key, the same for every event about
-    the same TalkNotes record, so the executor never creates it twice. `on_duplicate="adopt"`
+    `body` is None for operations that take no request body (the deletes); the client refuses
+    a JSON body on those. `key` is set on real creates only (create-contact, create-task,
+    create-note): a deterministic idempotency key, the same for every event about the same
+    TalkNotes record, so the executor never creates it twice; upsert-contact needs none, as
+    HighLevel matches it by email/phone and re-sending it is safe. `on_duplicate="adopt"`
     (create-contact in create mode): on HighLevel's duplicate 400, record `meta.contactId` and
     send `update_body(body)` with update-contact instead.
     """
 
     operation_id: str
     params: Mapping[str, str] = field(default_factory=dict)
-    body: Mapping[str, Any] = field(default_factory=dict)
+    body: Mapping[str, Any] | None = None
     key: str | None = None
     records: IdRecord | None = None
     on_duplicate: Literal["adopt"] | None = None

@@ -106,8 +106,8 @@ def _plan_contact(
         body["source"] = c.source
     record = IdRecord("contact", tn_id, "contact.id")
     if c.create_mode == "upsert" and "email" in fields:
-        key = f"{location_id}:upsert-contact:{tn_id}"
-        return Calls([PlannedCall("upsert-contact", {}, body, key=key, records=record)], warnings)
+        # No key: an upsert lost in flight is simply sent again and HighLevel matches it.
+        return Calls([PlannedCall("upsert-contact", {}, body, records=record)], warnings)
     # Upsert with a phone but no email has been reported to answer 422 (highlevel-api.md 4,
     # n8n issue #11353), so a phone-only contact is created and adopts HighLevel's duplicate;
     # without email or phone there is nothing to match a duplicate on: a plain create.

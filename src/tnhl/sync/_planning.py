@@ -17,9 +17,7 @@ def _call(c: PlannedCall) -> Call:
     return Call(
         operation_id=c.operation_id,
         params=dict(c.params),
-        # The planner gives body-less operations (deletes) an empty body; the client refuses a
-        # JSON body on an operation that takes none.
-        body=dict(c.body) if c.body else None,
+        body=None if c.body is None else dict(c.body),
         key=c.key,
         record=Record(rec.kind, rec.talknotes_id, rec.response_path) if rec else None,
         on_duplicate=c.on_duplicate,
