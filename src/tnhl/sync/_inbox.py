@@ -8,8 +8,15 @@ writes (validated by the store's own `validate_event`), through the store's engi
 write-transaction option (`BEGIN IMMEDIATE` on SQLite).
 
 Two modes:
-- `inline=True` (SQLite, the default for `tnhl run`): the insert runs in the caller, on the
-  event loop (intake `offload=False`): about 0.1 ms, less than a thread hop (0.25 ms here).
+- `inline=True` (SQLite, the default for `tnhl run`): the insert runs on the event loop (intake
+  `offload=False`), never in a worker thread: a thread hop (0.25 ms here) costs more than the
+  insert. Intake awaits `add_async`, which group-commits on the loop: every event submitted
+  before the loop's next turn is written in ONE `BEGIN IMMEDIATE ... COMMIT`, and each caller
+  is answered only after that commit. Measured on the store's table (4 b-trees: rowid, unique
+  (source, event_id), the two claim indexes): one autocommit INSERT per event 34-38 us, 21-23
+  us per event in commits of 4, 14-18 us in commits of 16, because a WAL commit writes every
+  page it touched once, however many rows changed it. `add` (synchronous) is one autocommit
+  INSERT.
 - `inline=False` (a network database): callers run in worker threads (intake `offload=True`)
   and hand their events to one committer thread, which writes every event waiting at that
   moment in ONE transaction (group commit) and then answers each caller.
@@ -19,6 +26,7 @@ unique (source, event_id).
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import sqlite3
 import threading
@@ -39,6 +47,8 @@ from tnhl.webhooks import InboxUnavailable
 __all__ = ["FastInbox"]
 
 _Item = tuple[InboundEvent, "Future[bool]"]
+_Params = tuple[str, str, str, str, str, str, float, float]
+_Waiting = tuple[_Params, "asyncio.Future[bool]"]
 
 # The same row SqlStore.add_inbound writes (checked by tests/sync/test_inbox.py).
 _RAW_INSERT = (
@@ -68,6 +78,8 @@ class FastInbox:
         self._max_batch = max_batch
         self._on_duplicate = on_duplicate
         self._queue: queue.Queue[_Item | None] = queue.Queue()
+        # Events submitted through add_async and not yet committed, per event loop.
+        self._waiting: dict[asyncio.AbstractEventLoop, list[_Waiting]] = {}
         dialect = store.engine.dialect.name
         insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
         names = (
@@ -125,18 +137,8 @@ class FastInbox:
         body: str,
         received_at: datetime,
     ) -> bool:
-        event = InboundEvent(
-            source=source,  # type: ignore[arg-type]  # validated below
-            event_id=event_id,
-            event_type=event_type,
-            location_id=location_id,
-            entity_key=entity_key,
-            body=body,
-            received_at=received_at.timestamp(),
-        )
-        if source not in ("talknotes", "highlevel"):
-            raise ValueError(f"source: unknown source {source!r}")
-        validate_event(event)
+        """Store one event (one autocommit INSERT inline); False if it is a duplicate."""
+        event = _checked(source, event_id, event_type, location_id, entity_key, body, received_at)
         if self._inline:
             try:
                 added = (
@@ -157,6 +159,44 @@ class FastInbox:
             raise InboxUnavailable(str(exc)) from None
         except TimeoutError:
             raise InboxUnavailable("the inbox did not answer within 60 s") from None
+        if not added and self._on_duplicate is not None:
+            self._on_duplicate(source)
+        return added
+
+    async def add_async(
+        self,
+        source: str,
+        event_id: str,
+        event_type: str,
+        location_id: str,
+        entity_key: str,
+        body: str,
+        received_at: datetime,
+    ) -> bool:
+        """`add` for callers on an event loop, group-committed on that loop (inline SQLite).
+
+        Returns once the commit holding this event's row has completed: True if stored, False
+        if (source, event_id) was already stored; `InboxUnavailable` if it could not persist
+        (then the row is not stored). Without a raw SQLite connection this is `add`.
+        """
+        if self._raw_path is None or not self._inline:
+            return self.add(
+                source, event_id, event_type, location_id, entity_key, body, received_at
+            )
+        event = _checked(source, event_id, event_type, location_id, entity_key, body, received_at)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bool] = loop.create_future()
+        waiting = self._waiting.get(loop)
+        if waiting is None:
+            # The first event of a batch: commit on the loop's next turn, by when every request
+            # the loop is handling in this turn has had the chance to join the batch.
+            waiting = self._waiting[loop] = []
+            loop.call_soon(self._flush, loop)
+        waiting.append((_params(event), fut))
+        try:
+            added = await fut
+        except StoreUnavailableError as exc:
+            raise InboxUnavailable(str(exc)) from None
         if not added and self._on_duplicate is not None:
             self._on_duplicate(source)
         return added
@@ -206,18 +246,75 @@ class FastInbox:
             self._raw = conn
         return self._raw
 
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        waiting = self._waiting.pop(loop, [])
+        for start in range(0, len(waiting), self._max_batch):
+            chunk = waiting[start : start + self._max_batch]
+            results = self._write_raw_many([params for params, _ in chunk])
+            for (_, fut), result in zip(chunk, results, strict=True):
+                if fut.done():  # the request was cancelled (client gone); its row may be stored
+                    continue
+                if isinstance(result, bool):
+                    fut.set_result(result)
+                else:
+                    fut.set_exception(result)
+
+    def _write_raw_many(self, batch: list[_Params]) -> list[bool | StoreUnavailableError]:
+        """Insert `batch` in one transaction: True per new row, False per duplicate.
+
+        When the store cannot take the transaction (locked past the busy timeout, disk full,
+        ...) every row gets the error and nothing is stored. When one row's INSERT fails, the
+        batch is rolled back and each row tried alone, so that row cannot fail the others.
+        """
+        if len(batch) == 1:
+            return self._each([batch[0]])
+        with self._lock:
+            try:
+                conn = self._connection()
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                self._rollback()
+                return [_unavailable(exc) for _ in batch]
+            try:
+                # Row by row, not executemany: each row's rowcount tells new from duplicate
+                # (a duplicate of an earlier row of the same batch included).
+                added = [conn.execute(_RAW_INSERT, p).rowcount == 1 for p in batch]
+            except sqlite3.Error:
+                self._rollback()
+                added = []
+            if added:
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    self._rollback()
+                    return [_unavailable(exc) for _ in batch]
+                return list(added)
+        return self._each(batch)
+
+    def _each(self, batch: list[_Params]) -> list[bool | StoreUnavailableError]:
+        results: list[bool | StoreUnavailableError] = []
+        for params in batch:
+            try:
+                results.append(self._insert_one(params))
+            except StoreUnavailableError as exc:
+                results.append(exc)
+        return results
+
+    def _rollback(self) -> None:
+        conn = self._raw
+        if conn is None or not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            # Closing a connection rolls its open transaction back; a new one is made on use.
+            conn.close()
+            self._raw = None
+
     def _write_raw(self, event: InboundEvent) -> bool:
-        received = float(event.received_at)
-        params = (
-            event.source,
-            event.event_id,
-            event.event_type,
-            event.location_id,
-            event.entity_key,
-            event.body,
-            received,
-            received,
-        )
+        return self._insert_one(_params(event))
+
+    def _insert_one(self, params: _Params) -> bool:
         with self._lock:
             try:
                 # One statement in autocommit mode is its own transaction: atomic and committed
@@ -225,10 +322,8 @@ class FastInbox:
                 # exact on sqlite3 (0 when the conflict clause skipped the row).
                 added = self._connection().execute(_RAW_INSERT, params).rowcount == 1
             except sqlite3.Error as exc:
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise StoreUnavailableError(
-                    f"the store cannot be used right now: {reason}"
-                ) from None
+                self._rollback()
+                raise _unavailable(exc) from None
         return added
 
     def _write(self, events: list[InboundEvent]) -> list[bool]:
@@ -274,3 +369,46 @@ class FastInbox:
                 f"the store cannot be used right now: {type(exc).__name__}"
             ) from exc
         return results
+
+
+def _checked(
+    source: str,
+    event_id: str,
+    event_type: str,
+    location_id: str,
+    entity_key: str,
+    body: str,
+    received_at: datetime,
+) -> InboundEvent:
+    event = InboundEvent(
+        source=source,  # type: ignore[arg-type]  # validated below
+        event_id=event_id,
+        event_type=event_type,
+        location_id=location_id,
+        entity_key=entity_key,
+        body=body,
+        received_at=received_at.timestamp(),
+    )
+    if source not in ("talknotes", "highlevel"):
+        raise ValueError(f"source: unknown source {source!r}")
+    validate_event(event)
+    return event
+
+
+def _params(event: InboundEvent) -> _Params:
+    received = float(event.received_at)
+    return (
+        event.source,
+        event.event_id,
+        event.event_type,
+        event.location_id,
+        event.entity_key,
+        event.body,
+        received,
+        received,
+    )
+
+
+def _unavailable(exc: sqlite3.Error) -> StoreUnavailableError:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return StoreUnavailableError(f"the store cannot be used right now: {reason}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "SOURCE_HIGHLEVEL",
     "SOURCE_TALKNOTES",
+    "AsyncInboxWriter",
     "InboxWriter",
     "StoredInfo",
     "create_intake_app",
@@ -26,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from anyio import to_thread
 from starlette.applications import Starlette
@@ -61,6 +62,27 @@ class InboxWriter(Protocol):
     """
 
     def add(
+        self,
+        source: str,
+        event_id: str,
+        event_type: str,
+        location_id: str,
+        entity_key: str,
+        body: str,
+        received_at: datetime,
+    ) -> bool: ...
+
+
+@runtime_checkable
+class AsyncInboxWriter(Protocol):
+    """An `InboxWriter` that can also be awaited on the event loop (without a thread hop).
+
+    Same contract as `add`: durable when it returns, False for a duplicate, `InboxUnavailable`
+    when it cannot persist. Intake prefers it (when not offloading): an inbox can then commit
+    the events of concurrent requests together, answering each after the commit holding it.
+    """
+
+    async def add_async(
         self,
         source: str,
         event_id: str,
@@ -122,6 +144,7 @@ class _Intake:
         self.clock = clock
         self.on_stored = on_stored
         self.offload = offload
+        self.async_inbox = inbox if not offload and isinstance(inbox, AsyncInboxWriter) else None
         self.retry_after = str(retry_after)
         self.max_body_bytes = max_body_bytes
         self.openapi = json.dumps(talknotes_openapi()).encode()
@@ -155,6 +178,10 @@ class _Intake:
                 # requests overlap, at the price of a thread hop per request.
                 stored = await to_thread.run_sync(
                     self.inbox.add, source, event_id, event_type, location, key, text, received_at
+                )
+            elif self.async_inbox is not None:
+                stored = await self.async_inbox.add_async(
+                    source, event_id, event_type, location, key, text, received_at
                 )
             else:
                 stored = self.inbox.add(
@@ -264,8 +291,9 @@ def create_intake_app(
     belong to.
     `highlevel_keys=None` uses HighLevel's published keys. The inbox is called on the event
     loop by default: an embedded SQLite insert takes less time than a hop to a worker thread
-    (and that is what a bare Starlette + SQLite app does). Pass `offload=True` for an inbox
-    on a network database, so slow writes do not serialise requests. `retry_after` is the
+    (and that is what a bare Starlette + SQLite app does); an inbox with `add_async`
+    (`AsyncInboxWriter`) is awaited instead, so it can group-commit. Pass `offload=True` for
+    an inbox on a network database, so slow writes do not serialise requests. `retry_after` is the
     seconds sent in Retry-After when the inbox is unavailable.
     """
     intake = _Intake(
