@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -78,3 +79,105 @@ def test_locked_database_is_unavailable(tmp_path: Path) -> None:
         holder.execute("ROLLBACK")
         holder.close()
         s.close()
+
+
+async def test_add_async_commits_concurrent_events_together(store: SqlStore) -> None:
+    """Events submitted in one loop turn share one COMMIT; duplicates in it are told apart."""
+    inbox = FastInbox(store, inline=True)
+    statements: list[str] = []
+    inbox._connection().set_trace_callback(statements.append)
+    try:
+        answers = await asyncio.gather(
+            *(
+                inbox.add_async("talknotes", f"e{i % 6}", "note.created", "loc", "c", "{}", NOW)
+                for i in range(12)
+            )
+        )
+    finally:
+        inbox.close()
+    assert answers == [True] * 6 + [False] * 6
+    assert [s for s in statements if s.startswith(("BEGIN", "COMMIT"))] == [
+        "BEGIN IMMEDIATE",
+        "COMMIT",
+    ]
+    assert store.stats().counts["received"] == 6
+
+
+async def test_add_async_row_is_committed_before_it_returns(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    """When add_async returns True another connection already sees the row (committed)."""
+    import sqlite3
+
+    inbox = FastInbox(store, inline=True)
+    other = sqlite3.connect(tmp_path / "tnhl.db")
+    try:
+        first = asyncio.ensure_future(
+            inbox.add_async("talknotes", "a", "note.created", "loc", "c", "{}", NOW)
+        )
+        second = asyncio.ensure_future(
+            inbox.add_async("highlevel", "a", "NoteCreate", "loc", "c", "{}", NOW)
+        )
+        assert await first
+        seen = other.execute("SELECT source FROM inbox WHERE event_id = 'a'").fetchall()
+        assert sorted(seen) == [("highlevel",), ("talknotes",)]
+        assert await second
+    finally:
+        other.close()
+        inbox.close()
+
+
+async def test_add_async_locked_store_fails_the_whole_batch(tmp_path: Path) -> None:
+    """A write lock held past the busy timeout: every caller gets InboxUnavailable, no row kept."""
+    import sqlite3
+
+    db = tmp_path / "locked.db"
+    s = open_store(f"sqlite:///{db}", busy_timeout=0.2)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    inbox = FastInbox(s, inline=True)
+    try:
+        results = await asyncio.gather(
+            *(
+                inbox.add_async("talknotes", f"e{i}", "note.created", "loc", "c", "{}", NOW)
+                for i in range(3)
+            ),
+            return_exceptions=True,
+        )
+        assert all(isinstance(r, InboxUnavailable) for r in results), results
+        holder.execute("ROLLBACK")
+        assert s.stats().counts.get("received", 0) == 0
+        # The inbox recovers once the lock is gone.
+        assert await inbox.add_async("talknotes", "e0", "note.created", "loc", "c", "{}", NOW)
+    finally:
+        holder.close()
+        inbox.close()
+        s.close()
+
+
+async def test_add_async_one_refused_row_does_not_fail_the_others(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    """A row the database refuses fails alone; the rest of its batch is still stored."""
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "tnhl.db") as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse_bad BEFORE INSERT ON inbox WHEN NEW.event_id = 'bad'"
+            " BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END"
+        )
+    inbox = FastInbox(store, inline=True)
+    try:
+        results = await asyncio.gather(
+            *(
+                inbox.add_async("talknotes", eid, "note.created", "loc", "c", "{}", NOW)
+                for eid in ("g1", "bad", "g2")
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        inbox.close()
+    assert results[0] is True
+    assert results[2] is True
+    assert isinstance(results[1], InboxUnavailable)
+    assert store.stats().counts["received"] == 2
