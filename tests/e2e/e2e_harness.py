@@ -47,26 +47,8 @@ def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def events_for_e2e(n: int, *, seed: int, people: int) -> list[dict[str, Any]]:
-    """The generator's stream without `external_id` (see below)."""
-    events = generate(n, seed=seed, n_people=people)
-    phone_owner: dict[str, str] = {}
-    for e in events:
-        data = e["data"]
-        # The generator invents external_ids ("crm-12345") that name no HighLevel contact; the
-        # planner rightly PUTs to them and HighLevel answers 400. Real TalkNotes only sends an
-        # external_id it got from HighLevel, so the e2e streams leave it out.
-        data.pop("external_id", None)
-        # Its updates may give two people the same email ("sam@..."), which HighLevel's
-        # duplicate rules merge into one contact (tnhl dead-letters the second person as an id
-        # map conflict). These tests check distinct people, so each email is made unique.
-        if e["type"].startswith("contact.") and data.get("email"):
-            local, _, domain = data["email"].partition("@")
-            data["email"] = f"{local}.{data['id'].rsplit('_', 1)[-1]}@{domain}"
-        if e["type"].startswith("contact.") and data.get("phone"):
-            digits = "".join(ch for ch in data["phone"] if ch.isdigit())[-9:]
-            if phone_owner.setdefault(digits, data["id"]) != data["id"]:
-                del data["phone"]  # the same random number drawn for two people
-    return events
+    """The generator's default stream: distinct emails and phones, no external_id."""
+    return generate(n, seed=seed, n_people=people)
 
 
 def settings_for(sim: RunningSimulator, data_dir: Path, secret: str, **kw: Any) -> Any:

@@ -6,7 +6,9 @@ import json
 import re
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
+import phonenumbers
 import pytest
 
 from tnhl.talknotes import (
@@ -128,3 +130,62 @@ def test_signed_requests_verify() -> None:
     check = WebhookVerifier(secret, clock=lambda: 1_800_000_000)
     ids = [check.verify(headers, body) for headers, body in pairs]
     assert ids == [f"b_{i}" for i in range(20)]
+
+
+def _same_number(phone: str) -> str:
+    # The number as HighLevel would compare it: national forms read where they are written.
+    region = "GB" if phone.startswith("0") else "US"
+    parsed = phonenumbers.parse(phone, region)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _owners_clash(events: list[dict[str, Any]]) -> list[str]:
+    owners: dict[str, str] = {}
+    clashes = []
+    for e in events:
+        data = e["data"]
+        if not e["type"].startswith("contact."):
+            continue
+        keys = []
+        if data.get("email"):
+            keys.append(f"email:{data['email'].lower()}")
+        if data.get("phone"):
+            keys += [f"phone:{_same_number(data['phone'])}", f"last9:{data['phone'][-9:]}"]
+        for key in keys:
+            if owners.setdefault(key, data["id"]) != data["id"]:
+                clashes.append(f"{key} of {owners[key]} reused by {data['id']}")
+    return clashes
+
+
+@pytest.mark.parametrize("seed", [0, 4, 29])
+def test_no_two_people_share_an_email_or_phone(seed: int) -> None:
+    """Over creates and updates, no email or phone number ever goes to a second person."""
+    events = generate(4000, seed=seed, n_people=500)
+    assert sum(e["type"] == "contact.created" for e in events) > 300
+    emails = [e["data"]["email"] for e in events if "email" in e["data"]]
+    updates = [e for e in events if e["type"] == "contact.updated"]
+    assert any("phone" in e["data"] for e in updates)
+    assert any("email" in e["data"] for e in updates)
+    assert len(emails) > 300
+    assert _owners_clash(events) == []
+
+
+def test_phones_run_out_gracefully() -> None:
+    """Past the fictional number ranges new people have no phone, still never a shared one."""
+    events = generate(12000, seed=3, n_people=6000)
+    created = [e["data"] for e in events if e["type"] == "contact.created"]
+    assert len(created) > 4500
+    phones = [e["data"]["phone"] for e in events if "phone" in e["data"]]
+    assert len(phones) == len(set(phones)) == 4200  # every pool used up, each number once
+    assert _owners_clash(events) == []
+
+
+def test_external_ids_only_when_asked() -> None:
+    """By default no event carries an external_id; external_ids=True adds some to new contacts."""
+    assert not any("external_id" in e["data"] for e in generate(2000, seed=8, n_people=200))
+    asked = generate(2000, seed=8, n_people=200, external_ids=True)
+    with_ids = [e for e in asked if "external_id" in e["data"]]
+    assert with_ids
+    assert {e["type"] for e in with_ids} == {"contact.created"}
+    for raw in asked:
+        parse_event(json.dumps(raw))

@@ -19,29 +19,10 @@ __all__ = ["demo_events", "register", "run_demo"]
 
 
 def demo_events(n: int, seed: int) -> list[dict[str, Any]]:
-    """The generator's stream, made safe for a demo of distinct people.
-
-    The generator (tnhl.talknotes) invents `external_id`s that name no HighLevel contact and
-    may give two people the same email or phone, which HighLevel would merge; a demo should
-    show n distinct people, so those are dropped or made unique here.
-    """
+    """The generator's stream for a demo: distinct people, no external_id (its default)."""
     from tnhl.talknotes._generator import generate
 
-    events = generate(n, seed=seed, n_people=max(3, n // 8))
-    phones: dict[str, str] = {}
-    for e in events:
-        data = e["data"]
-        data.pop("external_id", None)
-        if not e["type"].startswith("contact."):
-            continue
-        if data.get("email"):
-            local, _, domain = data["email"].partition("@")
-            data["email"] = f"{local}.{data['id'].rsplit('_', 1)[-1]}@{domain}"
-        if data.get("phone"):
-            digits = "".join(ch for ch in data["phone"] if ch.isdigit())[-9:]
-            if phones.setdefault(digits, data["id"]) != data["id"]:
-                del data["phone"]
-    return events
+    return generate(n, seed=seed, n_people=max(3, n // 8))
 
 
 def _summary_table(state: dict[str, Any], location_id: str) -> Any:

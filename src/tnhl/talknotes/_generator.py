@@ -4,6 +4,11 @@ Same seed, same stream, on every machine: all randomness comes from one `random.
 and time from `start`, never the clock. Streams respect the order a real app produces: a contact
 is created before its tasks and notes, a task exists before it is updated or completed, a note
 before it is updated or deleted, and nothing refers to a contact after it is deleted.
+
+The default stream is what a fresh sync sees: every person has their own email and phone (no
+two people share one, before or after an update, so HighLevel's duplicate rules never merge
+them) and no `external_id` (TalkNotes only knows a HighLevel id after a sync wrote it back).
+`external_ids=True` adds invented ones, for tests of that path; they name no HighLevel contact.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ __all__ = ["DEFAULT_START", "generate", "signed_requests"]
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,23 +59,18 @@ _NOTES = (
 _PRIORITIES = ("low", "normal", "normal", "high", "high", "urgent")
 
 
-def _phone(rng: random.Random) -> str:
-    # Several national formats of fictional-range numbers (555-01xx in North America).
-    line = rng.randrange(100, 200)
-    kind = rng.randrange(7)
-    if kind == 0:
-        return f"(415) 555-0{line}"
-    if kind == 1:
-        return f"+1 212-555-0{line}"
-    if kind == 2:
-        return f"+44 20 7946 0{line}"
-    if kind == 3:
-        return f"020 7946 0{line}"
-    if kind == 4:
-        return f"+49 30 9018 2{line}"
-    if kind == 5:
-        return f"+61 2 9374 4{line}"
-    return f"+91 98765 4{line:03d}0"
+# Fictional-range numbers (555-01xx in North America, Ofcom's drama range in London) in several
+# national formats: (pool, capacity, render). Formats sharing a pool are one number written two
+# ways, so a pool's number goes to one person whatever the format.
+_PHONE_FORMATS: tuple[tuple[str, int, Callable[[int], str]], ...] = (
+    ("us415", 100, lambda n: f"(415) 555-01{n:02d}"),
+    ("us212", 100, lambda n: f"+1 212-555-01{n:02d}"),
+    ("gb", 1000, lambda n: f"+44 20 7946 0{n:03d}"),
+    ("gb", 1000, lambda n: f"020 7946 0{n:03d}"),
+    ("de", 1000, lambda n: f"+49 30 9018 2{n:03d}"),
+    ("au", 1000, lambda n: f"+61 2 9374 4{n:03d}"),
+    ("in", 1000, lambda n: f"+91 98765 4{n:03d}0"),
+)
 
 
 @dataclass
@@ -82,11 +83,39 @@ class _Person:
 
 
 class _Stream:
-    def __init__(self, seed: int, start: datetime) -> None:
+    def __init__(self, seed: int, start: datetime, *, external_ids: bool = False) -> None:
         self.rng = random.Random(seed)
         self.now = start
         self.counter = 0
         self.people: list[_Person] = []
+        self.external_ids = external_ids
+        # Never handed out again, even after a person changes theirs or is deleted.
+        self.emails: set[str] = set()
+        self.phones: dict[str, set[int]] = {}
+
+    def phone(self) -> str | None:
+        """A number nobody in the stream has had; None once every pool is used up."""
+        rng = self.rng
+        first = rng.randrange(len(_PHONE_FORMATS))
+        for i in range(len(_PHONE_FORMATS)):
+            pool, size, render = _PHONE_FORMATS[(first + i) % len(_PHONE_FORMATS)]
+            used = self.phones.setdefault(pool, set())
+            if len(used) >= size:
+                continue
+            n = rng.randrange(size)
+            while n in used:  # the next free number after a random one
+                n = (n + 1) % size
+            used.add(n)
+            return render(n)
+        return None
+
+    def email(self, local: str, domain: str) -> str:
+        """`local@domain`, or with a serial added when someone already had that address."""
+        address, serial = f"{local}@{domain}", 1
+        while address.lower() in self.emails:
+            address, serial = f"{local}.{serial}@{domain}", serial + 1
+        self.emails.add(address.lower())
+        return address
 
     def next_id(self, prefix: str) -> str:
         self.counter += 1
@@ -123,10 +152,10 @@ class _Stream:
         data: dict[str, Any] = {"id": person.cid, "full_name": f"{person.first} {person.last}"}
         local = f"{person.first}.{person.last}".lower().replace("'", "").replace(" ", "")
         if rng.random() < 0.85:
-            data["email"] = f"{local}{rng.randrange(100)}@{rng.choice(_DOMAINS)}"
-        if rng.random() < 0.75:
-            data["phone"] = _phone(rng)
-        if rng.random() < 0.3:
+            data["email"] = self.email(f"{local}{rng.randrange(100)}", rng.choice(_DOMAINS))
+        if rng.random() < 0.75 and (phone := self.phone()) is not None:
+            data["phone"] = phone
+        if self.external_ids and rng.random() < 0.3:
             data["external_id"] = f"crm-{rng.randrange(10_000, 99_999)}"
         if rng.random() < 0.3:
             data["custom_fields"] = {"source": "voice note", "company": f"{person.last} & Co"}
@@ -137,10 +166,10 @@ class _Stream:
         stamp = self.now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         data: dict[str, Any] = {"id": person.cid, "updated_at": stamp}
         change = rng.randrange(4)
-        if change == 0:
-            data["phone"] = _phone(rng)
+        if change == 0 and (phone := self.phone()) is not None:
+            data["phone"] = phone
         elif change == 1:
-            data["email"] = f"{person.first.lower()}@{rng.choice(_DOMAINS)}"
+            data["email"] = self.email(person.first.lower(), rng.choice(_DOMAINS))
         elif change == 2:
             person.last = rng.choice(_LAST)
             data["full_name"] = f"{person.first} {person.last}"
@@ -211,16 +240,23 @@ class _Stream:
 
 
 def generate(
-    n_events: int, *, seed: int, n_people: int = 50, start: datetime = DEFAULT_START
+    n_events: int,
+    *,
+    seed: int,
+    n_people: int = 50,
+    start: datetime = DEFAULT_START,
+    external_ids: bool = False,
 ) -> list[dict[str, Any]]:
     """`n_events` TalkNotes webhook bodies (`{type, timestamp, data}` dicts), in order.
 
-    At most `n_people` contacts are created, spread over the stream. Timestamps increase from
-    `start`. The webhook-id is the caller's to choose (see `signed_requests`).
+    At most `n_people` contacts are created, spread over the stream, each with their own email
+    and phone. Timestamps increase from `start`. With `external_ids` about 30% of new contacts
+    carry an invented `external_id` (naming no HighLevel contact). The webhook-id is the
+    caller's to choose (see `signed_requests`).
     """
     if n_events < 0 or n_people < 1:
         raise ValueError("n_events must be >= 0 and n_people >= 1")
-    stream = _Stream(seed, start)
+    stream = _Stream(seed, start, external_ids=external_ids)
     created = 0
     events: list[dict[str, Any]] = []
     for index in range(n_events):
