@@ -17,7 +17,7 @@ from tnhl.highlevel import (
 from tnhl.highlevel._errors import error_for_status
 from tnhl.sync import SettingsError, load_settings
 from tnhl.sync._executor import Executor
-from tnhl.sync._plan import Call, Record, Step
+from tnhl.sync._plan import Call, Step
 from tnhl.sync._ports import OpState, WorkBatch
 from tnhl.sync._schedule import RetrySchedule
 
@@ -310,26 +310,6 @@ def test_duplicate_contact_is_adopted_and_updated(store: FakeStore, client: Fake
     assert "locationId" not in client.calls[1][2]
     assert store.id_map[("loc1", "contact", "c1")] == "HL-DUP"
     assert out.done == [1]
-
-
-def test_lost_upsert_is_sent_again(store: FakeStore, client: FakeClient) -> None:
-    """An upsert left `sent` is idempotent (HighLevel matches by email): it is simply re-sent."""
-
-    def planner(events: Any, lookup: Any) -> list[Step]:
-        call = Call(
-            "upsert-contact",
-            {},
-            {"email": "a@example.com"},
-            "loc1:upsert:c1",
-            Record("contact", "c1", "contact.id"),
-        )
-        return [Step((events[0].inbox_id,), "calls", (call,))]
-
-    store.ops["loc1:upsert:c1"] = OpState("loc1:upsert:c1", "sent", None)
-    ex = Executor(store, client, planner, clock=lambda: NOW)
-    ex.execute(make_batch(("contact.created", CONTACT)), worker="w")
-    assert client.ops() == ["upsert-contact"]
-    assert store.ops["loc1:upsert:c1"].state == "succeeded"
 
 
 def test_repeated_delete_of_a_missing_record_is_done(store: FakeStore, client: FakeClient) -> None:
