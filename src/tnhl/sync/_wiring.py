@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tnhl.highlevel import LimiterSnapshot, RateLimiter
-from tnhl.store import InboundEvent, SqlStore, StoreUnavailableError
+from tnhl.store import SqlStore
 from tnhl.sync._errors import RescheduleNeeded
 from tnhl.sync._ports import InboxItem, OpState, WorkBatch
-from tnhl.webhooks import InboxUnavailable
 
-__all__ = ["InboxAdapter", "PacedLimiter", "StoreAdapter"]
+__all__ = ["PacedLimiter", "StoreAdapter"]
 
 
 class _Serialized:
@@ -130,45 +128,6 @@ class StoreAdapter:
 
     def release(self, inbox_ids: Sequence[int], *, worker: str) -> None:
         self._w.release(list(inbox_ids), worker=worker)
-
-
-class InboxAdapter:
-    """The store as intake's `InboxWriter`; `on_duplicate` is told of each repeat delivery."""
-
-    def __init__(
-        self, store: SqlStore, *, on_duplicate: Callable[[str], None] | None = None
-    ) -> None:
-        self._store = store
-        self._on_duplicate = on_duplicate
-
-    def add(
-        self,
-        source: str,
-        event_id: str,
-        event_type: str,
-        location_id: str,
-        entity_key: str,
-        body: str,
-        received_at: datetime,
-    ) -> bool:
-        if source not in ("talknotes", "highlevel"):
-            raise ValueError(f"source: unknown source {source!r}")
-        event = InboundEvent(
-            source=source,  # type: ignore[arg-type]  # checked just above
-            event_id=event_id,
-            event_type=event_type,
-            location_id=location_id,
-            entity_key=entity_key,
-            body=body,
-            received_at=received_at.timestamp(),
-        )
-        try:
-            added = self._store.add_inbound(event)
-        except StoreUnavailableError as exc:
-            raise InboxUnavailable(str(exc)) from None
-        if not added and self._on_duplicate is not None:
-            self._on_duplicate(source)
-        return added
 
 
 class PacedLimiter:
