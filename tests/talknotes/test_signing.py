@@ -206,3 +206,16 @@ def test_no_secret_is_a_config_error() -> None:
     """An empty list of secrets is refused at construction."""
     with pytest.raises(SecretFormatError, match="at least one"):
         WebhookVerifier([])
+
+
+def test_one_verifier_checks_many_deliveries_independently() -> None:
+    """A verifier reused for many deliveries keeps no state from one to the next."""
+    secret = generate_secret()
+    check = WebhookVerifier(secret, clock=lambda: NOW)
+    for i in range(50):
+        body = f'{{"n": {i}}}'.encode()
+        headers = sign(secret, f"m{i}", NOW, body)
+        assert check.verify(headers, body) == f"m{i}"
+        with pytest.raises(SignatureError):
+            check.verify(headers, body + b" ")
+    assert check.verify(sign(secret, "m0", NOW, b'{"n": 0}'), b'{"n": 0}') == "m0"
