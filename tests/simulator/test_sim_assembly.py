@@ -128,6 +128,15 @@ def test_faults_apply_to_the_api_not_to_admin() -> None:
         assert c.get("/contacts/x").status_code == 400
 
 
+def test_injected_429_storm_reports_the_time_scaled_window() -> None:
+    """A storm's 429s advertise the window the simulator really enforces, like its own 429s."""
+    with running_simulator(SimulatorConfig(time_scale=0.1)) as sim, sim.client() as c:
+        assert c.put("/_admin/faults", json={"storm_429": {"requests": 1}}).status_code == 200
+        r = c.get("/contacts/x")
+        assert r.status_code == 429
+        assert r.headers["x-ratelimit-interval-milliseconds"] == "1000"
+
+
 def test_oauth_token_works_on_the_contacts_api() -> None:
     """An OAuth Location token from the code flow calls the API; a refreshed one replaces it."""
     client_cfg = OAuthClientConfig(

@@ -123,7 +123,11 @@ def build_simulator(
     log = RequestLog()
     ctx = ApiContext(state=state, authorizer=tokens, log=log, limiter=limiter, events=webhooks)
     faults = FaultMiddleware(
-        _not_found_app, config.faults, rng=random.Random(rng.random()), rate_limit=config.rate_limit
+        _not_found_app,
+        config.faults,
+        rng=random.Random(rng.random()),
+        rate_limit=config.rate_limit,
+        interval_ms=limiter.interval_ms,
     )
 
     def on_reset() -> None:

@@ -126,6 +126,7 @@ class FaultMiddleware:
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         rate_limit: RateLimitConfig | None = None,
+        interval_ms: int | None = None,
         exempt_prefixes: tuple[str, ...] = EXEMPT_PREFIXES,
     ) -> None:
         self.app = app
@@ -133,6 +134,8 @@ class FaultMiddleware:
         self._sleep = sleep
         self._clock = clock
         self._limits = rate_limit or RateLimitConfig()
+        # The window really enforced (time-scaled), which injected 429s must report too.
+        self._interval_ms = interval_ms if interval_ms is not None else self._limits.interval_ms
         self._exempt = exempt_prefixes
         self._lock = threading.Lock()
         self.config = config or FaultConfig()
@@ -168,7 +171,7 @@ class FaultMiddleware:
         return {
             "X-RateLimit-Max": str(limits.burst),
             "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Interval-Milliseconds": str(limits.interval_ms),
+            "X-RateLimit-Interval-Milliseconds": str(self._interval_ms),
             "X-RateLimit-Limit-Daily": str(limits.daily),
             "X-RateLimit-Daily-Remaining": str(limits.daily if daily_left is None else daily_left),
         }
