@@ -139,26 +139,24 @@ class FastInbox:
     ) -> bool:
         """Store one event (one autocommit INSERT inline); False if it is a duplicate."""
         event = _checked(source, event_id, event_type, location_id, entity_key, body, received_at)
-        if self._inline:
-            try:
+        try:
+            if self._inline:
                 added = (
                     self._write_raw(event)
                     if self._raw_path is not None
                     else self._write([event])[0]
                 )
-            except StoreUnavailableError as exc:
-                raise InboxUnavailable(str(exc)) from None
-            if not added and self._on_duplicate is not None:
-                self._on_duplicate(source)
-            return added
-        done: Future[bool] = Future()
-        self._queue.put((event, done))
-        try:
-            added = done.result(timeout=60)
+            else:
+                done: Future[bool] = Future()
+                self._queue.put((event, done))
+                added = done.result(timeout=60)
         except StoreUnavailableError as exc:
             raise InboxUnavailable(str(exc)) from None
         except TimeoutError:
             raise InboxUnavailable("the inbox did not answer within 60 s") from None
+        return self._counted(source, added)
+
+    def _counted(self, source: str, added: bool) -> bool:
         if not added and self._on_duplicate is not None:
             self._on_duplicate(source)
         return added
@@ -197,9 +195,7 @@ class FastInbox:
             added = await fut
         except StoreUnavailableError as exc:
             raise InboxUnavailable(str(exc)) from None
-        if not added and self._on_duplicate is not None:
-            self._on_duplicate(source)
-        return added
+        return self._counted(source, added)
 
     def close(self) -> None:
         if self._raw is not None:
