@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from tnhl.store import SqlStore
 
 __all__ = ["register"]
 
@@ -22,6 +27,20 @@ def _when(epoch: float | None) -> str:
     if epoch is None:
         return ""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@contextmanager
+def _opened_store(
+    config: Path | None, data_dir: Path | None, database_url: str | None
+) -> Iterator[SqlStore]:
+    """The store the settings name, closed afterwards; a clear exit when it cannot open."""
+    from tnhl.cli._run import settings_or_exit, store_or_exit
+
+    store = store_or_exit(settings_or_exit(config, data_dir=data_dir, database_url=database_url))
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def register(app: typer.Typer) -> None:
@@ -38,18 +57,11 @@ def register(app: typer.Typer) -> None:
         database_url: DatabaseOpt = None,
     ) -> None:
         """List dead letters, newest last."""
-        from tnhl.cli._run import settings_or_exit, store_or_exit
         from tnhl.sync._admin import dead_letter_summary
 
-        store = store_or_exit(
-            settings_or_exit(config, data_dir=data_dir, database_url=database_url)
-        )
-        try:
-            rows = [
-                dead_letter_summary(d) for d in store.list_dead(include_replayed=all_, limit=limit)
-            ]
-        finally:
-            store.close()
+        with _opened_store(config, data_dir, database_url) as store:
+            dead = store.list_dead(include_replayed=all_, limit=limit)
+            rows = [dead_letter_summary(d) for d in dead]
         if as_json:
             typer.echo(json.dumps(rows, indent=2))
             return
@@ -79,19 +91,15 @@ def register(app: typer.Typer) -> None:
         database_url: DatabaseOpt = None,
     ) -> None:
         """Show one dead letter with its event body and last error."""
-        from tnhl.cli._run import fail, settings_or_exit, store_or_exit
+        from tnhl.cli._run import fail
         from tnhl.store import RecordNotFoundError
         from tnhl.sync._admin import dead_letter_detail
 
-        store = store_or_exit(
-            settings_or_exit(config, data_dir=data_dir, database_url=database_url)
-        )
-        try:
-            detail = dead_letter_detail(store.get_dead(dead_letter_id=dead_letter_id))
-        except RecordNotFoundError:
-            fail(f"no dead letter with id {dead_letter_id}")
-        finally:
-            store.close()
+        with _opened_store(config, data_dir, database_url) as store:
+            try:
+                detail = dead_letter_detail(store.get_dead(dead_letter_id=dead_letter_id))
+            except RecordNotFoundError:
+                fail(f"no dead letter with id {dead_letter_id}")
         if as_json:
             typer.echo(json.dumps(detail, indent=2, default=str))
             return
@@ -111,15 +119,12 @@ def register(app: typer.Typer) -> None:
         database_url: DatabaseOpt = None,
     ) -> None:
         """Put dead letters back in the queue (tries reset); a running `tnhl run` picks them up."""
-        from tnhl.cli._run import fail, settings_or_exit, store_or_exit
+        from tnhl.cli._run import fail
         from tnhl.store import RecordNotFoundError
 
         if not ids and not all_:
             fail("give dead letter ids, or --all")
-        store = store_or_exit(
-            settings_or_exit(config, data_dir=data_dir, database_url=database_url)
-        )
-        try:
+        with _opened_store(config, data_dir, database_url) as store:
             targets = list(ids or [])
             if all_:
                 targets = [d.id for d in store.list_dead(limit=100_000)]
@@ -129,6 +134,4 @@ def register(app: typer.Typer) -> None:
                 except RecordNotFoundError:
                     fail(f"no dead letter with id {dl_id}")
                 typer.echo(f"replayed dead letter {dl_id} (event {row.event_id})")
-        finally:
-            store.close()
         typer.echo(f"{len(targets)} replayed")
