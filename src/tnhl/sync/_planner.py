@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from tnhl.mapping import (
+    Mapped,
     MappingConfig,
     TransformError,
     map_contact,
@@ -167,19 +168,7 @@ def _plan_task(
         mapped = map_task(data, cfg, create=task is None, reference=reference)
     except TransformError as exc:
         return Reject(str(exc))
-    if task is not None:
-        if not mapped.fields:
-            return Skip("nothing to update")
-        params = {"contactId": contact, "taskId": task}
-        return Calls([PlannedCall("update-task", params, mapped.fields)], mapped.warnings)
-    call = PlannedCall(
-        "create-task",
-        {"contactId": contact},
-        mapped.fields,
-        key=f"{location_id}:create-task:{tn_id}",
-        records=IdRecord("task", tn_id, "task.id"),
-    )
-    return Calls([call], mapped.warnings)
+    return _write_child("task", "taskId", location_id, tn_id, contact, task, mapped)
 
 
 def _plan_note(
@@ -202,17 +191,30 @@ def _plan_note(
         mapped = map_note(data, cfg, create=note is None)
     except TransformError as exc:
         return Reject(str(exc))
-    if note is not None:
+    return _write_child("note", "id", location_id, tn_id, contact, note, mapped)
+
+
+def _write_child(
+    kind: Literal["task", "note"],
+    id_param: str,
+    location_id: str,
+    tn_id: str,
+    contact: str,
+    existing: str | None,
+    mapped: Mapped,
+) -> Plan:
+    """Update the task or note HighLevel already has, or create it exactly once (keyed)."""
+    if existing is not None:
         if not mapped.fields:
             return Skip("nothing to update")
-        params = {"contactId": contact, "id": note}
-        return Calls([PlannedCall("update-note", params, mapped.fields)], mapped.warnings)
+        params = {"contactId": contact, id_param: existing}
+        return Calls([PlannedCall(f"update-{kind}", params, mapped.fields)], mapped.warnings)
     call = PlannedCall(
-        "create-note",
+        f"create-{kind}",
         {"contactId": contact},
         mapped.fields,
-        key=f"{location_id}:create-note:{tn_id}",
-        records=IdRecord("note", tn_id, "note.id"),
+        key=f"{location_id}:create-{kind}:{tn_id}",
+        records=IdRecord(kind, tn_id, f"{kind}.id"),
     )
     return Calls([call], mapped.warnings)
 
