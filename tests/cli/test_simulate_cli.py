@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
+import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -141,3 +144,56 @@ def test_registered_in_the_cli() -> None:
     for option in ("--host", "--port", "--state", "--token", "--location-id", "--config"):
         assert option in result.output
     assert _simulate.DEFAULT_PORT == 8787
+
+
+def test_keep_alive_requests_are_not_held_back_by_nagle(
+    tmp_path: Path, stop: list[subprocess.Popen[str]]
+) -> None:
+    """Sequential get-contact calls on one keep-alive connection have a p50 under 5 ms."""
+    config = tmp_path / "sim.yaml"
+    # 200+ calls in a row would otherwise hit the 100-per-10-s burst limit.
+    config.write_text("rate_limit:\n  enabled: false\n", encoding="utf-8")
+    proc = _start("--token", TOKEN, "--config", str(config))
+    stop.append(proc)
+    text = "\n".join(_read_banner(proc, time.monotonic() + 10))
+    match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", text)
+    assert match is not None, text
+    headers = {"Authorization": f"Bearer {TOKEN}", "Version": "2021-07-28"}
+    with httpx.Client(base_url=match.group(1), headers=headers, timeout=5) as client:
+        created = client.post("/contacts/", json={"locationId": "SimLocation000000001"})
+        assert created.status_code == 201, created.text
+        path = f"/contacts/{created.json()['contact']['id']}"
+        for _ in range(20):
+            assert client.get(path).status_code == 200
+        timings = []
+        for _ in range(200):
+            began = time.perf_counter()
+            response = client.get(path)
+            timings.append(time.perf_counter() - began)
+            assert response.status_code == 200
+    p50 = statistics.median(timings)
+    assert p50 < 0.005, f"p50 {p50 * 1000:.1f} ms over {len(timings)} requests"
+
+
+def test_accepted_connections_get_tcp_nodelay() -> None:
+    """A connection accepted by asyncio on the socket `simulate` binds has TCP_NODELAY set."""
+
+    async def accept_one() -> int:
+        sock = _simulate._bind("127.0.0.1", 0)
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            server_side = writer.get_extra_info("socket")
+            accepted.set_result(server_side.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        # The same loop.create_server(sock=...) path uvicorn takes with the socket we hand it.
+        server = await asyncio.start_server(on_connect, sock=sock)
+        async with server:
+            _, writer = await asyncio.open_connection(*sock.getsockname())
+            try:
+                return await asyncio.wait_for(accepted, timeout=5)
+            finally:
+                writer.close()
+
+    assert asyncio.run(accept_one()) != 0

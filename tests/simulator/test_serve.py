@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from tnhl.simulator._serve import _bind_loopback, serve_in_thread
+from tnhl.simulator import bind_listening_socket, serve_in_thread
 
 
 async def _hello(request: Request) -> PlainTextResponse:
@@ -40,7 +40,7 @@ def test_two_servers_get_distinct_ports() -> None:
 
 def test_listening_socket_is_tcp_so_responses_are_not_delayed() -> None:
     """The socket declares IPPROTO_TCP, which makes asyncio set TCP_NODELAY on connections."""
-    sock = _bind_loopback()
+    sock = bind_listening_socket("127.0.0.1", 0)
     try:
         assert sock.proto == socket.IPPROTO_TCP
     finally:

@@ -26,19 +26,16 @@ def _is_loopback(host: str) -> bool:
 
 def _bind(host: str, port: int) -> socket.socket:
     # Bind before printing, so the printed URL (and the port, when 0 asked for a free one)
-    # is already accepting connections when a script reads it.
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # is already accepting connections when a script reads it. The shared helper makes the
+    # socket IPPROTO_TCP, so every accepted connection gets TCP_NODELAY (no ~40 ms stalls).
+    from tnhl.simulator import bind_listening_socket
+
     try:
-        sock.bind((host, port))
+        return bind_listening_socket(host, port)
     except OSError as exc:
-        sock.close()
         raise typer.BadParameter(
             f"cannot listen on {host}:{port} ({exc.strerror})", param_hint="--port"
         ) from None
-    sock.listen(128)
-    return sock
 
 
 def register(app: typer.Typer) -> None:

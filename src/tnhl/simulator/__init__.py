@@ -13,7 +13,7 @@ from tnhl.simulator._config import (
 )
 from tnhl.simulator._errors import ConfigError, SimulatorError
 from tnhl.simulator._http import SimHTTPError
-from tnhl.simulator._serve import ServeError, serve_in_thread
+from tnhl.simulator._serve import ServeError, bind_listening_socket, serve_in_thread
 from tnhl.simulator._state import LocationSettings, SimState
 from tnhl.simulator._testing import RunningSimulator, running_simulator
 
@@ -32,6 +32,7 @@ __all__ = [
     "SimulatorConfig",
     "SimulatorError",
     "SimulatorParts",
+    "bind_listening_socket",
     "build_simulator",
     "create_app",
     "load_config",

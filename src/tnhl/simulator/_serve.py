@@ -16,23 +16,31 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
-__all__ = ["ServeError", "serve_in_thread"]
+__all__ = ["ServeError", "bind_listening_socket", "serve_in_thread"]
 
 
 class ServeError(RuntimeError):
     """The server did not start (or stop) within its deadline."""
 
 
-def _bind_loopback() -> socket.socket:
-    # Binding ourselves (port 0) and handing the socket to uvicorn avoids the race of picking a
-    # "free" port number and hoping nobody takes it before uvicorn binds it.
+def bind_listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to `host:port` (port 0 picks a free one) and listening, for uvicorn.
+
+    Binding ourselves and handing the socket to uvicorn avoids the race of picking a "free" port
+    number and hoping nobody takes it before uvicorn binds it. Raises `OSError` if it cannot bind.
+    """
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the
     # listening socket says it is TCP, and without it every response waits ~40 ms (Nagle plus
     # delayed ACK) because h11 writes headers and body separately.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 
@@ -49,7 +57,7 @@ def serve_in_thread(
     Waits (polling, with a deadline) until uvicorn reports it has started, and on exit asks it to
     stop and joins the thread. Raises `ServeError` if either takes longer than its timeout.
     """
-    sock = _bind_loopback()
+    sock = bind_listening_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,
