@@ -118,15 +118,9 @@ def test_offset_timestamp_keeps_its_zone() -> None:
         ("task.created", {"id": "t", "contactId": "c", "taskName": ""}, "data.taskName", "empty"),
         (
             "task.created",
-            {"id": "t", "contactId": "c", "taskName": "x", "priority": "asap"},
-            "data.priority",
-            "low",
-        ),
-        (
-            "task.created",
             {"id": "t", "contactId": "c", "taskName": "x", "priority": 1},
             "data.priority",
-            "low",
+            "highest in some apps and lowest in others",
         ),
         (
             "task.created",
@@ -166,7 +160,7 @@ def test_invalid_fields_are_named(type_: str, data: dict[str, Any], field: str, 
 
 def test_every_problem_is_reported_at_once() -> None:
     """All problems come back together, so the sender fixes them in one round."""
-    found = problems(body("task.created", {"priority": "asap"}))
+    found = problems(body("task.created", {"priority": 2}))
     assert {"data.id", "data.contactId", "data.taskName", "data.priority"} <= set(found)
 
 
@@ -201,11 +195,42 @@ def test_json_that_is_not_an_object_is_invalid(raw: bytes) -> None:
     assert info.value.problems == [{"field": "(body)", "problem": "must be a JSON object"}]
 
 
-def test_priority_is_case_insensitive() -> None:
-    """`HIGH` and `high` are the same priority."""
-    event = parse_event(body("task.created", {**VALID["task.created"], "priority": "HIGH"}))
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("HIGH", "HIGH"),
+        ("Medium", "Medium"),
+        ("  asap ", "asap"),
+        ("P1", "P1"),
+        ("1", "1"),
+        ("Kunde wartet", "Kunde wartet"),
+        ("x" * 64, "x" * 64),
+    ],
+)
+def test_priority_is_any_text_kept_as_sent(sent: str, kept: str) -> None:
+    """Any non-blank priority text up to 64 characters is accepted and kept, only trimmed."""
+    event = parse_event(body("task.created", {**VALID["task.created"], "priority": sent}))
     assert isinstance(event.data, TaskData)
-    assert event.data.priority == "high"
+    assert event.data.priority == kept
+
+
+@pytest.mark.parametrize(
+    ("sent", "words"),
+    [
+        (1, "not a JSON number or boolean"),
+        (0.5, "not a JSON number or boolean"),
+        (True, "not a JSON number or boolean"),
+        ("", "must not be empty"),
+        ("   ", "must not be empty"),
+        ("x" * 65, "at most 64 characters"),
+        (["high"], "must be a string"),
+    ],
+)
+def test_priority_refusals_are_named(sent: object, words: str) -> None:
+    """Numbers, booleans, blank or over-long priorities are refused on data.priority."""
+    found = problems(body("task.created", {**VALID["task.created"], "priority": sent}))
+    assert set(found) == {"data.priority"}
+    assert words in found["data.priority"]
 
 
 @pytest.mark.parametrize(

@@ -96,3 +96,29 @@ def test_returns_a_copy() -> None:
     """Mutating the returned document does not change the next one."""
     talknotes_openapi()["paths"].clear()
     assert "/webhooks/talknotes" in talknotes_openapi()["paths"]
+
+
+def test_priority_is_published_as_free_text() -> None:
+    """The schema publishes priority as text of 1 to 64 characters, saying why numbers fail."""
+    schemas = talknotes_openapi()["components"]["schemas"]
+    text, null = schemas["TaskData"]["properties"]["priority"]["anyOf"]
+    assert (text["type"], text["minLength"], text["maxLength"]) == ("string", 1, 64)
+    assert "enum" not in text
+    assert "lowest in others" in text["description"]
+    assert null == {"type": "null"}
+    check = body_validator()
+    medium = {**EXAMPLE_EVENTS["task.created"]}
+    medium["data"] = {**medium["data"], "priority": "Medium"}
+    assert check.is_valid(medium)
+    medium["data"] = {**medium["data"], "priority": 1}
+    assert not check.is_valid(medium)
+
+
+def test_published_schema_refuses_control_characters_in_ids() -> None:
+    """The published schema refuses a NUL in `data.id` and `data.contactId`, as the parser does."""
+    check = body_validator()
+    base = EXAMPLE_EVENTS["task.created"]
+    assert check.is_valid(base)
+    for field in ("id", "contactId"):
+        bad = {**base, "data": {**base["data"], field: "tn\x00t"}}
+        assert not check.is_valid(bad), field

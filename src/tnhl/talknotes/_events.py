@@ -10,12 +10,19 @@ Decisions, each documented there too:
 - Unknown keys are kept, not rejected: in `data` they land in the model's `model_extra`, so a
   field mapping can use them without a contract change; nothing unknown is ever an error.
 - Updates are partial: a key that is absent means "unchanged", an explicit `null` means
-  "clear" (`model_fields_set` tells the two apart). Creates must say something useful.
-- `priority` is one of `low|normal|high|urgent` (other letter cases are accepted and lowered;
-  the published schema lists the lowercase forms). Numbers are refused: "1"
-  means "highest" in some apps and "lowest" in others.
+  "clear" (`model_fields_set` tells the two apart). Creates must say something useful: a new
+  contact needs an identifier that is not blank.
+- Ids (`id`, `contactId`, `external_id`) are trimmed and must not contain control characters:
+  no app's id holds a NUL or a newline, and the store (PostgreSQL text) cannot hold NUL, so
+  such an event could never apply; refused here it fails once, visibly, instead of later.
+- `priority` is any non-blank text up to 64 characters, kept as sent (trimmed): the mapping
+  turns words such as `medium`, `asap` or `P1` into a level and keeps unknown words as labels,
+  so no task is lost over a word. JSON numbers and booleans are refused: 1 means "highest" in
+  some apps and "lowest" in others, so the sender must say which by sending text ("P1", "1").
 - `dueDate` is an ISO 8601 date (`2026-12-04`) or date-time, with or without a zone; a value
   without a zone is wall-clock time in the location's time zone, applied by the mapping.
+  `dueDate` and the event `timestamp` must fall in the years 1970 to 2200: HighLevel takes
+  no other dates, and `0001-01-01` or `9999-12-31` are placeholders, not dates.
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ from pydantic import (
     model_validator,
 )
 
-from tnhl.talknotes._errors import InvalidEvent, MalformedEvent, Problem
+from tnhl.talknotes._errors import invalid_event_from
 
 EventType = Literal[
     "contact.created",
@@ -69,10 +76,12 @@ EventType = Literal[
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
-Priority = Literal["low", "normal", "high", "urgent"]
-
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _PHONE_CHARS = re.compile(r"\+?[0-9 ().\-/]+")
+# Unicode category Cc is exactly these two ranges; a regex is quicker than unicodedata per char.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_NO_CONTROL_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+_FIRST_YEAR, _LAST_YEAR = 1970, 2200
 
 
 def _check_email(value: str) -> str:
@@ -89,16 +98,34 @@ def _check_phone(value: str) -> str:
     return value
 
 
+def _check_no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters (NUL, tab, newline, ...)")
+    return value
+
+
+def _check_year(value: date) -> None:
+    if not _FIRST_YEAR <= value.year <= _LAST_YEAR:
+        raise ValueError(f"must be in the years {_FIRST_YEAR} to {_LAST_YEAR}")
+
+
 def _check_due(value: str) -> str:
+    parsed: date
     try:
-        date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         try:
-            datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(value)
         except ValueError:
             raise ValueError(
                 "is not an ISO 8601 date or date-time (e.g. 2026-12-04 or 2026-12-04T17:00:00Z)"
             ) from None
+    _check_year(parsed)
+    return value
+
+
+def _check_stamp(value: datetime) -> datetime:
+    _check_year(value)
     return value
 
 
@@ -109,11 +136,36 @@ def _require_text(value: Any) -> Any:
     return value
 
 
-def _lower(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
+def _refuse_number(value: Any) -> Any:
+    # A bare 1 is "highest" in some apps and "lowest" in others: guessing would be wrong for
+    # half the senders, so they say which in text ("P1", "1", "urgent").
+    if isinstance(value, bool | int | float):
+        raise ValueError(
+            'must be text such as "high" or "P1", not a JSON number or boolean (1 means '
+            "highest in some apps and lowest in others; send it as text)"
+        )
+    return value
 
 
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+_ID_RULE = "Surrounding whitespace is trimmed; control characters (NUL, tab, ...) are refused."
+Id = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+    AfterValidator(_check_no_control),
+    Field(
+        description="1 to 128 characters, not blank. " + _ID_RULE,
+        json_schema_extra={"pattern": _NO_CONTROL_PATTERN},
+    ),
+]
+ExternalId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=128),
+    AfterValidator(_check_no_control),
+    Field(
+        description="Up to 128 characters (blank does not identify a new contact). " + _ID_RULE,
+        json_schema_extra={"pattern": _NO_CONTROL_PATTERN},
+    ),
+]
 Text = Annotated[str, StringConstraints(max_length=256)]
 Email = Annotated[
     str,
@@ -132,18 +184,26 @@ DueDate = Annotated[
     StringConstraints(strip_whitespace=True, max_length=64),
     AfterValidator(_check_due),
     Field(
-        description="ISO 8601 date or date-time; without a zone it is wall-clock time in the "
-        "location's time zone.",
+        description="ISO 8601 date or date-time in the years 1970 to 2200; without a zone it "
+        "is wall-clock time in the location's time zone.",
         examples=["2026-12-04", "2026-12-04T17:00:00Z", "2026-12-04T17:00"],
     ),
 ]
-PriorityIn = Annotated[
-    Priority,
-    BeforeValidator(_lower),
-    Field(description="Send lowercase; other letter cases are accepted. Numbers are refused."),
+Priority = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    BeforeValidator(_refuse_number),
+    Field(
+        description="Any non-blank text up to 64 characters, kept as sent (trimmed). The "
+        "mapping reads words such as low, medium, high, urgent, asap and P-levels (P1 is the "
+        "most urgent) and keeps other words as labels. JSON numbers and booleans are refused: "
+        '1 means highest in some apps and lowest in others, so send "P1" or "1" as text.',
+        examples=["high", "Medium", "P1"],
+    ),
 ]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=65_536)]
 Stamp = Annotated[AwareDatetime, BeforeValidator(_require_text)]
+EventStamp = Annotated[Stamp, AfterValidator(_check_stamp)]
 
 
 class _Data(BaseModel):
@@ -156,7 +216,7 @@ class ContactData(_Data):
 
     id: Id
     email: Email | None = None
-    external_id: Annotated[str, StringConstraints(max_length=128)] | None = None
+    external_id: ExternalId | None = None
     full_name: Text | None = None
     phone: Phone | None = None
     custom_fields: dict[str, Any] | None = None
@@ -168,7 +228,9 @@ class NewContactData(ContactData):
 
     @model_validator(mode="after")
     def _identifiable(self) -> NewContactData:
-        if not (self.email or self.phone or self.full_name or self.external_id):
+        # Blank values identify no one: HighLevel would get a contact nobody can find.
+        identifiers = (self.email, self.phone, self.full_name, self.external_id)
+        if not any(value is not None and value.strip() for value in identifiers):
             raise ValueError(
                 "a new contact needs at least one of email, phone, full_name, external_id"
             )
@@ -186,7 +248,7 @@ class _TaskFields(_Data):
     id: Id
     contactId: Id
     dueDate: DueDate | None = None
-    priority: PriorityIn | None = None
+    priority: Priority | None = None
     description: Annotated[str, StringConstraints(max_length=65_536)] | None = None
     completed: bool | None = None
     assignee: Text | None = None
@@ -240,7 +302,9 @@ class TalkNotesEvent(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     type: EventType
-    timestamp: Stamp = Field(description="When it happened; ISO 8601 with a zone.")
+    timestamp: EventStamp = Field(
+        description="When it happened; ISO 8601 with a zone, in the years 1970 to 2200."
+    )
     data: EventData
 
 
@@ -320,7 +384,7 @@ def parse_event(body: bytes | str) -> TalkNotesEvent:
     try:
         return _ADAPTER.validate_json(body)
     except ValidationError as exc:
-        raise _to_invalid(exc) from None
+        raise invalid_event_from(exc, EVENT_TYPES) from None
 
 
 def entity_key(event: TalkNotesEvent) -> str:
@@ -329,46 +393,3 @@ def entity_key(event: TalkNotesEvent) -> str:
     if isinstance(data, ContactData | ContactRef):
         return data.id
     return data.contactId
-
-
-_PROBLEM_TEXT = {
-    "missing": "is required",
-    "string_type": "must be a string",
-    "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false",
-    "dict_type": "must be an object",
-    "model_type": "must be an object",
-    "model_attributes_type": "must be an object",
-    "timezone_aware": "must be an ISO 8601 date-time with a zone (Z or +hh:mm)",
-    "string_too_short": "must not be empty",
-}
-
-
-def _to_invalid(exc: ValidationError) -> InvalidEvent:
-    problems: list[Problem] = []
-    for err in exc.errors(include_url=False, include_input=False, include_context=True):
-        kind = err["type"]
-        if kind == "json_invalid":
-            return MalformedEvent([{"field": "(body)", "problem": f"is not JSON: {err['msg']}"}])
-        loc = list(err["loc"])
-        if loc and loc[0] in EVENT_TYPES:
-            loc = loc[1:]  # the discriminator's branch name is noise for the sender
-        if kind == "union_tag_not_found":
-            problems.append({"field": "type", "problem": "is required"})
-            continue
-        if kind == "union_tag_invalid":
-            problems.append(
-                {"field": "type", "problem": "must be one of " + ", ".join(EVENT_TYPES)}
-            )
-            continue
-        if not loc and kind in ("dict_type", "model_type", "model_attributes_type"):
-            problems.append({"field": "(body)", "problem": "must be a JSON object"})
-            continue
-        field = ""
-        for part in loc:
-            field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
-        text = _PROBLEM_TEXT.get(kind) or str(err["msg"]).removeprefix("Value error, ")
-        if kind in ("literal_error", "enum"):
-            text = "must be " + text.removeprefix("Input should be ")
-        problems.append({"field": field or "(body)", "problem": text})
-    return InvalidEvent(problems)
