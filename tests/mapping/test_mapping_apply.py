@@ -177,3 +177,88 @@ def test_note_without_content_uses_title_or_rejects() -> None:
     assert map_note({"noteTitle": "Only"}, CFG, create=True).fields["body"] == "Only"
     with pytest.raises(TransformError, match=r"^noteContent: required"):
         map_note({"noteTitle": " "}, CFG, create=True)
+
+
+def test_unknown_priority_word_becomes_the_label_with_a_warning() -> None:
+    """An unknown word keeps the task: it is the label as written, and a warning names it."""
+    data = {"taskName": "Call Sam", "dueDate": "2026-12-01", "priority": "  Someday "}
+    out = map_task(data, CFG, create=True, reference=EVENT_TIME)
+    assert out.fields["title"] == "[Someday] Call Sam"
+    assert out.warnings == [
+        "priority: unknown priority 'Someday', used as the label as written"
+        " (map it to a level with tasks.priority.aliases)"
+    ]
+
+
+def test_unknown_priority_word_in_body_line_mode() -> None:
+    """Under body_line the unknown word is the body's priority line."""
+    cfg = load_mapping_text("tasks:\n  priority:\n    mode: body_line\n")
+    data = {"taskName": "T", "dueDate": "2026-12-01", "priority": "whenever"}
+    out = map_task(data, cfg, create=True, reference=EVENT_TIME)
+    assert out.fields["title"] == "T"
+    assert out.fields["body"] == "Priority: whenever"
+
+
+@pytest.mark.parametrize(
+    ("priority", "title"),
+    [
+        (" MEDIUM ", "Call Sam"),
+        ("Standard", "Call Sam"),
+        ("important", "[High] Call Sam"),
+        ("asap", "[Urgent] Call Sam"),
+        ("Critical", "[Urgent] Call Sam"),
+        ("minor", "[Low] Call Sam"),
+        (4, "[Low] Call Sam"),
+    ],
+)
+def test_spoken_priorities_label_the_title(priority: object, title: str) -> None:
+    """Everyday words map case-insensitively to the four levels' labels, without warnings."""
+    data = {"taskName": "Call Sam", "dueDate": "2026-12-01", "priority": priority}
+    out = map_task(data, CFG, create=True, reference=EVENT_TIME)
+    assert out.fields["title"] == title
+    assert out.warnings == []
+
+
+def test_priority_aliases_from_the_mapping_file() -> None:
+    """tasks.priority.aliases maps the user's own words (any case) to a level."""
+    cfg = load_mapping_text("tasks:\n  priority:\n    aliases: {Someday: low, HOT: urgent}\n")
+    base = {"taskName": "Call Sam", "dueDate": "2026-12-01"}
+    out = map_task({**base, "priority": "someday"}, cfg, create=True, reference=EVENT_TIME)
+    assert out.fields["title"] == "[Low] Call Sam"
+    assert out.warnings == []
+    out = map_task({**base, "priority": " Hot"}, cfg, create=True, reference=EVENT_TIME)
+    assert out.fields["title"] == "[Urgent] Call Sam"
+
+
+@pytest.mark.parametrize("priority", [True, {"level": "high"}, float("nan")])
+def test_priority_that_is_no_word_is_ignored_with_warning(priority: object) -> None:
+    """A bool, an object or a non-finite number adds no label; the task still maps."""
+    data = {"taskName": "Call Sam", "dueDate": "2026-12-01", "priority": priority}
+    out = map_task(data, CFG, create=True, reference=EVENT_TIME)
+    assert out.fields["title"] == "Call Sam"
+    assert len(out.warnings) == 1
+    assert out.warnings[0].startswith("priority: not a priority")
+
+
+def test_short_local_phone_is_dropped_with_a_warning() -> None:
+    """555-0104 is not a valid US number: it is not sent, and the warning names phone and it."""
+    out = map_contact({"full_name": "Sam Reyes", "phone": "555-0104"}, CFG)
+    assert "phone" not in out.fields
+    assert out.warnings == [
+        "phone: not a valid number for region US: '555-0104' (dropped: not sent to HighLevel)"
+    ]
+
+
+def test_possible_validation_keeps_the_old_behaviour() -> None:
+    """contact.phone.validation: possible still sends a possible-length number."""
+    cfg = load_mapping_text("contact:\n  phone:\n    validation: possible\n")
+    assert map_contact({"phone": "555-0104"}, cfg).fields == {"phone": "+15550104"}
+
+
+def test_invalid_email_is_dropped_with_a_warning() -> None:
+    """a@b..co is not sent; the warning names email and the value; the rest still maps."""
+    out = map_contact({"email": "a@b..co", "phone": "+1 212 555 0123"}, CFG)
+    assert out.fields == {"phone": "+12125550123"}
+    assert out.warnings == [
+        "email: not an email address: 'a@b..co' (dropped: not sent to HighLevel)"
+    ]

@@ -23,7 +23,10 @@ def test_default_mapping_loads_with_documented_values() -> None:
     cfg = default_mapping()
     assert cfg.contact.create_mode == "upsert"
     assert cfg.contact.phone.default_region == "US"
+    assert cfg.contact.phone.validation == "valid"
+    assert cfg.contact.phone.on_invalid == "drop"
     assert cfg.tasks.priority.mode == "title_prefix"
+    assert cfg.tasks.priority.aliases == {}
     assert cfg.tasks.due.timezone == "UTC"
     assert cfg.tasks.due.date_only_time == time(9, 0)
     assert cfg.notes.send_title is True
@@ -127,6 +130,23 @@ def test_custom_fields_and_extra_fields_load() -> None:
             id="template-attribute-access",
         ),
         pytest.param(
+            "tasks:\n  priority:\n    aliases:\n      someday: later\n",
+            "mapping.yaml line 4: tasks.priority.aliases.someday: must be one of low, normal,"
+            " high, urgent",
+            id="alias-bad-level",
+        ),
+        pytest.param(
+            "tasks:\n  priority:\n    aliases: {ASAP: low, asap: high}\n",
+            "mapping.yaml line 3: tasks.priority.aliases: 'ASAP' and 'asap' are the same word"
+            " (case-insensitive) with different levels",
+            id="alias-folded-duplicate",
+        ),
+        pytest.param(
+            "tasks:\n  priority:\n    aliases: {' ': low}\n",
+            "mapping.yaml line 3: tasks.priority.aliases: an alias must be a non-blank word",
+            id="alias-blank-word",
+        ),
+        pytest.param(
             "- just\n- a list\n",
             "mapping.yaml line 1: the file must be a mapping of sections",
             id="not-a-mapping",
@@ -136,6 +156,13 @@ def test_custom_fields_and_extra_fields_load() -> None:
 def test_bad_mapping_reports_line_and_problem(text: str, expected: str) -> None:
     """Each kind of mistake fails at load with the file, line, dotted path and the problem."""
     assert str(_error(text)).startswith(expected)
+
+
+def test_priority_aliases_load_case_insensitively() -> None:
+    """Alias words are stored trimmed and casefolded, so any spelling of them matches."""
+    cfg = load_mapping_text("tasks:\n  priority:\n    aliases: {' Some  Day': low, HOT: urgent}\n")
+    assert cfg.tasks.priority.aliases == {"some day": "low", "hot": "urgent"}
+    assert cfg.tasks.priority.mode == "title_prefix"
 
 
 def test_every_problem_is_reported_in_line_order() -> None:

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tnhl.mapping import (
+    Priority,
     TransformError,
     default_due,
     default_mapping,
@@ -110,11 +111,24 @@ def test_bad_phone_names_the_field(raw: str) -> None:
     assert info.value.field == "phone"
 
 
-def test_phone_valid_mode_is_stricter() -> None:
-    """validation=valid rejects a possible-length number outside assigned ranges."""
-    assert to_e164("+1 999 555 0143", region="US") == "+19995550143"
+def test_phone_valid_is_the_default_and_stricter_than_possible() -> None:
+    """By default a possible-length number outside assigned ranges is refused; possible keeps it."""
     with pytest.raises(TransformError, match="valid number"):
-        to_e164("+1 999 555 0143", region="US", validation="valid")
+        to_e164("+1 999 555 0143", region="US")
+    assert to_e164("+1 999 555 0143", region="US", validation="possible") == "+19995550143"
+
+
+def test_short_local_number_is_not_a_valid_phone() -> None:
+    """555-0104 in the US is refused naming phone and the value, not sent as +15550104."""
+    with pytest.raises(TransformError) as info:
+        to_e164("555-0104", region="US")
+    assert str(info.value) == "phone: not a valid number for region US: '555-0104'"
+    assert to_e164("555-0104", region="US", validation="possible") == "+15550104"
+
+
+def test_valid_number_passes_the_default_check() -> None:
+    """A number in an assigned range (New York 212) maps to E.164 under the valid default."""
+    assert to_e164("+1 212 555 0123", region="US") == "+12125550123"
 
 
 def test_email_normalised() -> None:
@@ -239,6 +253,15 @@ def test_default_due_is_next_day_at_configured_time() -> None:
         ("2", "high"),
         (None, None),
         ("", None),
+        ("   ", None),
+        ("MEDIUM", "normal"),
+        ("Med", "normal"),
+        (" Normal ", "normal"),
+        ("standard", "normal"),
+        ("Important", "high"),
+        ("ASAP", "urgent"),
+        ("\tCritical\n", "urgent"),
+        ("Minor", "low"),
     ],
 )
 def test_priority_normalisation(raw: object, expected: str | None) -> None:
@@ -246,9 +269,30 @@ def test_priority_normalisation(raw: object, expected: str | None) -> None:
     assert normalise_priority(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["whenever", True, -1, 1.5, float("inf"), float("nan")])
+@pytest.mark.parametrize(
+    "raw", ["whenever", True, -1, 1.5, float("inf"), float("nan"), {"level": 1}, ["high"]]
+)
 def test_unknown_priority_names_the_field(raw: object) -> None:
     """Unrecognised priorities raise TransformError on priority."""
     with pytest.raises(TransformError) as info:
         normalise_priority(raw)
     assert info.value.field == "priority"
+
+
+def test_priority_aliases_add_and_override_words() -> None:
+    """Aliases map new words, match case-insensitively and win over the built-in words."""
+    aliases: dict[str, Priority] = {"Someday": "low", "high": "urgent", "to  do": "normal"}
+    assert normalise_priority(" SOMEDAY ", aliases=aliases) == "low"
+    assert normalise_priority("High", aliases=aliases) == "urgent"
+    assert normalise_priority("To Do", aliases=aliases) == "normal"
+    assert normalise_priority("important", aliases=aliases) == "high"
+
+
+def test_unknown_priority_message_names_the_word() -> None:
+    """The error for an unknown word quotes it trimmed and points at the aliases setting."""
+    with pytest.raises(TransformError) as info:
+        normalise_priority("  Someday ")
+    assert str(info.value) == (
+        "priority: unknown priority 'Someday'"
+        " (use low, normal, high, urgent, 1-5, P1-P5 or a tasks.priority.aliases word)"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._apply import Mapped, map_contact, map_note, map_task
+from ._check import MappingProblem, check_record
 from ._config import default_mapping, load_mapping, load_mapping_text
 from ._errors import MappingError, MappingFileError, MappingIssue, TransformError
 from ._models import MappingConfig
@@ -25,9 +26,11 @@ __all__ = [
     "MappingError",
     "MappingFileError",
     "MappingIssue",
+    "MappingProblem",
     "NameParts",
     "Priority",
     "TransformError",
+    "check_record",
     "default_due",
     "default_mapping",
     "format_due",

@@ -122,7 +122,7 @@ def map_contact(data: Mapping[str, Any], cfg: MappingConfig) -> Mapped:
             except TransformError as exc:
                 if c.email.on_invalid == "reject":
                     raise
-                out.warnings.append(f"{exc} (dropped)")
+                out.warnings.append(f"{exc} (dropped: not sent to HighLevel)")
     if "phone" in data:
         raw = _text(data["phone"])
         if raw is None:
@@ -136,7 +136,7 @@ def map_contact(data: Mapping[str, Any], cfg: MappingConfig) -> Mapped:
             except TransformError as exc:
                 if c.phone.on_invalid == "reject":
                     raise
-                out.warnings.append(f"{exc} (dropped)")
+                out.warnings.append(f"{exc} (dropped: not sent to HighLevel)")
     for hl_field, expr in c.fields.items():
         value = jmespath.search(expr, dict(data))
         if value is not None:
@@ -148,14 +148,36 @@ def map_contact(data: Mapping[str, Any], cfg: MappingConfig) -> Mapped:
 
 
 def _priority_label(data: Mapping[str, Any], cfg: MappingConfig, out: Mapped) -> str | None:
-    if cfg.tasks.priority.mode == "ignore" or data.get("priority") is None:
+    p = cfg.tasks.priority
+    raw = data.get("priority")
+    if p.mode == "ignore" or raw is None:
         return None
     try:
-        level = normalise_priority(data["priority"])
+        level = normalise_priority(raw, aliases=p.aliases)
     except TransformError as exc:
-        out.warnings.append(f"{exc} (ignored)")
+        written = _written_priority(raw)
+        if written is None:
+            out.warnings.append(f"{exc} (ignored)")
+            return None
+        # A word tnhl does not know still says something the user meant: keep it verbatim
+        # as the label rather than lose it (or the task).
+        out.warnings.append(
+            f"priority: unknown priority {written!r}, used as the label as written"
+            " (map it to a level with tasks.priority.aliases)"
+        )
+        return written
+    return None if level is None else p.labels.get(level)
+
+
+def _written_priority(raw: object) -> str | None:
+    """The priority as the user wrote it (spaces tidied), or None when it is no word or number."""
+    if isinstance(raw, bool):
         return None
-    return None if level is None else cfg.tasks.priority.labels.get(level)
+    if isinstance(raw, int) or (isinstance(raw, float) and math.isfinite(raw)):
+        return str(raw)
+    if isinstance(raw, str):
+        return " ".join(raw.split()) or None
+    return None
 
 
 def map_task(

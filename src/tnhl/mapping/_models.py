@@ -13,6 +13,8 @@ import phonenumbers
 from jmespath.exceptions import JMESPathError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ._transforms import priority_key
+
 __all__ = [
     "ContactConfig",
     "CustomFieldSpec",
@@ -84,7 +86,7 @@ class NameConfig(_Strict):
 
 class PhoneConfig(_Strict):
     default_region: str = "US"
-    validation: Literal["possible", "valid"] = "possible"
+    validation: Literal["possible", "valid"] = "valid"
     on_invalid: Literal["drop", "reject"] = "drop"
 
     @field_validator("default_region")
@@ -138,6 +140,26 @@ class PriorityConfig(_Strict):
     labels: dict[PriorityLevel, str | None] = Field(default_factory=_default_labels)
     title_format: str = "[{label}] {title}"
     body_format: str = "Priority: {label}"
+    # Extra words people use (word: level), over the built-in ones; keys stored folded.
+    aliases: dict[str, PriorityLevel] = Field(default_factory=dict)
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, v: dict[str, PriorityLevel]) -> dict[str, PriorityLevel]:
+        out: dict[str, PriorityLevel] = {}
+        first: dict[str, str] = {}
+        for word, level in v.items():
+            key = priority_key(word)
+            if not key:
+                raise ValueError("an alias must be a non-blank word")
+            if key in out and out[key] != level:
+                raise ValueError(
+                    f"{first[key]!r} and {word!r} are the same word (case-insensitive)"
+                    " with different levels"
+                )
+            out[key] = level
+            first.setdefault(key, word)
+        return out
 
     @field_validator("title_format")
     @classmethod

@@ -9,7 +9,7 @@ import email.utils
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal
@@ -90,8 +90,12 @@ def split_name(
     return NameParts(name, " ".join(rest[:cut]), " ".join(rest[cut:]), prefix)
 
 
-def to_e164(raw: str, *, region: str, validation: Literal["possible", "valid"] = "possible") -> str:
-    """A phone number in E.164 (+15551234567); numbers without +code are read in `region`."""
+def to_e164(raw: str, *, region: str, validation: Literal["possible", "valid"] = "valid") -> str:
+    """A phone number in E.164 (+12125550123); numbers without +code are read in `region`.
+
+    `valid` (the default) also requires a number range libphonenumber knows is assigned, so a
+    short local number such as 555-0104 is refused instead of becoming +15550104.
+    """
     text = str(raw).strip()
     if not text:
         raise TransformError("phone", "is empty")
@@ -146,6 +150,7 @@ _PRIORITY_WORDS: dict[str, Priority] = {
     "normal": "normal",
     "medium": "normal",
     "med": "normal",
+    "standard": "normal",
     "default": "normal",
     "none": "normal",
     "m": "normal",
@@ -166,9 +171,18 @@ _PRIORITY_WORDS: dict[str, Priority] = {
 _LEVELS: dict[int, Priority] = {0: "urgent", 1: "urgent", 2: "high", 3: "normal"}
 
 
-def normalise_priority(raw: object) -> Priority | None:
+def priority_key(word: str) -> str:
+    """The form priority words are compared in: trimmed, inner spaces collapsed, casefolded."""
+    return " ".join(word.split()).casefold()
+
+
+def normalise_priority(
+    raw: object, *, aliases: Mapping[str, Priority] | None = None
+) -> Priority | None:
     """low/normal/high/urgent from words, numbers or P-levels (1 = urgent, 4+ = low).
 
+    Words are matched case-insensitively after trimming; `aliases` (word: level) are checked
+    before the built-in words and P-levels, so a mapping file can add or override any word.
     None for a blank value; TransformError for anything else unrecognised.
     """
     if isinstance(raw, bool):
@@ -179,17 +193,23 @@ def normalise_priority(raw: object) -> Priority | None:
         if not math.isfinite(raw) or raw != int(raw) or raw < 0:
             raise TransformError("priority", f"not a priority level: {raw!r}")
         return _LEVELS.get(int(raw), "low")
-    text = str(raw).strip().casefold()
+    if not isinstance(raw, str):
+        raise TransformError("priority", f"not a priority: {raw!r}")
+    text = priority_key(raw)
     if not text:
         return None
+    if aliases:
+        # Keys are folded here too, so a caller passing raw mapping-file keys still matches.
+        folded = {priority_key(k): v for k, v in aliases.items()}
+        if text in folded:
+            return folded[text]
     if text in _PRIORITY_WORDS:
         return _PRIORITY_WORDS[text]
     m = re.fullmatch(r"p?(\d)", text)
     if m:
         return _LEVELS.get(int(m.group(1)), "low")
-    raise TransformError(
-        "priority", f"unknown priority {raw!r} (use low, normal, high, urgent, 1-5 or P1-P5)"
-    )
+    hint = "use low, normal, high, urgent, 1-5, P1-P5 or a tasks.priority.aliases word"
+    raise TransformError("priority", f"unknown priority {raw.strip()!r} ({hint})")
 
 
 # Epoch values at or above this are milliseconds: as seconds it is the year 2286, beyond the
