@@ -17,36 +17,48 @@ from tnhl.store._errors import (
 )
 from tnhl.store._migrate import current_revision, head_revision, upgrade_to_head
 from tnhl.store._models import (
-    Claim,
     DeadLetter,
-    EntityKey,
+    Delta,
     EventState,
+    EventVerdict,
     InboundEvent,
     InboxRow,
+    Link,
     MapKind,
     OpState,
     OutboundOp,
+    PendingEvent,
+    RecordClaim,
+    RecordState,
+    Settlement,
     Source,
     StoreStats,
 )
 from tnhl.store._protocols import Store
 from tnhl.store._sql import SqlStore, open_store
+from tnhl.store._work import Folder, lww_merge
 
 __all__ = [
-    "Claim",
     "DeadLetter",
-    "EntityKey",
+    "Delta",
     "EventState",
+    "EventVerdict",
+    "Folder",
     "InboundEvent",
     "InboxRow",
     "InvalidRecordError",
     "LeaseLostError",
+    "Link",
     "MapKind",
     "MappingConflictError",
     "OpState",
     "OutOfOrderError",
     "OutboundOp",
+    "PendingEvent",
+    "RecordClaim",
     "RecordNotFoundError",
+    "RecordState",
+    "Settlement",
     "Source",
     "SqlStore",
     "Store",
@@ -56,6 +68,7 @@ __all__ = [
     "StoreUnavailableError",
     "current_revision",
     "head_revision",
+    "lww_merge",
     "open_store",
     "upgrade_to_head",
 ]

@@ -7,46 +7,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from tnhl.store._errors import InvalidRecordError, RecordNotFoundError
-from tnhl.store._inbox import get_event, row, update_owned
-from tnhl.store._models import UNFINISHED_STATES, DeadLetter, InboxRow
-from tnhl.store._schema import dead_letters, inbox
+from tnhl.store._inbox import get_event, row
+from tnhl.store._models import DeadLetter, InboxRow
+from tnhl.store._schema import dead_letters, inbox, records
 
-__all__ = ["dead_letter", "get_dead", "list_dead", "replay_dead"]
-
-
-def dead_letter(
-    conn: sa.Connection,
-    inbox_id: int,
-    *,
-    worker: str,
-    reason: str,
-    error: str | None,
-    now: float,
-) -> int:
-    """Finish the event as dead and file it in dead_letters; returns the dead letter's id."""
-    if not reason:
-        raise InvalidRecordError("reason", "is required")
-    update_owned(
-        conn,
-        [inbox_id],
-        worker,
-        state="dead",
-        last_error=error,
-        done_at=now,
-        lease_owner=None,
-        lease_until=None,
-    )
-    existing = conn.execute(
-        sa.select(dead_letters.c.id).where(dead_letters.c.inbox_id == inbox_id)
-    ).scalar()
-    values = {"reason": reason, "error": error, "dead_at": now, "replayed_at": None}
-    if existing is not None:
-        conn.execute(sa.update(dead_letters).where(dead_letters.c.id == existing).values(**values))
-        return int(existing)
-    new_id = conn.execute(
-        sa.insert(dead_letters).values(inbox_id=inbox_id, **values).returning(dead_letters.c.id)
-    ).scalar_one()
-    return int(new_id)
+__all__ = ["get_dead", "list_dead", "replay_dead"]
 
 
 def _dead_query() -> sa.Select[Any]:
@@ -97,7 +62,7 @@ def get_dead(
 def replay_dead(
     conn: sa.Connection, *, dead_letter_id: int | None, inbox_id: int | None, now: float
 ) -> InboxRow:
-    """Put a dead event back to pending with its attempts reset; a no-op if already replayed."""
+    """Put a dead event back to work, its record due now; a no-op if already replayed."""
     dl = get_dead(conn, dead_letter_id=dead_letter_id, inbox_id=inbox_id)
     if dl.event.state != "dead":
         return dl.event
@@ -105,27 +70,37 @@ def replay_dead(
         sa.update(inbox)
         .where(inbox.c.id == dl.inbox_id, inbox.c.state == "dead")
         .values(
-            state="pending",
+            # Folded events go back to their record (still holding their fields); an event
+            # that never reached a record is read again.
+            state="pending" if dl.event.record_key is not None else "received",
             attempts=0,
             next_attempt_at=now,
-            lease_owner=None,
-            lease_until=None,
             done_at=None,
             result=None,
         )
     )
-    # The replayed event is now its entity's head: events behind it that a worker holds must
-    # wait for it, so their leases end (that worker's outcome will be refused, not applied).
-    conn.execute(
-        sa.update(inbox)
-        .where(
-            inbox.c.location_id == dl.event.location_id,
-            inbox.c.entity_key == dl.event.entity_key,
-            inbox.c.id > dl.inbox_id,
-            inbox.c.state.in_(UNFINISHED_STATES),
-            inbox.c.lease_owner.is_not(None),
+    if dl.event.record_key is not None:
+        # Due at once with a clean slate; a worker holding it sees the new version at settle.
+        conn.execute(
+            sa.update(records)
+            .where(
+                records.c.location_id == dl.event.location_id,
+                records.c.record_key == dl.event.record_key,
+            )
+            .values(
+                status="retry",
+                attempts=0,
+                crashes=0,
+                waiting_since=None,
+                version=records.c.version + 1,
+                due_at=sa.case(
+                    (
+                        sa.and_(records.c.lease_until.is_not(None), records.c.lease_until > now),
+                        records.c.due_at,
+                    ),
+                    else_=now,
+                ),
+            )
         )
-        .values(lease_owner=None, lease_until=None)
-    )
     conn.execute(sa.update(dead_letters).where(dead_letters.c.id == dl.id).values(replayed_at=now))
     return get_event(conn, dl.inbox_id)

@@ -7,14 +7,21 @@ PostgreSQL and need no time-zone handling in SQL.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from collections.abc import Mapping
+from typing import Any, Final, Literal
 
 __all__ = [
     "FINISHED_STATES",
     "UNFINISHED_STATES",
-    "Claim",
     "DeadLetter",
-    "EntityKey",
+    "Delta",
+    "EventVerdict",
+    "Link",
+    "PendingEvent",
+    "RecordClaim",
+    "RecordState",
+    "RecordStatus",
+    "Settlement",
     "EventState",
     "InboundEvent",
     "InboxRow",
@@ -29,6 +36,8 @@ Source = Literal["talknotes", "highlevel"]
 EventState = Literal["received", "pending", "done", "dead", "skipped"]
 OpState = Literal["planned", "sent", "succeeded", "failed", "unknown"]
 MapKind = Literal["contact", "task", "note"]
+RecordStatus = Literal["new", "synced", "waiting", "retry", "dead", "deleted"]
+Outcome = Literal["applied", "skipped", "waiting", "retry", "reschedule", "dead"]
 
 SOURCES: Final = ("talknotes", "highlevel")
 EVENT_STATES: Final = ("received", "pending", "done", "dead", "skipped")
@@ -53,14 +62,6 @@ class InboundEvent:
 
 
 @dataclass(frozen=True)
-class EntityKey:
-    """What work is ordered by: one contact (or other entity) in one location."""
-
-    location_id: str
-    entity_key: str
-
-
-@dataclass(frozen=True)
 class InboxRow:
     """One stored event with its processing state; `id` is the global arrival order."""
 
@@ -80,28 +81,8 @@ class InboxRow:
     last_error: str | None
     done_at: float | None
     result: str | None
-
-    @property
-    def entity(self) -> EntityKey:
-        return EntityKey(self.location_id, self.entity_key)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Leased work for one entity: its oldest unfinished event first, then the events behind it.
-
-    The events after the first are the consecutive unfinished events of the same entity, in
-    arrival order, so an executor may coalesce them (several contact.updated into one call).
-    """
-
-    entity: EntityKey
-    events: tuple[InboxRow, ...]
-    worker: str
-    lease_until: float
-
-    @property
-    def inbox_ids(self) -> list[int]:
-        return [e.id for e in self.events]
+    record_key: str | None = None
+    warnings: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,9 +116,128 @@ class DeadLetter:
 
 @dataclass(frozen=True)
 class StoreStats:
-    """What `tnhl status` shows: events by state, the age of the oldest unfinished event."""
+    """What `tnhl status` shows: events by state, the age of the oldest unfinished event,
+    records leased and waiting (tasks and notes waiting for their contact), warned events."""
 
     counts: dict[str, int] = field(default_factory=dict)
     oldest_unfinished_age: float | None = None
     leased: int = 0
     dead_letters: int = 0
+    waiting_records: int = 0
+    events_with_warnings: int = 0
+
+
+@dataclass(frozen=True)
+class Delta:
+    """What one event says about one record, derived from the event by the engine.
+
+    `at` (the event's timestamp, epoch seconds) and `tiebreak` (its webhook id) order the
+    writes: per field, the newest wins, whatever order the events were folded in.
+    """
+
+    inbox_id: int
+    kind: MapKind
+    talknotes_id: str
+    contact_id: str
+    at: float
+    tiebreak: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    delete: bool = False
+
+    @property
+    def record_key(self) -> str:
+        return f"{self.kind}:{self.talknotes_id}"
+
+
+@dataclass(frozen=True)
+class EventVerdict:
+    """An event settled at once, without folding (it belongs to no record tnhl syncs)."""
+
+    inbox_id: int
+    state: Literal["skipped", "dead"]
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """One TalkNotes record: its last-writer-wins fields and what HighLevel was last given.
+
+    `fields` maps a field to (value, at, tiebreak) of the newest event that set it; `applied`
+    is the HighLevel body fields as last written.
+    """
+
+    location_id: str
+    kind: MapKind
+    talknotes_id: str
+    contact_id: str
+    fields: Mapping[str, tuple[Any, float, str]]
+    deleted_at: float | None
+    first_at: float | None
+    applied: Mapping[str, Any]
+    status: RecordStatus
+    version: int
+    attempts: int
+    crashes: int
+    waiting_since: float | None
+    last_error: str | None = None
+
+    @property
+    def record_key(self) -> str:
+        return f"{self.kind}:{self.talknotes_id}"
+
+    def values(self) -> dict[str, Any]:
+        """The record as its events say it is now: field -> newest value."""
+        return {name: reg[0] for name, reg in self.fields.items()}
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event folded into a record and not settled yet."""
+
+    inbox_id: int
+    event_id: str
+    event_type: str
+    received_at: float
+
+
+@dataclass(frozen=True)
+class RecordClaim:
+    """A record leased to one worker with the events it is to settle."""
+
+    state: RecordState
+    events: tuple[PendingEvent, ...]
+    worker: str
+    lease_until: float
+
+
+@dataclass(frozen=True)
+class Link:
+    """(kind, TalkNotes id) -> HighLevel id, recorded when the settlement commits."""
+
+    kind: MapKind
+    talknotes_id: str
+    highlevel_id: str
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """How a claimed record's try ended, written in ONE transaction by `Store.settle`.
+
+    applied/skipped settle the claim's events (done/skipped); dead files them as dead letters;
+    waiting/retry/reschedule leave them pending until `due_at`. `applied_fields` are merged
+    over the record's applied body, `links` go into the id map, `ops_done` (key, HighLevel id)
+    finish exactly-once creates and `ops_unknown` mark creates whose outcome is unknown.
+    """
+
+    outcome: Outcome
+    reason: str = ""
+    due_at: float | None = None
+    applied_fields: Mapping[str, Any] = field(default_factory=dict)
+    links: tuple[Link, ...] = ()
+    ops_done: tuple[tuple[str, str | None], ...] = ()
+    ops_unknown: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+    count_attempt: bool = False
+    crashed: bool = False
+    deleted: bool = False

@@ -8,14 +8,16 @@ from __future__ import annotations
 from typing import Protocol
 
 from tnhl.store._models import (
-    Claim,
     DeadLetter,
-    EntityKey,
     InboundEvent,
     InboxRow,
     OutboundOp,
+    RecordClaim,
+    RecordState,
+    Settlement,
     StoreStats,
 )
+from tnhl.store._work import Folder
 
 __all__ = ["Store"]
 
@@ -31,66 +33,31 @@ class Store(Protocol):
         """
         ...
 
-    def claim_next(
+    def claim(
         self,
         worker: str,
         *,
+        fold: Folder,
         now: float | None = None,
         lease_seconds: float = 60.0,
         limit: int = 1,
-        max_run: int = 50,
-        entity: EntityKey | None = None,
-    ) -> list[Claim]:
-        """Lease up to `limit` entities' due heads, each with the run of events behind it."""
+        fold_limit: int = 500,
+    ) -> list[RecordClaim]:
+        """Fold up to `fold_limit` received events into their records (`fold` derives each
+        event's Delta, or settles it at once), then lease up to `limit` due records, each with
+        its pending events. One transaction."""
         ...
 
-    def complete(
-        self,
-        inbox_ids: list[int],
-        *,
-        worker: str,
-        result: str | None = None,
-        skipped: bool = False,
-        now: float | None = None,
+    def settle(
+        self, claim: RecordClaim, settlement: Settlement, *, now: float | None = None
     ) -> None:
-        """Finish leased events as done (or skipped), all or nothing.
+        """Record how a claimed record's try ended, in one transaction (see `Settlement`).
 
-        LeaseLostError if the worker no longer holds one of them; OutOfOrderError if an earlier
-        event of the same entity is still unfinished.
-        """
+        LeaseLostError when the claim's lease is no longer held; MappingConflictError (and
+        nothing changed) when a link maps an id already mapped to another."""
         ...
 
-    def release(self, inbox_ids: list[int], *, worker: str) -> int:
-        """Give back leased events that were not attempted, and the worker's later events of
-        the same entities; their claim does not count as an attempt. Returns how many."""
-        ...
-
-    def retry_later(
-        self,
-        inbox_id: int,
-        *,
-        worker: str,
-        at: float,
-        error: str | None = None,
-        count_attempt: bool = True,
-    ) -> None:
-        """Schedule the next try; also releases the events behind it that this worker holds.
-
-        `count_attempt=False` (waiting out a rate limit) does not count the claim as an attempt.
-        """
-        ...
-
-    def dead_letter(
-        self,
-        inbox_id: int,
-        *,
-        worker: str,
-        reason: str,
-        error: str | None = None,
-        now: float | None = None,
-    ) -> int:
-        """Finish a leased event as dead; returns the dead letter's id."""
-        ...
+    def get_record(self, location_id: str, kind: str, talknotes_id: str) -> RecordState | None: ...
 
     def replay_dead(
         self,
@@ -99,8 +66,8 @@ class Store(Protocol):
         inbox_id: int | None = None,
         now: float | None = None,
     ) -> InboxRow:
-        """Back to pending with attempts reset, due now; later events of its entity held by a
-        worker lose their lease (they must wait for it). Replaying twice changes nothing."""
+        """Back to work with its record due now and its tries reset. Replaying twice changes
+        nothing."""
         ...
 
     def list_dead(
@@ -112,14 +79,6 @@ class Store(Protocol):
     ) -> DeadLetter: ...
 
     def get_event(self, inbox_id: int) -> InboxRow: ...
-
-    def requeue_expired(self, *, now: float | None = None) -> int:
-        """The sweeper: clear leases that ran out; returns how many."""
-        ...
-
-    def ready_entities(self, *, now: float | None = None, limit: int = 100) -> list[EntityKey]:
-        """Entities with due, unleased work, oldest first (for the dispatcher)."""
-        ...
 
     def purge_finished(self, *, older_than: float, limit: int = 10_000) -> int:
         """Delete done/skipped events finished before `older_than` (keep >= 7 days for dedupe)."""
@@ -146,21 +105,11 @@ class Store(Protocol):
         ...
 
     # outbound operations ---------------------------------------------------------------------
-    def begin_op(
+    def send_op(
         self, key: str, *, inbox_id: int | None, operation_id: str, body: str | None = None
-    ) -> OutboundOp:
-        """Plan an operation, or return the EXISTING row for `key` unchanged."""
+    ) -> None:
+        """Mark the create under `key` sent (planning it on its first try) before it goes out."""
         ...
-
-    def mark_sent(self, key: str) -> OutboundOp: ...
-
-    def finish_op(
-        self, key: str, *, highlevel_id: str | None = None, response: str | None = None
-    ) -> OutboundOp: ...
-
-    def fail_op(self, key: str, error: str) -> OutboundOp: ...
-
-    def mark_unknown(self, key: str, error: str) -> OutboundOp: ...
 
     def get_op(self, key: str) -> OutboundOp | None: ...
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["cursors", "dead_letters", "id_map", "inbox", "metadata", "outbound_ops"]
+__all__ = ["cursors", "dead_letters", "id_map", "inbox", "metadata", "outbound_ops", "records"]
 
 # Named constraints so migrations can refer to them on every backend (batch mode on SQLite).
 metadata = sa.MetaData(
@@ -43,12 +43,53 @@ inbox = sa.Table(
     sa.Column("last_error", sa.Text(), nullable=True),
     sa.Column("done_at", sa.Double(), nullable=True),
     sa.Column("result", sa.Text(), nullable=True),
+    # Set when the event is folded into its record (kind:talknotes id); JSON list of the
+    # mapping's warnings once the event is settled.
+    sa.Column("record_key", sa.String(ID + 16), nullable=True),
+    sa.Column("warnings", sa.Text(), nullable=True),
     sa.UniqueConstraint("source", "event_id"),
     sa.CheckConstraint("source IN ('talknotes', 'highlevel')", name="source"),
     sa.CheckConstraint("state IN ('received', 'pending', 'done', 'dead', 'skipped')", name="state"),
-    # The claim query walks an entity's events in arrival order.
     sa.Index(None, "location_id", "entity_key", "id"),
-    sa.Index(None, "state", "next_attempt_at"),
+    # The fold reads received events oldest first; a claim reads one record's pending events.
+    sa.Index(None, "state", "id"),
+    sa.Index(None, "location_id", "record_key", "state"),
+)
+
+# One row per TalkNotes record (contact, task or note): what the events received so far say it
+# should be (per field, the value of the newest event: last-writer-wins registers) and what
+# HighLevel was last given. Workers claim records, not events: a record is due when it has
+# events to settle, and claiming it leases it (`due_at` moves to the lease's end, so a killed
+# worker's record comes due again by itself).
+records = sa.Table(
+    "records",
+    metadata,
+    sa.Column("location_id", sa.String(ID), primary_key=True),
+    sa.Column("record_key", sa.String(ID + 16), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("talknotes_id", sa.String(ID), nullable=False),
+    sa.Column("contact_id", sa.String(ID), nullable=False),
+    sa.Column("fields", sa.Text(), nullable=False),
+    sa.Column("deleted_at", sa.Double(), nullable=True),
+    sa.Column("first_at", sa.Double(), nullable=True),
+    sa.Column("applied", sa.Text(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("crashes", sa.Integer(), nullable=False),
+    sa.Column("waiting_since", sa.Double(), nullable=True),
+    sa.Column("due_at", sa.Double(), nullable=True),
+    sa.Column("lease_owner", sa.String(ID), nullable=True),
+    sa.Column("lease_until", sa.Double(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("updated_at", sa.Double(), nullable=False),
+    sa.CheckConstraint("kind IN ('contact', 'task', 'note')", name="kind"),
+    sa.CheckConstraint(
+        "status IN ('new', 'synced', 'waiting', 'retry', 'dead', 'deleted')", name="status"
+    ),
+    sa.Index(None, "due_at"),
+    # Children (tasks, notes) waiting for their contact are woken by contact id.
+    sa.Index(None, "location_id", "contact_id"),
 )
 
 id_map = sa.Table(

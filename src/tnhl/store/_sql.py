@@ -12,19 +12,21 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tnhl.store import _dead, _inbox, _records
+from tnhl.store import _dead, _inbox, _records, _work
 from tnhl.store._engine import DEFAULT_SETTING, WRITE, make_engine, translate_errors
 from tnhl.store._errors import InvalidRecordError, StoreUnavailableError
 from tnhl.store._migrate import upgrade_to_head
 from tnhl.store._models import (
-    Claim,
     DeadLetter,
-    EntityKey,
     InboundEvent,
     InboxRow,
     OutboundOp,
+    RecordClaim,
+    RecordState,
+    Settlement,
     StoreStats,
 )
+from tnhl.store._work import Folder
 
 __all__ = ["SqlStore", "open_store"]
 
@@ -71,6 +73,9 @@ class SqlStore:
         self._write_gate: threading.Lock | None = (
             threading.Lock() if engine.dialect.name == "sqlite" else None
         )
+        # Shared with intake's inbox writer on SQLite, so every writer of this process queues
+        # here; PostgreSQL has no process-wide write lock.
+        self.write_lock = self._write_gate
         self._insert: Any = (
             postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         )
@@ -131,91 +136,55 @@ class SqlStore:
         with self._write() as conn:
             return _inbox.add_inbound(conn, event, self._insert)
 
-    def claim_next(
+    def claim(
         self,
         worker: str,
         *,
+        fold: Folder,
         now: float | None = None,
         lease_seconds: float = 60.0,
         limit: int = 1,
-        max_run: int = 50,
-        entity: EntityKey | None = None,
-    ) -> list[Claim]:
+        fold_limit: int = 500,
+    ) -> list[RecordClaim]:
         if not worker or len(worker) > 255:
             raise InvalidRecordError("worker", "must be a non-empty name of at most 255 characters")
         if lease_seconds <= 0:
             raise InvalidRecordError("lease_seconds", "must be positive")
-        if limit < 1 or max_run < 1:
-            raise InvalidRecordError("limit" if limit < 1 else "max_run", "must be at least 1")
+        if limit < 0 or fold_limit < 0:
+            raise InvalidRecordError("limit" if limit < 0 else "fold_limit", "must be >= 0")
         with self._write() as conn:
-            return _inbox.claim(
+            return _work.claim(
                 conn,
                 worker,
                 now=self._now(now),
                 lease_seconds=lease_seconds,
                 limit=limit,
-                max_run=max_run,
-                entity=entity,
+                fold=fold,
+                fold_limit=fold_limit,
             )
 
-    def complete(
-        self,
-        inbox_ids: list[int],
-        *,
-        worker: str,
-        result: str | None = None,
-        skipped: bool = False,
-        now: float | None = None,
-    ) -> None:
-        if not inbox_ids:
-            return
-        with self._write() as conn:
-            _inbox.complete(
-                conn,
-                list(inbox_ids),
-                worker=worker,
-                result=result,
-                state="skipped" if skipped else "done",
-                now=self._now(now),
-            )
-
-    def release(self, inbox_ids: list[int], *, worker: str) -> int:
-        if not inbox_ids:
-            return 0
-        with self._write() as conn:
-            return _inbox.release(conn, list(inbox_ids), worker=worker)
-
-    def retry_later(
-        self,
-        inbox_id: int,
-        *,
-        worker: str,
-        at: float,
-        error: str | None = None,
-        count_attempt: bool = True,
+    def settle(
+        self, claim: RecordClaim, settlement: Settlement, *, now: float | None = None
     ) -> None:
         with self._write() as conn:
-            _inbox.retry_later(
-                conn,
-                inbox_id,
-                worker=worker,
-                at=float(at),
-                error=error,
-                count_attempt=count_attempt,
-            )
+            _work.settle(conn, claim, settlement, self._now(now))
 
-    def dead_letter(
-        self,
-        inbox_id: int,
-        *,
-        worker: str,
-        reason: str,
-        error: str | None = None,
-        now: float | None = None,
-    ) -> int:
+    def get_record(self, location_id: str, kind: str, talknotes_id: str) -> RecordState | None:
+        with self._read() as conn:
+            return _work.get_record(conn, location_id, f"{kind}:{talknotes_id}")
+
+    def send_op(
+        self, key: str, *, inbox_id: int | None, operation_id: str, body: str | None = None
+    ) -> None:
         with self._write() as conn:
-            return _dead.dead_letter(
-                conn, inbox_id, worker=worker, reason=reason, error=error, now=self._now(now)
+            _work.send_op(
+                conn,
+                key,
+                inbox_id=inbox_id,
+                operation_id=operation_id,
+                body=body,
+                now=self._clock(),
+                insert=self._insert,
             )
 
     def replay_dead(
@@ -247,14 +216,6 @@ class SqlStore:
     def get_event(self, inbox_id: int) -> InboxRow:
         with self._read() as conn:
             return _inbox.get_event(conn, inbox_id)
-
-    def requeue_expired(self, *, now: float | None = None) -> int:
-        with self._write() as conn:
-            return _inbox.requeue_expired(conn, self._now(now))
-
-    def ready_entities(self, *, now: float | None = None, limit: int = 100) -> list[EntityKey]:
-        with self._read() as conn:
-            return _inbox.ready_entities(conn, self._now(now), limit)
 
     def purge_finished(self, *, older_than: float, limit: int = 10_000) -> int:
         with self._write() as conn:
@@ -297,39 +258,6 @@ class SqlStore:
         )
 
     # outbound operations ---------------------------------------------------------------------
-    def begin_op(
-        self, key: str, *, inbox_id: int | None, operation_id: str, body: str | None = None
-    ) -> OutboundOp:
-        now = self._clock()
-        with self._write() as conn:
-            return _records.begin_op(
-                conn,
-                key,
-                inbox_id=inbox_id,
-                operation_id=operation_id,
-                body=body,
-                now=now,
-                insert=self._insert,
-            )
-
-    def _set_op(self, key: str, state: Any, **values: Any) -> OutboundOp:
-        with self._write() as conn:
-            return _records.set_op_state(conn, key, state, now=self._clock(), **values)
-
-    def mark_sent(self, key: str) -> OutboundOp:
-        return self._set_op(key, "sent")
-
-    def finish_op(
-        self, key: str, *, highlevel_id: str | None = None, response: str | None = None
-    ) -> OutboundOp:
-        return self._set_op(key, "succeeded", highlevel_id=highlevel_id, response=response)
-
-    def fail_op(self, key: str, error: str) -> OutboundOp:
-        return self._set_op(key, "failed", response=error)
-
-    def mark_unknown(self, key: str, error: str) -> OutboundOp:
-        return self._set_op(key, "unknown", response=error)
-
     def get_op(self, key: str) -> OutboundOp | None:
         with self._read() as conn:
             return _records.get_op(conn, key)

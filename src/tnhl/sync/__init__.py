@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from tnhl.sync._errors import RescheduleNeeded, SettingsError, SyncError
-from tnhl.sync._executor import BatchOutcome, Executor
+from tnhl.sync._errors import RecordConflictError, RescheduleNeeded, SettingsError, SyncError
+from tnhl.sync._executor import Executor
+from tnhl.sync._outcome import Decider
+from tnhl.sync._planner import plan_record
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._schedule import DEFAULT_DELAYS, RetrySchedule
 from tnhl.sync._settings import Settings, load_settings
@@ -11,8 +13,9 @@ from tnhl.sync._worker import WorkerPool
 
 __all__ = [
     "DEFAULT_DELAYS",
-    "BatchOutcome",
+    "Decider",
     "Executor",
+    "RecordConflictError",
     "RescheduleNeeded",
     "RetrySchedule",
     "Settings",
@@ -21,4 +24,5 @@ __all__ = [
     "SyncMetrics",
     "WorkerPool",
     "load_settings",
+    "plan_record",
 ]

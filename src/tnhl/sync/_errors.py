@@ -4,13 +4,14 @@
 
     SyncError
     ├── SettingsError       a setting is missing or invalid; names the field, never its value
+    ├── RecordConflictError two TalkNotes records resolve to one HighLevel record
     └── RescheduleNeeded    internal: a call must wait `wait` seconds (rate limit) before it may
                             be sent; the executor reschedules the entity instead of sleeping
 """
 
 from __future__ import annotations
 
-__all__ = ["RescheduleNeeded", "SettingsError", "SyncError"]
+__all__ = ["RecordConflictError", "RescheduleNeeded", "SettingsError", "SyncError"]
 
 
 class SyncError(Exception):
@@ -34,3 +35,18 @@ class RescheduleNeeded(SyncError):
         self.wait = wait
         self.reason = reason
         super().__init__(f"{reason}: next slot in {wait:.3f} s")
+
+
+class RecordConflictError(SyncError):
+    """HighLevel's record for this TalkNotes record already belongs to another TalkNotes record
+    (two people sharing an email, say). Nothing was written; a person must look."""
+
+    def __init__(self, kind: str, talknotes_id: str, other: str, highlevel_id: str) -> None:
+        self.kind = kind
+        self.talknotes_id = talknotes_id
+        self.other = other
+        self.highlevel_id = highlevel_id
+        super().__init__(
+            f"TalkNotes {kind}s {other!r} and {talknotes_id!r} both match HighLevel {kind} "
+            f"{highlevel_id!r}; HighLevel was left unchanged"
+        )

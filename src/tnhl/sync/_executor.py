@@ -1,310 +1,223 @@
-"""The executor: one claimed batch of one entity -> HighLevel calls -> settled inbox rows.
+"""The executor: claimed records -> plans -> HighLevel calls -> one settlement per record.
 
-For each batch it asks the planner for the next step over the events still pending (re-planning
-after every step, because a step may have put a new id in the id map that the next one needs),
-runs the step's calls, then settles the rows: done, retry later, or dead letter. It never sleeps:
-a rate-limit wait reschedules the entity and frees the worker thread.
-
-Exactly-once creates: a keyed create is recorded in `outbound_ops` before it is sent; a key that
-already succeeded reuses its HighLevel id; a key left `sent`/`unknown` (a crash or an unknown
-outcome) is read back first (`_readback.py`) and re-sent only when proven absent.
+Layered like a send path, each layer small:
+- `execute`: plan (pure), run the calls, settle, all failures through `Decider` (`_outcome`);
+- exactly-once (`_run_call`): a keyed create is marked sent before it goes out; a key that
+  already succeeded reuses its HighLevel id; a key left sent/unknown (a crash, an unknown
+  outcome) is read back (`_readback`) and re-sent only when proven absent;
+- known answers: HighLevel's duplicate 400 is adopted, a repeated delete's 404 is success, and a
+  contact is looked up before it is created so another record's contact is never overwritten;
+- paced send (`_send`): a rate-limit slot first, never a sleep (`RescheduleNeeded`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 import structlog
 
-from tnhl.highlevel import APIError, DuplicateContactError
-from tnhl.sync._classify import Verdict, classify
-from tnhl.sync._errors import RescheduleNeeded
+from tnhl.highlevel import APIError, DuplicateContactError, OutcomeUnknownError
+from tnhl.mapping import MappingConfig
+from tnhl.store import (
+    LeaseLostError,
+    Link,
+    MappingConflictError,
+    RecordClaim,
+    Settlement,
+    SqlStore,
+)
+from tnhl.sync._errors import RecordConflictError, RescheduleNeeded
+from tnhl.sync._lookup import BatchLookup
 from tnhl.sync._metrics import SyncMetrics
-from tnhl.sync._plan import Call, EventView, PlanFn, Step
-from tnhl.sync._planner import update_body
-from tnhl.sync._ports import CallFn, ExecStore, InboxItem, Limiter, WorkBatch
-from tnhl.sync._readback import can_read_back, read_back
-from tnhl.sync._schedule import RetrySchedule
+from tnhl.sync._outcome import Decider
+from tnhl.sync._plan_types import Calls, Plan, PlannedCall, Reject, Skip
+from tnhl.sync._planner import plan_record, update_body
+from tnhl.sync._readback import CallFn, can_read_back, read_back
 
-__all__ = ["BatchOutcome", "Executor"]
+__all__ = ["Deferral", "Executor", "Limiter"]
 
 log = structlog.get_logger("tnhl.sync")
 
 
-@dataclass
-class BatchOutcome:
-    """What one `execute` did, by inbox id (for logs, metrics and tests)."""
+@dataclass(frozen=True)
+class Deferral:
+    """The record waits, still leased, `wait` seconds for a rate-limit slot."""
 
-    done: list[int] = field(default_factory=list)
-    skipped: list[int] = field(default_factory=list)
-    retry: list[int] = field(default_factory=list)
-    rescheduled: list[int] = field(default_factory=list)
-    dead: list[int] = field(default_factory=list)
-    released: list[int] = field(default_factory=list)
-    deferred: list[int] = field(default_factory=list)
-    abandoned: list[int] = field(default_factory=list)
+    wait: float
+
+
+class Limiter(Protocol):
+    """The rate limiter's non-blocking side: seconds until a slot (0: taken now)."""
+
+    def try_acquire(self, key: str) -> float: ...
+
+
+@dataclass
+class _Run:
+    """What the calls of one plan achieved so far (kept even when a later call fails)."""
+
+    links: list[Link] = field(default_factory=list)
+    ops_done: list[tuple[str, str | None]] = field(default_factory=list)
+    ops_unknown: list[str] = field(default_factory=list)
     calls: int = 0
 
-
-# Keep a leased batch in memory until `at` (epoch seconds) instead of rescheduling it in the
-# store; returns False when it will not (the executor then reschedules in the store).
-Defer = Callable[[WorkBatch, float, str], bool]
-
-
-class _Lookup:
-    def __init__(self, store: ExecStore, location_id: str) -> None:
-        self._store = store
-        self._location = location_id
-
-    def highlevel_id(self, kind: str, talknotes_id: str) -> str | None:
-        return self._store.get_highlevel_id(self._location, kind, talknotes_id)
+    def link(self, call: PlannedCall, highlevel_id: str | None) -> None:
+        if call.records is not None and highlevel_id:
+            r = call.records
+            self.links.append(Link(r.kind, r.talknotes_id, highlevel_id))
 
 
-def _dig(data: Any, path: str) -> str | None:
+def _dig(payload: Any, path: str) -> str | None:
     for part in path.split("."):
-        if not isinstance(data, Mapping):
+        if not isinstance(payload, Mapping):
             return None
-        data = data.get(part)
-    return data if isinstance(data, str) and data else None
+        payload = payload.get(part)
+    return payload if isinstance(payload, str) and payload else None
 
 
-def _original_call(call: Call, request_body: str | None) -> Call | None:
-    """`call` with the body its op was first planned with, when that body differs."""
-    if request_body is None:
+def _first_body(call: PlannedCall, stored: str | None) -> PlannedCall | None:
+    """The call as first planned, when its stored body differs from the current one."""
+    if stored is None or call.body is None:
         return None
-    try:
-        first = json.loads(request_body)
-    except ValueError:
-        return None
+    first = json.loads(stored)
     now = json.loads(json.dumps(call.body, sort_keys=True, default=str))
-    if first == now or not isinstance(first, dict):
-        return None
-    return dataclasses.replace(call, body=first)
+    return None if first == now else replace(call, body=first)
 
 
-def _already_gone(exc: APIError) -> bool:
-    # HighLevel answers a missing note or task with 400 "... not found" as well as 404.
-    return exc.status == 404 or (exc.status == 400 and "not found" in exc.message.lower())
-
-
-def _view(item: InboxItem) -> EventView:
-    try:
-        doc = json.loads(item.body)
-    except ValueError:
-        doc = {}
-    data = doc.get("data") if isinstance(doc, dict) else None
-    stamp = doc.get("timestamp") if isinstance(doc, dict) else None
-    return EventView(
-        inbox_id=item.id,
-        event_id=item.event_id,
-        location_id=item.location_id,
-        event_type=item.event_type,
-        data=data if isinstance(data, dict) else {},
-        timestamp=stamp if isinstance(stamp, str) else None,
-    )
+def _dumps(body: Mapping[str, Any] | None) -> str | None:
+    return None if body is None else json.dumps(body, sort_keys=True, default=str)
 
 
 class Executor:
-    """Runs claimed batches. Thread-safe as long as its store, client and limiter are."""
+    """Runs claimed records against HighLevel and settles each in the store."""
 
     def __init__(
         self,
-        store: ExecStore,
+        store: SqlStore,
         client: CallFn,
-        planner: PlanFn,
+        mapping: MappingConfig,
+        decider: Decider,
         *,
-        schedule: RetrySchedule | None = None,
         limiter: Limiter | None = None,
         clock: Callable[[], float] = time.time,
         metrics: SyncMetrics | None = None,
-        reschedule_spacing: float = 0.0,
-        defer: Defer | None = None,
+        planner: Callable[..., Plan] = plan_record,
         lease_margin: float = 0.0,
     ) -> None:
         self._store = store
         self._client = client
-        self._planner = planner
-        self._schedule = schedule or RetrySchedule()
+        self._mapping = mapping
+        self.decider = decider
         self._limiter = limiter
         self._clock = clock
         self._metrics = metrics
-        # Rate-limit reschedules of one location are spread `reschedule_spacing` apart (the
-        # limit's mean interval, e.g. 10 s / 100): without it every waiting entity would come
-        # due at the same instant, and all but one would be claimed only to be put back.
-        self._spacing = reschedule_spacing
-        self._defer = defer
-        # No new step starts with less than this left on the lease (set it to the longest a
-        # step's calls may take, e.g. tries x timeout).
+        self._planner = planner
+        # No record starts with less than this left on its lease (a call may take that long).
         self._lease_margin = lease_margin
-        self._next_slot: dict[str, float] = {}
-        self._slot_lock = threading.Lock()
 
-    # -- one batch -------------------------------------------------------------------------
+    def run(self, claims: Sequence[RecordClaim]) -> list[tuple[RecordClaim, float]]:
+        """Execute and settle `claims` (one batch: id-map reads are shared); returns the
+        claims deferred for a rate-limit slot (with the wait), still leased, to run later."""
+        deferred: list[tuple[RecordClaim, float]] = []
+        lookups: dict[str, BatchLookup] = {}
+        for claim in claims:
+            loc = claim.state.location_id
+            lookup = lookups.get(loc)
+            if lookup is None:
+                lookup = lookups[loc] = BatchLookup(self._store, loc)
+            result = self.execute(claim, lookup)
+            if isinstance(result, Deferral):
+                deferred.append((claim, result.wait))
+        return deferred
 
-    def execute(self, batch: WorkBatch, *, worker: str) -> BatchOutcome:
-        """Apply as much of `batch` as can be applied now; every row ends settled or released."""
-        out = BatchOutcome()
-        foreign = [i.id for i in batch.items if i.source != "talknotes"]
-        if foreign:
-            # HighLevel webhooks are stored by intake for the HighLevel -> TalkNotes direction,
-            # which a later issue builds; settle them as skipped rather than dead.
-            self._store.complete(
-                foreign, worker=worker, result="skipped: HighLevel -> TalkNotes not synced yet"
-            )
-            out.skipped.extend(foreign)
-            batch = WorkBatch(
-                batch.location_id,
-                batch.entity_key,
-                tuple(i for i in batch.items if i.source == "talknotes"),
-                batch.lease_until,
-            )
-        items = {i.id: i for i in batch.items}
-        pending = [_view(i) for i in batch.items]
-        lookup = _Lookup(self._store, batch.location_id)
-        while pending:
-            if self._clock() > batch.lease_until - self._lease_margin:
-                # The lease is (nearly) over: another worker may take these events now, so
-                # starting a call could send a create twice. Leave them; they are not settled.
-                out.abandoned.extend(v.inbox_id for v in pending)
-                log.warning("lease ran out", entity=batch.entity_key, left=len(pending))
-                break
-            steps = self._planner(pending, lookup)
-            if not steps or not steps[0].inbox_ids or steps[0].inbox_ids[0] != pending[0].inbox_id:
-                raise RuntimeError("planner must return steps covering the pending events in order")
-            step = steps[0]
-            stop = self._run_step(step, batch, items, worker, out)
-            if stop == "deferred":
-                break
-            pending = pending[len(step.inbox_ids) :]
-            if stop:
-                rest = [v.inbox_id for v in pending]
-                if rest:
-                    self._store.release(rest, worker=worker)
-                    out.released.extend(rest)
-                break
-        return out
+    def settle_deferred(self, claim: RecordClaim, wait: float) -> None:
+        """Give a deferred record back to the store, due when its slot is."""
+        s = Settlement("reschedule", "rate limit", due_at=self._clock() + wait)
+        self._settle(claim, s, BatchLookup(self._store, claim.state.location_id))
 
-    def _run_step(
-        self,
-        step: Step,
-        batch: WorkBatch,
-        items: Mapping[int, InboxItem],
-        worker: str,
-        out: BatchOutcome,
-    ) -> bool | Literal["deferred"]:
-        """Run and settle one step; True when the rest of the batch must wait, "deferred" when
-        the batch from this step on was handed back to be run again later, still leased."""
-        location = batch.location_id
-        ids = list(step.inbox_ids)
-        head = items[ids[0]]
-        bound = log.bind(event_ids=[items[i].event_id for i in ids], entity=head.entity_key)
-        if step.action == "skip":
-            self._store.complete(ids, worker=worker, result=f"skipped: {step.reason}")
-            out.skipped.extend(ids)
-            self._count("skipped", len(ids))
-            bound.info("skipped", reason=step.reason)
-            return False
-        if step.action == "reject":
-            self._dead(ids, worker, f"rejected: {step.reason}", "", out)
-            bound.warning("rejected", reason=step.reason)
-            return False
-        if step.action == "wait":
-            self._retry(head, ids, worker, Verdict("retry", step.reason), out, waiting=True)
-            bound.info("waiting", reason=step.reason, attempts=head.attempts + 1)
-            return True
-        try:
-            results = [self._run_call(call, location, head.id, out) for call in step.calls]
-        except Exception as exc:  # every failure is classified; nothing escapes unsettled
-            verdict = classify(exc, now=self._clock())
-            if isinstance(exc, RescheduleNeeded) and self._defer is not None:
-                at = self._slot_after(location, self._clock() + exc.wait)
-                rest = WorkBatch(
-                    batch.location_id,
-                    batch.entity_key,
-                    tuple(i for i in batch.items if i.id >= ids[0]),
-                    batch.lease_until,
-                )
-                if self._defer(rest, at, worker):
-                    out.deferred.extend(i.id for i in rest.items)
-                    return "deferred"
-            if verdict.kind == "dead":
-                self._dead(ids, worker, verdict.reason, repr(exc)[:500], out)
-                bound.warning("dead", reason=verdict.reason)
-                return False
-            self._retry(head, ids, worker, verdict, out, waiting=False)
-            bound.info("retry", kind=verdict.kind, reason=verdict.reason, delay=verdict.delay)
-            return True
-        summary = "; ".join(r for r in results if r) or "applied"
-        self._store.complete(ids, worker=worker, result=summary)
-        out.done.extend(ids)
-        self._count("applied", len(ids))
-        bound.info("applied", calls=len(step.calls), result=summary)
-        return False
-
-    # -- settling --------------------------------------------------------------------------
-
-    def _dead(
-        self, ids: Sequence[int], worker: str, reason: str, error: str, out: BatchOutcome
-    ) -> None:
-        for inbox_id in ids:
-            self._store.dead_letter(inbox_id, worker=worker, reason=reason, error=error)
-        out.dead.extend(ids)
-        self._count("dead", len(ids))
-
-    def _retry(
-        self,
-        head: InboxItem,
-        ids: Sequence[int],
-        worker: str,
-        verdict: Verdict,
-        out: BatchOutcome,
-        *,
-        waiting: bool,
-    ) -> None:
+    def execute(self, claim: RecordClaim, lookup: BatchLookup) -> Settlement | Deferral | None:
+        """Plan, run and settle one record; a Deferral when it waits (leased) for a slot,
+        None when the lease was lost (another worker has it now)."""
         now = self._clock()
-        rest = list(ids[1:])
-        if verdict.kind == "wait":
-            wait = verdict.delay if verdict.delay is not None else 1.0
-            at = self._slot_after(head.location_id, now + wait)
-            self._store.retry_later(
-                head.id, worker=worker, at=at, error=verdict.reason, count_attempt=False
+        if now > claim.lease_until - self._lease_margin:
+            log.warning("lease ran out before the record ran", record=claim.state.record_key)
+            return None
+        warnings: tuple[str, ...] = ()
+        run = _Run()
+        try:
+            plan = self._planner(claim.state, lookup, self._mapping)
+            warnings = plan.warnings
+            settlement = self._apply(plan, claim, lookup, run)
+        except RescheduleNeeded as exc:
+            if run.calls == 0 and now + exc.wait < claim.lease_until - self._lease_margin:
+                return Deferral(exc.wait)
+            settlement = self.decider.failed(claim, exc, now, warnings=warnings)
+        except Exception as exc:  # every failure becomes an outcome; nothing loops
+            settlement = self.decider.failed(
+                claim, exc, self._clock(), ops_unknown=tuple(run.ops_unknown), warnings=warnings
             )
-            out.rescheduled.append(head.id)
-            self._count("rescheduled", 1)
-        else:
-            attempt = head.attempts + 1
-            scheduled = self._schedule.delay(attempt)
-            if scheduled is None:
-                why = "contact never synced to HighLevel" if waiting else "retries exhausted"
-                self._dead(ids, worker, f"{why} after {attempt} tries: {verdict.reason}", "", out)
-                return
-            delay = scheduled if verdict.delay is None else max(scheduled, verdict.delay)
-            self._store.retry_later(
-                head.id, worker=worker, at=now + delay, error=verdict.reason, count_attempt=True
-            )
-            out.retry.append(head.id)
-            self._count("retried", 1)
-        if rest:
-            self._store.release(rest, worker=worker)
-            out.released.extend(rest)
+            settlement = replace(settlement, links=tuple(run.links), ops_done=tuple(run.ops_done))
+        return self._settle(claim, settlement, lookup)
 
-    def _slot_after(self, location: str, earliest: float) -> float:
-        if self._spacing <= 0:
-            return earliest
-        with self._slot_lock:
-            at = max(earliest, self._next_slot.get(location, 0.0))
-            self._next_slot[location] = at + self._spacing
-            return at
+    def _settle(self, claim: RecordClaim, s: Settlement, lookup: BatchLookup) -> Settlement | None:
+        try:
+            try:
+                self._store.settle(claim, s)
+            except MappingConflictError as exc:
+                s = self.decider.failed(claim, exc, self._clock(), warnings=s.warnings)
+                self._store.settle(claim, s)
+        except LeaseLostError:
+            log.warning("lease lost; another worker has the record", record=claim.state.record_key)
+            return None
+        for link in s.links:
+            lookup.learn(link)
+        if s.deleted:
+            lookup.learn_deleted(claim.state.kind, claim.state.talknotes_id)
+        self._count(s, len(claim.events))
+        log.info(
+            s.outcome,
+            record=claim.state.record_key,
+            events=[e.event_id for e in claim.events],
+            reason=s.reason,
+            warnings=list(s.warnings) or None,
+        )
+        return s
 
-    def _count(self, what: str, n: int) -> None:
-        if self._metrics is not None:
-            getattr(self._metrics, what).inc(n)
+    def _count(self, s: Settlement, n: int) -> None:
+        m = self._metrics
+        if m is None:
+            return
+        counter = {
+            "applied": m.applied,
+            "skipped": m.skipped,
+            "dead": m.dead,
+            "retry": m.retried,
+            "reschedule": m.rescheduled,
+            "waiting": m.waiting,
+        }[s.outcome]
+        counter.inc(max(1, n) if s.outcome in ("applied", "skipped", "dead") else 1)
+
+    def _apply(self, plan: Plan, claim: RecordClaim, lookup: BatchLookup, run: _Run) -> Settlement:
+        if isinstance(plan, Skip):
+            return Settlement("skipped", plan.reason, deleted=plan.deleted, warnings=plan.warnings)
+        if isinstance(plan, Reject):
+            return Settlement("dead", f"rejected: {plan.reason}", warnings=plan.warnings)
+        if not isinstance(plan, Calls):
+            return self.decider.waiting(claim, plan.reason, self._clock(), plan.warnings)
+        results = [self._run_call(call, claim, lookup, run) for call in plan.calls]
+        return Settlement(
+            "applied",
+            "; ".join(r for r in results if r) or "applied",
+            applied_fields=plan.applied,
+            links=tuple(run.links),
+            ops_done=tuple(run.ops_done),
+            warnings=plan.warnings,
+            deleted=plan.deleted,
+        )
 
     # -- one call --------------------------------------------------------------------------
 
@@ -314,16 +227,16 @@ class Executor:
         operation_id: str,
         params: Mapping[str, object],
         body: Any,
-        out: BatchOutcome,
+        run: _Run,
         *,
         paced: bool = False,
     ) -> Any:
-        """One call through the client; takes a rate-limit slot first unless `paced`."""
+        """One call through the client, after taking a rate-limit slot (unless `paced`)."""
         if not paced and self._limiter is not None:
             wait = self._limiter.try_acquire(location)
             if wait > 0:
                 raise RescheduleNeeded(wait)
-        out.calls += 1
+        run.calls += 1
         try:
             result = self._client(operation_id, params=dict(params), json=body)
         except Exception as exc:
@@ -336,114 +249,136 @@ class Executor:
             self._metrics.call(200)
         return result
 
-    def _record(self, call: Call, location: str, highlevel_id: str | None) -> None:
-        if call.record is not None and highlevel_id:
-            r = call.record
-            self._store.put_mapping(location, r.kind, r.talknotes_id, highlevel_id)
-
-    def _run_call(self, call: Call, location: str, inbox_id: int, out: BatchOutcome) -> str:
+    def _run_call(
+        self, call: PlannedCall, claim: RecordClaim, lookup: BatchLookup, run: _Run
+    ) -> str:
+        location = claim.state.location_id
         key = call.key
-        if key is not None:
-            op = self._store.begin_op(
-                key, inbox_id=inbox_id, operation_id=call.operation_id, body=call.body
-            )
-            original = _original_call(call, op.request_body)
-            if op.state == "succeeded":
-                self._record(call, location, op.highlevel_id)
-                if original is not None and op.highlevel_id:
-                    # Created earlier with older content (a crash before the id was mapped,
-                    # then later events coalesced in): bring it up to date.
-                    self._apply_latest(call, op.highlevel_id, location, out)
-                return f"{call.operation_id} already done ({op.highlevel_id})"
-            if op.state in ("sent", "unknown") and can_read_back(call.operation_id):
-                # What was sent may be the op's first body or (if it was re-planned with newer
-                # content before it went out) the current one: look for either.
-                for candidate in (call, original):
-                    if candidate is None:
-                        continue
-                    found = self._read_back(candidate, location, out)
-                    if found is not None:
-                        self._store.finish_op(
-                            key, highlevel_id=found, response="found by read-back"
-                        )
-                        self._record(call, location, found)
-                        if candidate is not call:
-                            self._apply_latest(call, found, location, out)
-                        return f"{call.operation_id} found by read-back ({found})"
-            # Pace before marking sent: a rate-limit wait then leaves the op 'planned', and the
-            # next try sends without a needless read-back.
-            if self._limiter is not None:
-                wait = self._limiter.try_acquire(location)
-                if wait > 0:
-                    raise RescheduleNeeded(wait)
-            self._store.mark_sent(key)
-            return self._send_create(call, location, out, paced=True)
-        return self._send_create(call, location, out, paced=False)
-
-    def _send_create(self, call: Call, location: str, out: BatchOutcome, *, paced: bool) -> str:
-        key = call.key
+        if key is None:
+            return self._send_known(call, location, run)
+        op = self._store.get_op(key)
+        original = _first_body(call, op.request_body) if op is not None else None
+        if op is not None and op.state == "succeeded" and op.highlevel_id:
+            run.link(call, op.highlevel_id)
+            if original is not None:
+                # Created earlier with older content (a crash before it was settled, then
+                # newer events): bring it up to date.
+                self._apply_latest(call, op.highlevel_id, location, run)
+            return f"{call.operation_id} already done ({op.highlevel_id})"
+        if op is not None and op.state in ("sent", "unknown") and can_read_back(call.operation_id):
+            # What went out may be the first body or (re-planned before it was sent) this one.
+            for candidate in (call, original):
+                if candidate is None:
+                    continue
+                found = read_back(
+                    candidate,
+                    lambda o, params=None, json=None: self._send(
+                        location, o, params or {}, json, run
+                    ),
+                    lambda kind, hl_id: lookup.talknotes_id(kind, hl_id) is not None,
+                )
+                if found is not None:
+                    run.ops_done.append((key, found))
+                    run.link(call, found)
+                    if candidate is not call:
+                        self._apply_latest(call, found, location, run)
+                    return f"{call.operation_id} found by read-back ({found})"
+        if call.find_duplicate:
+            existing = self._find_duplicate(call, claim, lookup, run)
+            if existing is not None:
+                return self._adopt(call, existing, location, run, key_sent=False)
+        if self._limiter is not None:
+            # Pace before marking sent: a rate-limit wait then leaves the op unsent, and the
+            # next try needs no read-back.
+            wait = self._limiter.try_acquire(location)
+            if wait > 0:
+                raise RescheduleNeeded(wait)
+        self._store.send_op(
+            key,
+            inbox_id=claim.events[0].inbox_id if claim.events else None,
+            operation_id=call.operation_id,
+            body=_dumps(call.body),
+        )
         try:
             response = self._send(
-                location, call.operation_id, call.params, call.body, out, paced=paced
+                location, call.operation_id, call.params, call.body, run, paced=True
             )
         except DuplicateContactError as exc:
             if call.on_duplicate != "adopt" or not exc.contact_id:
                 raise
-            return self._adopt(call, location, exc.contact_id, out)
+            self._check_free(call, exc.contact_id, lookup)
+            return self._adopt(call, exc.contact_id, location, run, key_sent=True)
+        except OutcomeUnknownError:
+            run.ops_unknown.append(key)
+            raise
+        hl_id = _dig(response, call.records.response_path) if call.records else None
+        run.ops_done.append((key, hl_id))
+        run.link(call, hl_id)
+        return f"{call.operation_id} {hl_id}" if hl_id else call.operation_id
+
+    def _send_known(self, call: PlannedCall, location: str, run: _Run) -> str:
+        try:
+            self._send(location, call.operation_id, call.params, call.body, run)
         except APIError as exc:
-            if call.operation_id.startswith("delete-") and _already_gone(exc):
+            if call.operation_id.startswith("delete-") and exc.status in (404, 410):
                 # A delete repeated after a crash (or of something removed in HighLevel): the
                 # goal, "it is gone", is met.
                 return f"{call.operation_id}: already gone"
             raise
-        except Exception as exc:
-            if key is not None and classify(exc, now=self._clock()).unknown_outcome:
-                self._store.mark_unknown(key, type(exc).__name__)
-            raise
-        hl_id = _dig(response, call.record.response_path) if call.record else None
-        if key is not None:
-            self._store.finish_op(key, highlevel_id=hl_id, response="created")
-        self._record(call, location, hl_id)
-        return f"{call.operation_id} {hl_id}" if hl_id else call.operation_id
+        if call.records is not None:
+            run.link(call, call.params.get("contactId"))
+        return call.operation_id
 
-    def _apply_latest(
-        self, call: Call, highlevel_id: str, location: str, out: BatchOutcome
-    ) -> None:
+    def _check_free(self, call: PlannedCall, highlevel_id: str, lookup: BatchLookup) -> None:
+        if call.records is None:
+            return
+        other = lookup.talknotes_id(call.records.kind, highlevel_id)
+        if other is not None and other != call.records.talknotes_id:
+            raise RecordConflictError(
+                call.records.kind, call.records.talknotes_id, other, highlevel_id
+            )
+
+    def _find_duplicate(
+        self, call: PlannedCall, claim: RecordClaim, lookup: BatchLookup, run: _Run
+    ) -> str | None:
+        """The HighLevel contact this create would duplicate, checked to be no other record's."""
+        body = call.body or {}
+        params: dict[str, object] = {"locationId": claim.state.location_id}
+        if body.get("email"):
+            params["email"] = body["email"]
+        else:
+            params["number"] = body.get("phone")
+        found = self._send(claim.state.location_id, "get-duplicate-contact", params, None, run)
+        contact = found.get("contact") if isinstance(found, Mapping) else None
+        hl_id = contact.get("id") if isinstance(contact, Mapping) else None
+        if not isinstance(hl_id, str) or not hl_id:
+            return None
+        self._check_free(call, hl_id, lookup)
+        return hl_id
+
+    def _adopt(
+        self, call: PlannedCall, contact_id: str, location: str, run: _Run, *, key_sent: bool
+    ) -> str:
+        if key_sent and call.key is not None:
+            run.ops_done.append((call.key, contact_id))
+        run.link(call, contact_id)
+        body = update_body(call.body or {})
+        self._send(location, "update-contact", {"contactId": contact_id}, body, run)
+        return f"adopted existing contact {contact_id}"
+
+    def _apply_latest(self, call: PlannedCall, highlevel_id: str, location: str, run: _Run) -> None:
         """Write `call`'s (newer) content onto the record it created as `highlevel_id`."""
         body = dict(call.body or {})
-        contact = call.params.get("contactId")
+        contact = call.params.get("contactId", "")
         if call.operation_id == "create-note":
-            params: dict[str, object] = {"contactId": contact, "id": highlevel_id}
-            self._send(location, "update-note", params, body, out)
+            params = {"contactId": contact, "id": highlevel_id}
+            self._send(location, "update-note", params, body, run)
         elif call.operation_id == "create-task":
             params = {"contactId": contact, "taskId": highlevel_id}
-            self._send(location, "update-task", params, body, out)
+            self._send(location, "update-task", params, body, run)
         elif call.operation_id == "create-contact":
             params = {"contactId": highlevel_id}
-            self._send(location, "update-contact", params, update_body(body), out)
+            self._send(location, "update-contact", params, update_body(body), run)
         else:
-            # The planner keys only these three creates, and only keyed calls come here.
+            # The planner keys only these three creates.
             raise ValueError(f"{call.operation_id}: a keyed call must be a create")
-
-    def _adopt(self, call: Call, location: str, contact_id: str, out: BatchOutcome) -> str:
-        if call.key is not None:
-            self._store.finish_op(call.key, highlevel_id=contact_id, response="adopted duplicate")
-        self._record(call, location, contact_id)
-        # The create body minus what UpdateContactDto rejects (the planner's rule).
-        body = update_body(call.body or {})
-        self._send(location, "update-contact", {"contactId": contact_id}, body, out)
-        return f"adopted duplicate contact {contact_id}"
-
-    def _read_back(self, call: Call, location: str, out: BatchOutcome) -> str | None:
-        def client(
-            operation_id: str,
-            *,
-            params: Mapping[str, object] | None = None,
-            json: object | None = None,
-        ) -> Any:
-            return self._send(location, operation_id, params or {}, json, out)
-
-        def taken(kind: str, highlevel_id: str) -> bool:
-            return self._store.get_talknotes_id(location, kind, highlevel_id) is not None
-
-        return read_back(call, client, taken)

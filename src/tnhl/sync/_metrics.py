@@ -28,6 +28,9 @@ class SyncMetrics:
         self.rescheduled = Counter(
             "tnhl_events_rescheduled", "Events delayed by rate limits", registry=r
         )
+        self.waiting = Counter(
+            "tnhl_records_waiting", "Records put to wait for their contact or content", registry=r
+        )
         self.dead = Counter("tnhl_events_dead", "Events sent to the dead-letter queue", registry=r)
         self.calls = Counter(
             "tnhl_highlevel_calls", "HighLevel calls by outcome", ["status"], registry=r

@@ -1,54 +1,28 @@
-"""The planner's output: a Plan per event (or per coalesced run of events).
+"""The engine's one plan vocabulary: what the pure planner decides for one record.
 
     Plan = Calls | Wait | Skip | Reject
 
-- Calls: HighLevel operations to run in order.
-- Wait: a task or note whose contact is not in HighLevel yet; try again after it is.
-- Skip: nothing to do (a delete of something never synced, an update that changes nothing).
-- Reject: the data is invalid and retrying will not fix it (goes to the dead letters).
+- Calls: HighLevel operations to run in order; once they succeed, HighLevel holds `applied`.
+- Wait: not applicable yet (a task whose contact is not in HighLevel, a record with too little
+  to create it from); it runs again when that changes, or dies after the orphan timeout.
+- Skip: nothing to do (no change, a delete of something never synced, a deleted record).
+- Reject: the record's content can never apply (goes to the dead letters).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
-__all__ = [
-    "BatchStep",
-    "Calls",
-    "IdLookup",
-    "IdRecord",
-    "Plan",
-    "PlannedCall",
-    "PlannerEvent",
-    "Reject",
-    "Skip",
-    "Wait",
-    "content_hash",
-]
+__all__ = ["Calls", "IdLookup", "IdRecord", "Plan", "PlannedCall", "Reject", "Skip", "Wait"]
 
 
 class IdLookup(Protocol):
-    """The id map as the planner sees it (read only)."""
+    """What the planner reads besides the record (cached per claim batch by the executor)."""
 
     def highlevel_id(self, kind: str, talknotes_id: str) -> str | None: ...
-
-
-class PlannerEvent(Protocol):
-    """One TalkNotes event as plain data, with the inbox's event id."""
-
-    @property
-    def event_id(self) -> str: ...
-    @property
-    def event_type(self) -> str: ...
-    @property
-    def data(self) -> Mapping[str, Any]: ...
-    @property
-    def timestamp(self) -> str | datetime | None: ...
+    def is_deleted(self, kind: str, talknotes_id: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -64,13 +38,12 @@ class IdRecord:
 class PlannedCall:
     """One HighLevel operation by its official operation id.
 
-    `body` is None for operations that take no request body (the deletes); the client refuses
-    a JSON body on those. `key` is set on real creates only (create-contact, create-task,
-    create-note): a deterministic idempotency key, the same for every event about the same
-    TalkNotes record, so the executor never creates it twice; upsert-contact needs none, as
-    HighLevel matches it by email/phone and re-sending it is safe. `on_duplicate="adopt"`
-    (create-contact in create mode): on HighLevel's duplicate 400, record `meta.contactId` and
-    send `update_body(body)` with update-contact instead.
+    `body` is None for operations without a request body (the deletes). `key` is set on creates
+    only: a deterministic key per TalkNotes record, so the executor never creates it twice.
+    `on_duplicate="adopt"` (create-contact): HighLevel's duplicate 400 names an existing
+    contact; check it belongs to no other record, map it and update it instead.
+    `find_duplicate` (create-contact with an email or phone): look the duplicate up BEFORE
+    writing, so a contact of another TalkNotes record is never overwritten.
     """
 
     operation_id: str
@@ -79,47 +52,47 @@ class PlannedCall:
     key: str | None = None
     records: IdRecord | None = None
     on_duplicate: Literal["adopt"] | None = None
+    find_duplicate: bool = False
 
 
 @dataclass(frozen=True)
 class Calls:
     calls: tuple[PlannedCall, ...]
+    applied: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    deleted: bool = False
 
-    def __init__(self, calls: Sequence[PlannedCall], warnings: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        calls: Sequence[PlannedCall],
+        applied: Mapping[str, Any] | None = None,
+        warnings: Sequence[str] = (),
+        *,
+        deleted: bool = False,
+    ) -> None:
         object.__setattr__(self, "calls", tuple(calls))
+        object.__setattr__(self, "applied", dict(applied or {}))
         object.__setattr__(self, "warnings", tuple(warnings))
+        object.__setattr__(self, "deleted", deleted)
 
 
 @dataclass(frozen=True)
 class Wait:
     reason: str
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Skip:
     reason: str
+    deleted: bool = False
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Reject:
     reason: str
+    warnings: tuple[str, ...] = ()
 
 
 Plan = Calls | Wait | Skip | Reject
-
-E = TypeVar("E", bound=PlannerEvent)
-
-
-@dataclass(frozen=True)
-class BatchStep(Generic[E]):
-    """The plan for `events`, consecutive events of the batch (more than one when coalesced)."""
-
-    events: tuple[E, ...]
-    plan: Plan
-
-
-def content_hash(body: Mapping[str, Any]) -> str:
-    """A stable SHA-256 of a request body (key order and whitespace do not matter)."""
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

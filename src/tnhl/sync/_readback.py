@@ -11,12 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from tnhl.sync._plan import Call
-from tnhl.sync._ports import CallFn
+from tnhl.sync._plan_types import PlannedCall as Call
 
-__all__ = ["can_read_back", "read_back"]
+__all__ = ["CallFn", "can_read_back", "read_back"]
+
+
+class CallFn(Protocol):
+    """`HighLevelClient.call`'s shape."""
+
+    def __call__(
+        self,
+        operation_id: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json: object | None = None,
+    ) -> Any: ...
+
 
 # highlevel_id -> True when it already belongs to another TalkNotes record of this kind.
 Taken = Callable[[str, str], bool]

@@ -40,11 +40,11 @@ from tnhl.sync._errors import SettingsError
 from tnhl.sync._executor import Executor
 from tnhl.sync._inbox import FastInbox
 from tnhl.sync._metrics import SyncMetrics
-from tnhl.sync._planning import make_planner
-from tnhl.sync._ports import CallFn, WorkBatch
+from tnhl.sync._outcome import Decider
+from tnhl.sync._pacing import PacedLimiter
+from tnhl.sync._readback import CallFn
 from tnhl.sync._schedule import RetrySchedule
 from tnhl.sync._settings import Settings
-from tnhl.sync._wiring import PacedLimiter, StoreAdapter
 from tnhl.sync._worker import WorkerPool
 from tnhl.webhooks import StoredInfo, create_intake_app
 
@@ -145,24 +145,22 @@ class Service:
             )
             client_call = client.call
         metrics = SyncMetrics()
-        write_lock = threading.Lock()
-        adapter = StoreAdapter(store, max_run=settings.batch_limit, write_lock=write_lock)
-        pool_ref: list[WorkerPool] = []
-
-        def defer(batch: WorkBatch, at: float, worker: str) -> bool:
-            return bool(pool_ref) and pool_ref[0].defer(batch, at, worker)
-
+        margin = 3 * settings.http_timeout + 1
+        decider = Decider(
+            RetrySchedule(scale=settings.retry_scale, rng=rng or random.Random()),
+            crash_limit=settings.crash_limit,
+            orphan_timeout=settings.orphan_timeout,
+            wait_recheck=min(300.0, settings.orphan_timeout),
+        )
         executor = Executor(
-            adapter,
+            store,
             client_call,
-            make_planner(mapping),
-            schedule=RetrySchedule(scale=settings.retry_scale, rng=rng or random.Random()),
+            mapping,
+            decider,
             limiter=paced,
             clock=clock,
             metrics=metrics,
-            reschedule_spacing=settings.rate_limit_interval / settings.rate_limit_burst,
-            defer=defer,
-            lease_margin=3 * settings.http_timeout + 1,
+            lease_margin=margin,
         )
 
         def refresh_gauges() -> None:
@@ -175,17 +173,17 @@ class Service:
             write_limiter_snapshot(limiter_path(settings), limiter, location, clock())
 
         pool = WorkerPool(
-            adapter,
+            store,
             executor,
             threads=settings.workers,
+            batch_limit=settings.batch_limit,
             lease_seconds=settings.lease_seconds,
             poll_interval=settings.poll_interval,
             sweep_interval=settings.sweep_interval,
             clock=clock,
             on_sweep=on_sweep,
-            lease_margin=3 * settings.http_timeout + 1,
+            reschedule_spacing=settings.rate_limit_interval / settings.rate_limit_burst,
         )
-        pool_ref.append(pool)
 
         def on_stored(info: StoredInfo) -> None:
             metrics.received.labels(info.source).inc()
@@ -205,7 +203,7 @@ class Service:
             # database: offload to threads and group-commit (see _inbox.py).
             inline = store.engine.dialect.name == "sqlite"
             inbox = FastInbox(
-                store, inline=inline, on_duplicate=on_duplicate, write_lock=write_lock
+                store, inline=inline, on_duplicate=on_duplicate, write_lock=store.write_lock
             )
             intake_app = create_intake_app(
                 inbox=inbox,

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=0.5, gt=0)
     sweep_interval: float = Field(default=5.0, gt=0)
     retry_scale: float = Field(default=1.0, gt=0, description="multiplies the retry schedule")
+    orphan_timeout: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="seconds a task or note waits for its contact before it is dead-lettered",
+    )
+    crash_limit: int = Field(
+        default=3, ge=1, description="crashes of tnhl's own code on one record before it is dead"
+    )
     rate_limit_burst: int = Field(default=100, ge=1)
     rate_limit_interval: float = Field(default=10.0, gt=0)
     rate_limit_state: str | None = Field(

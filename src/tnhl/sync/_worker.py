@@ -1,12 +1,9 @@
-"""Workers: threads that claim ready work from the store and run it through the executor.
+"""Workers: threads that claim due records from the store and run them through the executor.
 
-Why not huey in embedded mode (DESIGN.md names it; this is the written reason): the store is the
-truth and `claim_next` already gives per-entity order, leases and due times. A huey queue in a
-second SQLite file would add a second durable write per event on intake's hot path (intake must
-reach >= 80 % of a bare insert) and a second source of truth to reconcile after a crash, while
-adding nothing the store's lease + sweeper do not already give. So embedded mode pulls straight
-from the store: N threads claim, execute, settle; a sweeper clears expired leases. Intake wakes
-the workers (`wake()`) so a new event is picked up at once instead of at the next poll.
+Why no separate queue (DESIGN.md): the store is the truth and a claim already gives per-record
+leases and due times; a lease that runs out makes the record due again, so a killed worker
+loses nothing and no sweeper is needed. Intake wakes the workers (`wake()`) so a new event is
+folded and run at once instead of at the next poll.
 """
 
 from __future__ import annotations
@@ -14,39 +11,30 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable
 
 import structlog
 
+from tnhl.store import RecordClaim, SqlStore
+from tnhl.sync._delta import event_delta
 from tnhl.sync._executor import Executor
-from tnhl.sync._ports import WorkBatch
 
-__all__ = ["ClaimSource", "WorkerPool"]
+__all__ = ["WorkerPool"]
 
 log = structlog.get_logger("tnhl.sync")
 
 
-class ClaimSource(Protocol):
-    """Where workers get leased work from (the store, through `_wiring.StoreAdapter`)."""
-
-    def claim(
-        self, worker: str, *, now: float, lease_seconds: float, limit: int
-    ) -> Sequence[WorkBatch]: ...
-    def requeue_expired(self, now: float) -> int: ...
-    def release(self, inbox_ids: Sequence[int], *, worker: str) -> None: ...
-
-
 class WorkerPool:
-    """`threads` workers plus one sweeper, started and stopped together."""
+    """`threads` workers plus one housekeeping thread, started and stopped together."""
 
     def __init__(
         self,
-        source: ClaimSource,
+        store: SqlStore,
         executor: Executor,
         *,
         threads: int = 4,
         batch_limit: int = 50,
+        fold_limit: int = 500,
         lease_seconds: float = 60.0,
         poll_interval: float = 0.5,
         sweep_interval: float = 5.0,
@@ -54,12 +42,13 @@ class WorkerPool:
         name: str = "worker",
         on_sweep: Callable[[], None] | None = None,
         max_deferred: int = 1000,
-        lease_margin: float | None = None,
+        reschedule_spacing: float = 0.0,
     ) -> None:
-        self._source = source
+        self._store = store
         self._executor = executor
         self._threads_n = threads
         self._batch_limit = batch_limit
+        self._fold_limit = fold_limit
         self._lease = lease_seconds
         self._poll = poll_interval
         self._sweep_every = sweep_interval
@@ -70,13 +59,16 @@ class WorkerPool:
         self._work = threading.Condition()
         self._signals = 0
         self._threads: list[threading.Thread] = []
-        # Batches waiting for a rate-limit slot, still leased: (due, seq, batch, lease owner).
-        # Holding them here, rather than rescheduling in the store, lets a worker take the slot
-        # the moment it frees instead of a store round trip later (see `defer`).
-        self._deferred: list[tuple[float, int, WorkBatch, str]] = []
+        # Records waiting for a rate-limit slot, still leased: (due, seq, claim). Holding them
+        # here rather than settling them lets a worker take the slot the moment it frees,
+        # without a store round trip per wait.
+        self._deferred: list[tuple[float, int, RecordClaim]] = []
         self._seq = 0
         self._max_deferred = max_deferred
-        self._lease_margin = lease_seconds / 2 if lease_margin is None else lease_margin
+        # Deferred records of one location come due one pacing step apart (e.g. 10 s / 100):
+        # due together, all but one would be run only to be held again.
+        self._spacing = reschedule_spacing
+        self._next_slot: dict[str, float] = {}
         self.batches = 0
         self.errors = 0
 
@@ -88,33 +80,10 @@ class WorkerPool:
             t.daemon = True
             t.start()
             self._threads.append(t)
-        sweeper = threading.Thread(target=self._sweeper, name=f"tnhl-{self._name}-sweeper")
-        sweeper.daemon = True
-        sweeper.start()
-        self._threads.append(sweeper)
-
-    def defer(self, batch: WorkBatch, at: float, worker: str) -> bool:
-        """Keep `batch` (leased by `worker`) and run it again at `at`; False to decline.
-
-        Declined when too many are held or when `at` leaves less than `lease_margin` of the
-        lease, so a held batch always runs again well before its lease could expire.
-        """
-        if self._stop.is_set() or at > batch.lease_until - self._lease_margin:
-            return False
-        with self._work:
-            if len(self._deferred) >= self._max_deferred:
-                return False
-            self._seq += 1
-            heapq.heappush(self._deferred, (at, self._seq, batch, worker))
-            self._work.notify()
-        return True
-
-    def _due(self) -> tuple[WorkBatch, str] | None:
-        with self._work:
-            if self._deferred and self._deferred[0][0] <= self._clock():
-                _at, _seq, batch, worker = heapq.heappop(self._deferred)
-                return batch, worker
-        return None
+        housekeeper = threading.Thread(target=self._housekeeping, name=f"tnhl-{self._name}-hk")
+        housekeeper.daemon = True
+        housekeeper.start()
+        self._threads.append(housekeeper)
 
     def wake(self) -> None:
         """New work may be ready (called by intake after it stored an event)."""
@@ -123,7 +92,10 @@ class WorkerPool:
             self._work.notify()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Let running batches finish (their calls are in flight), then end the threads."""
+        """Let running batches finish (their calls are in flight), then end the threads.
+
+        Held records keep their leases; they come due again when the leases end.
+        """
         self._stop.set()
         with self._work:
             self._work.notify_all()
@@ -132,12 +104,29 @@ class WorkerPool:
             t.join(max(0.0, deadline - time.monotonic()))
         self._threads = []
         with self._work:
-            held, self._deferred = self._deferred, []
-        for _at, _seq, batch, worker in held:
-            try:  # give held batches back now rather than when their lease runs out
-                self._source.release([i.id for i in batch.items], worker=worker)
-            except Exception as exc:
-                log.warning("release failed", entity=batch.entity_key, error=type(exc).__name__)
+            self._deferred = []
+
+    def _hold(self, claims: list[tuple[RecordClaim, float]]) -> list[tuple[RecordClaim, float]]:
+        """Hold each claim until its slot; returns those that did not fit."""
+        now = self._clock()
+        with self._work:
+            room = max(0, self._max_deferred - len(self._deferred))
+            for claim, wait in claims[:room]:
+                loc = claim.state.location_id
+                at = max(now + wait, self._next_slot.get(loc, 0.0))
+                self._next_slot[loc] = at + self._spacing
+                self._seq += 1
+                heapq.heappush(self._deferred, (at, self._seq, claim))
+            self._work.notify()
+        return claims[room:]
+
+    def _due(self) -> list[RecordClaim]:
+        now = self._clock()
+        out: list[RecordClaim] = []
+        with self._work:
+            while self._deferred and self._deferred[0][0] <= now and len(out) < self._batch_limit:
+                out.append(heapq.heappop(self._deferred)[2])
+        return out
 
     def _idle(self) -> None:
         with self._work:
@@ -148,50 +137,47 @@ class WorkerPool:
                 self._work.wait(timeout)
             self._signals = max(0, self._signals - 1)
 
-    def _run(self, batch: WorkBatch, worker: str) -> None:
+    def _run(self, claims: list[RecordClaim]) -> None:
         try:
-            self._executor.execute(batch, worker=worker)
-        except Exception as exc:  # a lost lease or a store error: the sweeper recovers
+            deferred = self._executor.run(claims)
+        except Exception as exc:  # a store error: the leases run out and the records recover
             self.errors += 1
-            log.warning(
-                "batch failed",
-                worker=worker,
-                entity=batch.entity_key,
-                error=f"{type(exc).__name__}: {exc}"[:300],
-            )
+            log.warning("batch failed", error=f"{type(exc).__name__}: {exc}"[:300])
+            return
         self.batches += 1
+        for claim, wait in self._hold(deferred):
+            self._executor.settle_deferred(claim, wait)
 
     def _loop(self, worker: str) -> None:
         while not self._stop.is_set():
             due = self._due()
-            if due is not None:
-                self._run(*due)
+            if due:
+                self._run(due)
                 continue
             try:
-                batches = self._source.claim(
-                    worker, now=self._clock(), lease_seconds=self._lease, limit=self._batch_limit
+                claims = self._store.claim(
+                    worker,
+                    fold=event_delta,
+                    now=self._clock(),
+                    lease_seconds=self._lease,
+                    limit=self._batch_limit,
+                    fold_limit=self._fold_limit,
                 )
             except Exception as exc:  # the store may be briefly unavailable: back off, go on
                 self.errors += 1
                 log.warning("claim failed", worker=worker, error=type(exc).__name__)
                 self._stop.wait(self._poll)
                 continue
-            if not batches:
+            if not claims:
                 self._idle()
                 continue
-            for batch in batches:
-                self._run(batch, worker)
+            self._run(claims)
 
-    def _sweeper(self) -> None:
+    def _housekeeping(self) -> None:
         while not self._stop.wait(self._sweep_every):
+            if self._on_sweep is None:
+                continue
             try:
-                cleared = self._source.requeue_expired(self._clock())
-                if cleared:
-                    log.info("requeued expired leases", count=cleared)
-                    with self._work:
-                        self._signals += cleared
-                        self._work.notify_all()
-                if self._on_sweep is not None:
-                    self._on_sweep()
+                self._on_sweep()
             except Exception as exc:
-                log.warning("sweep failed", error=type(exc).__name__)
+                log.warning("housekeeping failed", error=type(exc).__name__)
