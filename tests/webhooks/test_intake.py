@@ -186,7 +186,7 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient, inbox: Inbox, bo
         (event(taskName=None), "data.taskName"),
         (event(contactId=""), "data.contactId"),
         (event(dueDate="next Friday"), "data.dueDate"),
-        (event(priority="asap"), "data.priority"),
+        (event(priority=1), "data.priority"),
         (event("task.exploded"), "type"),
         (
             b'{"type": "note.deleted", "timestamp": "2026-03-02T09:00:00", "data": {"id": "n"}}',

@@ -5,6 +5,11 @@ validate just enough to reject what the engine could never apply, write the *raw
 inbox (deduplicated on (source, event id) by the inbox), and only then answer. Planning and
 HighLevel calls happen later in workers, never on this path.
 
+What can never apply is refused at the door with 422 naming the field, never accepted and
+dead-lettered later (the sender would not hear of it) nor answered 5xx (the sender would retry a
+permanently bad event for a day). A `check` given by the engine adds the rules that depend on
+the user's mapping; a bug in it must not stop deliveries, so its failures are logged and ignored.
+
 Why the error codes differ per sender: TalkNotes (Standard Webhooks senders) retries on 5xx, so
 "cannot persist" is 503 + Retry-After; HighLevel retries *only* on 429 (help.gohighlevel.com
 article 155000007071), so the same condition is 429 there.
@@ -23,6 +28,7 @@ __all__ = [
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,7 +44,9 @@ from starlette.routing import Route
 from tnhl.talknotes import (
     InvalidEvent,
     MalformedEvent,
+    Problem,
     SignatureError,
+    TalkNotesEvent,
     WebhookVerifier,
     entity_key,
     parse_event,
@@ -52,13 +60,20 @@ SOURCE_HIGHLEVEL = "highlevel"
 MAX_BODY_BYTES = 1_048_576
 
 _log = logging.getLogger("tnhl.webhooks.intake")
+# Unicode category Cc. A webhook-id with one is no sender's real id and the store cannot keep
+# a NUL, so such a delivery could never be stored: refused, not retried.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+EventCheck = Callable[[TalkNotesEvent], Sequence[Problem]]
 
 
 class InboxWriter(Protocol):
     """Where intake persists events. The engine adapts the store to it.
 
     `add` returns False when (source, event_id) is already stored (a duplicate delivery) and
-    raises `InboxUnavailable` when it cannot persist. It must be durable when it returns.
+    raises `InboxUnavailable` when it cannot persist. It must be durable when it returns. A
+    `ValueError` (such as the store's `InvalidRecordError`) means the event can never be stored:
+    intake refuses it (422 / 400) rather than ask the sender to retry it.
     """
 
     def add(
@@ -133,6 +148,7 @@ class _Intake:
         location_id: str,
         clock: Callable[[], float],
         on_stored: Callable[[StoredInfo], None] | None,
+        check: EventCheck | None,
         offload: bool,
         retry_after: int,
         max_body_bytes: int,
@@ -143,6 +159,7 @@ class _Intake:
         self.location_id = location_id
         self.clock = clock
         self.on_stored = on_stored
+        self.check = check
         self.offload = offload
         self.async_inbox = inbox if not offload and isinstance(inbox, AsyncInboxWriter) else None
         self.retry_after = str(retry_after)
@@ -168,8 +185,9 @@ class _Intake:
 
     async def _store(
         self, source: str, event_id: str, event_type: str, location: str, key: str, body: bytes
-    ) -> bool | None:
-        """True stored, False duplicate, None could not persist (the caller answers retry)."""
+    ) -> bool | ValueError | None:
+        """True stored, False duplicate, None could not persist (the caller answers retry), a
+        ValueError when the inbox refuses the event for good (the caller answers 4xx)."""
         received_at = datetime.fromtimestamp(self.clock(), UTC)
         text = body.decode("utf-8", "replace")
         try:
@@ -190,6 +208,11 @@ class _Intake:
         except InboxUnavailable as exc:
             _log.warning("inbox unavailable for %s event %s: %s", source, event_id, exc)
             return None
+        except ValueError as exc:
+            # Retrying cannot make it storable. Error level: the door should have refused it,
+            # so its checks have a gap to close.
+            _log.error("inbox refused %s event %s for good: %s", source, event_id, exc)
+            return exc
         except Exception:
             # Not persisted, whatever the cause: tell the sender to retry rather than lose it.
             _log.exception("inbox failed for %s event %s", source, event_id)
@@ -212,17 +235,24 @@ class _Intake:
         except SignatureError as exc:
             _log.info("talknotes delivery refused (401): %s", exc)
             return _json(401, {"error": "invalid_signature", "message": str(exc)})
+        # Every problem at once, header and body, so the sender fixes them in one round.
+        header: list[Problem] = []
+        if _CONTROL.search(event_id):
+            header.append({"field": "webhook-id", "problem": _NO_CONTROL})
         try:
             event = parse_event(body)
         except MalformedEvent as exc:
-            _log.info("talknotes event %s refused (400): %s", event_id, exc)
-            return _invalid(400, "malformed_json", exc)
+            return self._refused(event_id, 400, "malformed_json", header + exc.problems)
         except InvalidEvent as exc:
-            _log.info("talknotes event %s refused (422): %s", event_id, exc)
-            return _invalid(422, "invalid_event", exc)
+            return self._refused(event_id, 422, "invalid_event", header + exc.problems)
+        problems = header + self._checked(event_id, event)
+        if problems:
+            return self._refused(event_id, 422, "invalid_event", problems)
         stored = await self._store(
             SOURCE_TALKNOTES, event_id, event.type, self.location_id, entity_key(event), body
         )
+        if isinstance(stored, ValueError):
+            return self._refused(event_id, 422, "invalid_event", _inbox_problems(stored))
         if stored is None:
             return _json(
                 503,
@@ -252,6 +282,8 @@ class _Intake:
             event.entity_key,
             body,
         )
+        if isinstance(stored, ValueError):
+            return _json(400, {"error": "invalid_event", "message": f"cannot be stored: {stored}"})
         if stored is None:
             return _json(
                 429,
@@ -260,6 +292,24 @@ class _Intake:
             )
         return _accepted(200, stored, event.webhook_id)
 
+    def _checked(self, event_id: str, event: TalkNotesEvent) -> list[Problem]:
+        if self.check is None:
+            return []
+        try:
+            # Copied field by field so a malformed result fails here, inside the guard, and
+            # not later while the answer is serialised.
+            return [
+                {"field": str(p["field"]), "problem": str(p["problem"])} for p in self.check(event)
+            ]
+        except Exception:
+            _log.exception("the intake check failed on talknotes event %s; accepting it", event_id)
+            return []
+
+    def _refused(self, event_id: str, status: int, error: str, problems: list[Problem]) -> Response:
+        exc = InvalidEvent(problems)
+        _log.info("talknotes event %s refused (%d): %s", event_id, status, exc)
+        return _invalid(status, error, exc)
+
     async def openapi_json(self, request: Request) -> Response:
         return Response(self.openapi, media_type=_JSON)
 
@@ -267,8 +317,17 @@ class _Intake:
         return Response(b'{"status":"ok"}', media_type=_JSON)
 
 
+_NO_CONTROL = "must not contain control characters (NUL, tab, newline, ...)"
+
+
 def _invalid(status: int, error: str, exc: InvalidEvent) -> Response:
     return _json(status, {"error": error, "message": exc.summary(), "problems": exc.problems})
+
+
+def _inbox_problems(exc: ValueError) -> list[Problem]:
+    # The store names its own columns; of those only event_id is the sender's (the header).
+    field = "webhook-id" if getattr(exc, "field", None) == "event_id" else "(body)"
+    return [{"field": field, "problem": f"cannot be stored: {exc}"}]
 
 
 def create_intake_app(
@@ -279,6 +338,7 @@ def create_intake_app(
     highlevel_keys: HighLevelKeys | None = None,
     clock: Callable[[], float] = time.time,
     on_stored: Callable[[StoredInfo], None] | None = None,
+    check: Callable[[TalkNotesEvent], Sequence[Problem]] | None = None,
     offload: bool = False,
     retry_after: int = 30,
     max_body_bytes: int = MAX_BODY_BYTES,
@@ -295,6 +355,11 @@ def create_intake_app(
     (`AsyncInboxWriter`) is awaited instead, so it can group-commit. Pass `offload=True` for
     an inbox on a network database, so slow writes do not serialise requests. `retry_after` is the
     seconds sent in Retry-After when the inbox is unavailable.
+
+    `check` runs on each TalkNotes event that parsed (e.g. rules from the user's field
+    mapping); a non-empty list of problems (`field` a dotted path such as `data.phone`) answers
+    422 like a contract violation and stores nothing. A check that raises is logged at error
+    level and the event is accepted as if it had found no problem.
     """
     intake = _Intake(
         inbox=inbox,
@@ -303,6 +368,7 @@ def create_intake_app(
         location_id=location_id,
         clock=clock,
         on_stored=on_stored,
+        check=check,
         offload=offload,
         retry_after=retry_after,
         max_body_bytes=max_body_bytes,
