@@ -122,3 +122,13 @@ def test_published_schema_refuses_control_characters_in_ids() -> None:
     for field in ("id", "contactId"):
         bad = {**base, "data": {**base["data"], field: "tn\x00t"}}
         assert not check.is_valid(bad), field
+
+
+def test_webhook_id_header_refuses_control_characters() -> None:
+    """The webhook-id header schema publishes the refusal of control characters."""
+    [header] = [p for p in operation()["parameters"] if p["name"] == "webhook-id"]
+    check = jsonschema_rs.Draft202012Validator(header["schema"])
+    assert check.is_valid("msg_2b7Yk1")
+    assert not check.is_valid("msg\x00")
+    assert not check.is_valid("msg\n1")
+    assert "422" in header["description"]

@@ -62,8 +62,13 @@ _SIGNATURE_HEADERS = [
         "in": "header",
         "required": True,
         "description": "Unique id of this message; redeliveries reuse it. Intake deduplicates "
-        "on it for at least 7 days. At most 255 characters.",
-        "schema": {"type": "string", "maxLength": 255},
+        "on it for at least 7 days. At most 255 characters; one holding a control character "
+        "(NUL, tab, newline, ...) is refused with 422 on field `webhook-id`.",
+        "schema": {
+            "type": "string",
+            "maxLength": 255,
+            "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        },
     },
     {
         "name": "webhook-timestamp",
@@ -175,7 +180,13 @@ def _document() -> dict[str, Any]:
                         "400": _error("The body is not JSON.", problems=True),
                         "401": _error("Missing or wrong signature, or timestamp out of range."),
                         "413": _error("The body is larger than 1 MiB."),
-                        "422": _error("The body is JSON but not a valid event.", problems=True),
+                        "422": _error(
+                            "Never applicable, so not stored: the body is JSON but not a valid "
+                            "event, the webhook-id holds a control character, or the event "
+                            "breaks a rule of this connection's field mapping. Each problem "
+                            "names its field.",
+                            problems=True,
+                        ),
                         "503": unavailable,
                     },
                 }
