@@ -15,7 +15,7 @@ from tests.conftest import need
 from tnhl.store import SqlStore, open_store
 
 PG_SERVER = os.environ.get("TNHL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-TABLES = "inbox, id_map, outbound_ops, dead_letters, cursors"
+TABLES = "inbox, id_map, outbound_ops, dead_letters, cursors, records"
 
 
 class FakeClock:
