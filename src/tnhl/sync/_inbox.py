@@ -33,6 +33,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -115,6 +116,7 @@ class FastInbox:
         # store's engine) skips SQLAlchemy's connection and transaction machinery on the hot path.
         self._raw_path: str | None = None
         self._raw: sqlite3.Connection | None = None
+        self._raw_busy_ms = -1
         self._busy_timeout_ms = 5000
         if inline and dialect == "sqlite" and store.engine.url.database:
             self._raw_path = store.engine.url.database
@@ -232,44 +234,68 @@ class FastInbox:
         for (_, fut), added in zip(batch, results, strict=True):
             fut.set_result(added)
 
-    def _connection(self) -> sqlite3.Connection:
+    def _connection(self, wait: bool) -> sqlite3.Connection:
         if self._raw is None:
             assert self._raw_path is not None
             conn = sqlite3.connect(self._raw_path, isolation_level=None, check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             self._raw = conn
+            self._raw_busy_ms = -1
+        # On the event loop never wait for SQLite's lock (0 ms); on a thread, wait a bounded
+        # time, so the sender hears 503 within 2 s when another writer holds the database.
+        busy_ms = min(self._busy_timeout_ms, _WAIT_MS) if wait else 0
+        if busy_ms != self._raw_busy_ms:
+            self._raw.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            self._raw_busy_ms = busy_ms
         return self._raw
+
+    def _acquire(self, wait: bool) -> None:
+        """Take the process's write lock: without waiting on the loop (`_Busy`), else for a
+        bounded time (StoreUnavailableError)."""
+        if wait:
+            if not self._lock.acquire(timeout=_WAIT_MS / 1000):
+                raise StoreUnavailableError("the store cannot be used right now: writers busy")
+        elif not self._lock.acquire(blocking=False):
+            raise _Busy
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         waiting = self._waiting.pop(loop, [])
         for start in range(0, len(waiting), self._max_batch):
             chunk = waiting[start : start + self._max_batch]
-            results = self._write_raw_many([params for params, _ in chunk])
-            for (_, fut), result in zip(chunk, results, strict=True):
-                if fut.done():  # the request was cancelled (client gone); its row may be stored
-                    continue
-                if isinstance(result, bool):
-                    fut.set_result(result)
-                else:
-                    fut.set_exception(result)
+            params = [p for p, _ in chunk]
+            try:
+                results = self._write_raw_many(params, wait=False)
+            except _Busy:
+                # Another writer holds the lock: wait for it on a thread, never on the loop
+                # (a stalled loop would stall every request, /healthz included).
+                later = loop.run_in_executor(None, self._write_raw_many, params)
+                later.add_done_callback(partial(_answer_later, chunk))
+                continue
+            _answer(chunk, results)
 
-    def _write_raw_many(self, batch: list[_Params]) -> list[bool | StoreUnavailableError]:
+    def _write_raw_many(
+        self, batch: list[_Params], wait: bool = True
+    ) -> list[bool | StoreUnavailableError]:
         """Insert `batch` in one transaction: True per new row, False per duplicate.
 
         When the store cannot take the transaction (locked past the busy timeout, disk full,
         ...) every row gets the error and nothing is stored. When one row's INSERT fails, the
         batch is rolled back and each row tried alone, so that row cannot fail the others.
+        `wait=False` raises `_Busy` instead of waiting for a lock.
         """
-        if len(batch) == 1:
-            return self._each([batch[0]])
-        with self._lock:
+        try:
+            self._acquire(wait)
+        except StoreUnavailableError as exc:
+            return [exc for _ in batch]
+        try:
             try:
-                conn = self._connection()
+                conn = self._connection(wait)
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 self._rollback()
+                if not wait and _is_busy(exc):
+                    raise _Busy from None
                 return [_unavailable(exc) for _ in batch]
             try:
                 # Row by row, not executemany: each row's rowcount tells new from duplicate
@@ -285,16 +311,15 @@ class FastInbox:
                     self._rollback()
                     return [_unavailable(exc) for _ in batch]
                 return list(added)
-        return self._each(batch)
-
-    def _each(self, batch: list[_Params]) -> list[bool | StoreUnavailableError]:
-        results: list[bool | StoreUnavailableError] = []
-        for params in batch:
-            try:
-                results.append(self._insert_one(params))
-            except StoreUnavailableError as exc:
-                results.append(exc)
-        return results
+            results: list[bool | StoreUnavailableError] = []
+            for params in batch:
+                try:
+                    results.append(self._insert_one(params, wait))
+                except StoreUnavailableError as exc:
+                    results.append(exc)
+            return results
+        finally:
+            self._lock.release()
 
     def _rollback(self) -> None:
         conn = self._raw
@@ -308,19 +333,20 @@ class FastInbox:
             self._raw = None
 
     def _write_raw(self, event: InboundEvent) -> bool:
-        return self._insert_one(_params(event))
+        result = self._write_raw_many([_params(event)])[0]
+        if isinstance(result, StoreUnavailableError):
+            raise result
+        return result
 
-    def _insert_one(self, params: _Params) -> bool:
-        with self._lock:
-            try:
-                # One statement in autocommit mode is its own transaction: atomic and committed
-                # (WAL) when execute returns. rowcount, not RETURNING: an INSERT's rowcount is
-                # exact on sqlite3 (0 when the conflict clause skipped the row).
-                added = self._connection().execute(_RAW_INSERT, params).rowcount == 1
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise _unavailable(exc) from None
-        return added
+    def _insert_one(self, params: _Params, wait: bool) -> bool:
+        """One autocommit INSERT (its own transaction); the caller holds the lock."""
+        try:
+            # rowcount, not RETURNING: an INSERT's rowcount is exact on sqlite3 (0 when the
+            # conflict clause skipped the row).
+            return self._connection(wait).execute(_RAW_INSERT, params).rowcount == 1
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise _unavailable(exc) from None
 
     def _write(self, events: list[InboundEvent]) -> list[bool]:
         """Insert `events` in one transaction; True per new one (StoreUnavailableError if not)."""
@@ -403,6 +429,41 @@ def _params(event: InboundEvent) -> _Params:
         received,
         received,
     )
+
+
+class _Busy(Exception):
+    """Another writer holds the lock right now (only raised where waiting is not allowed)."""
+
+
+# How long a write off the loop waits for another writer before answering "unavailable".
+_WAIT_MS = 1500
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
+def _answer(chunk: list[_Waiting], results: list[bool | StoreUnavailableError]) -> None:
+    for (_, fut), result in zip(chunk, results, strict=True):
+        if fut.done():  # the request was cancelled (client gone); its row may be stored
+            continue
+        if isinstance(result, bool):
+            fut.set_result(result)
+        else:
+            fut.set_exception(result)
+
+
+def _answer_later(
+    chunk: list[_Waiting], done: asyncio.Future[list[bool | StoreUnavailableError]]
+) -> None:
+    try:
+        results = done.result()
+    except Exception as exc:  # a bug in the writer: every waiting request hears "retry"
+        error = StoreUnavailableError(f"the store cannot be used right now: {exc!r}"[:200])
+        results = [error for _ in chunk]
+    _answer(chunk, results)
 
 
 def _unavailable(exc: sqlite3.Error) -> StoreUnavailableError:
