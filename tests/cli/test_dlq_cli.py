@@ -10,7 +10,8 @@ import typer
 from typer.testing import CliRunner
 
 from tnhl.cli import _dlq
-from tnhl.store import InboundEvent, open_store
+from tnhl.store import InboundEvent, Settlement, open_store
+from tnhl.sync._delta import event_delta
 
 
 def _app() -> typer.Typer:
@@ -21,12 +22,13 @@ def _app() -> typer.Typer:
 
 def _seed_dead(data_dir: Path) -> None:
     store = open_store(f"sqlite:///{data_dir / 'tnhl.db'}")
-    body = json.dumps({"type": "task.created", "data": {"id": "t1", "contactId": "ghost"}})
+    data = {"id": "t1", "contactId": "ghost", "taskName": "Call"}
+    body = json.dumps({"type": "task.created", "timestamp": "2026-12-01T09:00:00Z", "data": data})
     store.add_inbound(
         InboundEvent("talknotes", "evt_1", "task.created", "loc", "ghost", body, time.time())
     )
-    [claim] = store.claim_next("w")
-    store.dead_letter(claim.inbox_ids[0], worker="w", reason="contact never synced to HighLevel")
+    [claim] = store.claim("w", fold=event_delta)
+    store.settle(claim, Settlement("dead", "contact ghost never synced to HighLevel"))
     store.close()
 
 

@@ -10,7 +10,10 @@ import typer
 from typer.testing import CliRunner
 
 from tnhl.cli import _status
-from tnhl.store import InboundEvent, open_store
+from tnhl.store import InboundEvent, Settlement, open_store
+from tnhl.sync._delta import event_delta
+
+TS = "2026-12-01T09:00:00Z"
 
 
 def _app() -> typer.Typer:
@@ -28,14 +31,15 @@ def _seed(data_dir: Path) -> None:
     store = open_store(f"sqlite:///{data_dir / 'tnhl.db'}")
     now = time.time()
     for n in range(3):
-        body = json.dumps({"type": "contact.created", "data": {"id": f"c{n}"}})
+        data = {"id": f"c{n}", "email": f"p{n}@example.com"}
+        body = json.dumps({"type": "contact.created", "timestamp": TS, "data": data})
         store.add_inbound(
             InboundEvent("talknotes", f"e{n}", "contact.created", "loc", f"c{n}", body, now - 30)
         )
-    [claim] = store.claim_next("w", now=now)
-    store.complete(claim.inbox_ids, worker="w", result="ok")
-    [claim] = store.claim_next("w", now=now)
-    store.dead_letter(claim.inbox_ids[0], worker="w", reason="HighLevel answered 422")
+    first, second = store.claim("w", fold=event_delta, now=now, limit=2, fold_limit=2)
+    warned = Settlement("applied", "ok", warnings=("phone: not a valid number (dropped)",))
+    store.settle(first, warned, now=now)
+    store.settle(second, Settlement("dead", "HighLevel answered 422"), now=now)
     store.close()
 
 
@@ -49,6 +53,8 @@ def test_status_json_counts_states(tmp_path: Path) -> None:
     assert report["events"]["dead"] == 1
     assert report["events"]["received"] == 1
     assert report["dead_letters"] == 1
+    assert report["events_with_warnings"] == 1
+    assert report["records_waiting"] == 0
     assert 25 <= report["oldest_pending_age_seconds"] <= 120
 
 
@@ -68,3 +74,23 @@ def test_status_bad_setting_names_the_field(tmp_path: Path) -> None:
     result = CliRunner().invoke(_app(), ["status", "--config", str(cfg)])
     assert result.exit_code == 2
     assert "workers" in result.output
+
+
+def test_events_show_prints_outcome_and_warnings(tmp_path: Path) -> None:
+    """`tnhl events show 1` prints the event's result, its warnings and its record."""
+    _seed(tmp_path)
+    result = CliRunner().invoke(_app(), ["events", "show", "1", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert (shown["state"], shown["result"]) == ("done", "ok")
+    assert shown["warnings"] == ["phone: not a valid number (dropped)"]
+    assert shown["record"]["key"] == "contact:c0"
+    assert shown["record"]["values"] == {"email": "p0@example.com"}
+
+
+def test_events_show_unknown_id_is_a_clear_error(tmp_path: Path) -> None:
+    """An inbox id that does not exist exits non-zero naming it."""
+    _seed(tmp_path)
+    result = CliRunner().invoke(_app(), ["events", "show", "99", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "no event with inbox id 99" in result.output

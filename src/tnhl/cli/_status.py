@@ -1,4 +1,5 @@
-"""`tnhl status [--json]`: events by state, the oldest pending age, rate-limit state."""
+"""`tnhl status [--json]`: events by state, the oldest pending age, rate-limit state;
+`tnhl events show ID`: one event with its outcome, warnings and record."""
 
 from __future__ import annotations
 
@@ -52,6 +53,11 @@ def register(app: typer.Typer) -> None:
         age = report["oldest_pending_age_seconds"]
         console.print(f"oldest pending: {'none' if age is None else f'{age:.1f} s'}")
         console.print(f"leased now: {report['leased']}   dead letters: {report['dead_letters']}")
+        console.print(
+            f"waiting for their contact or content: {report['records_waiting']}   "
+            f"events with warnings: {report['events_with_warnings']} "
+            "(see `tnhl events show ID`)"
+        )
         if report["rate_limits"]:
             limits = Table(title="Rate limits")
             for col in ("location", "used", "remaining", "daily remaining", "paused for"):
@@ -65,3 +71,33 @@ def register(app: typer.Typer) -> None:
                     f"{s['paused_for_seconds']:g} s",
                 )
             console.print(limits)
+
+    events_app = typer.Typer(help="Look at stored events.", no_args_is_help=True)
+    app.add_typer(events_app, name="events")
+
+    @events_app.command("show")
+    def show(
+        inbox_id: Annotated[int, typer.Argument(help="The event's inbox id.")],
+        config: Annotated[Path | None, typer.Option("--config", help="YAML settings file.")] = None,
+        data_dir: Annotated[Path | None, typer.Option("--data-dir", help="TNHL_DATA_DIR")] = None,
+        database_url: Annotated[
+            str | None, typer.Option("--database-url", help="TNHL_DATABASE_URL")
+        ] = None,
+    ) -> None:
+        """Show one event as JSON: state, result or error, warnings, body and its record."""
+        from tnhl.cli._run import fail, settings_or_exit
+        from tnhl.store import RecordNotFoundError, StoreError
+        from tnhl.sync._admin import event_detail, open_settings_store
+
+        settings = settings_or_exit(config, data_dir=data_dir, database_url=database_url)
+        try:
+            store = open_settings_store(settings)
+            try:
+                detail = event_detail(store, inbox_id)
+            finally:
+                store.close()
+        except RecordNotFoundError as exc:
+            fail(str(exc))
+        except StoreError as exc:
+            fail(f"cannot read the store: {exc}")
+        typer.echo(json.dumps(detail, indent=2, default=str))

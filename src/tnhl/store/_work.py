@@ -304,10 +304,25 @@ def _status(claim: RecordClaim, s: Settlement, applied: Mapping[str, Any]) -> Re
 def settle(conn: sa.Connection, claim: RecordClaim, s: Settlement, now: float) -> None:
     """Record how `claim`'s try ended (see `Settlement`), all or nothing."""
     st = claim.state
+    pg = conn.dialect.name == "postgresql"
+    parent_landed = False
+    if s.outcome == "waiting" and st.kind != "contact":
+        # The contact may have landed while this child was being planned: its wake-up ran
+        # before this child was 'waiting'. Reading the contact's row under its lock (taken
+        # before the child's, the order every writer uses) closes that gap.
+        pq = sa.select(records.c.status).where(
+            records.c.location_id == st.location_id,
+            records.c.record_key == f"contact:{st.contact_id}",
+        )
+        parent = conn.execute(pq.with_for_update() if pg else pq).scalar()
+        parent_landed = parent in ("synced", "deleted") or (
+            _records.find_mapping(conn, st.location_id, "contact", talknotes_id=st.contact_id)
+            is not None
+        )
     q = sa.select(records).where(
         records.c.location_id == st.location_id, records.c.record_key == st.record_key
     )
-    if conn.dialect.name == "postgresql":
+    if pg:
         q = q.with_for_update()
     current = conn.execute(q).first()
     if (
@@ -339,8 +354,8 @@ def settle(conn: sa.Connection, claim: RecordClaim, s: Settlement, now: float) -
         conn.execute(sa.update(inbox).where(inbox.c.id.in_(ids)).values(**values))
     applied = {**st.applied, **s.applied_fields}
     settled = s.outcome in ("applied", "skipped", "dead")
-    if current.version != st.version:
-        due: float | None = now  # events folded in meanwhile: run again at once
+    if current.version != st.version or parent_landed:
+        due: float | None = now  # events folded in meanwhile, or its contact landed: run now
     else:
         due = None if settled else (now if s.due_at is None else s.due_at)
     values = {

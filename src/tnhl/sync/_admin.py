@@ -15,6 +15,7 @@ from tnhl.sync._settings import Settings
 
 __all__ = [
     "dead_letter_detail",
+    "event_detail",
     "dead_letter_summary",
     "limiter_path",
     "open_settings_store",
@@ -84,6 +85,8 @@ def status_report(
         "oldest_pending_age_seconds": round(age, 3) if age is not None else None,
         "leased": stats.leased,
         "dead_letters": stats.dead_letters,
+        "events_with_warnings": stats.events_with_warnings,
+        "records_waiting": stats.waiting_records,
         "rate_limits": _rate_limits(settings, now),
     }
 
@@ -109,4 +112,26 @@ def dead_letter_detail(dead: DeadLetter) -> dict[str, Any]:
     out["event"] = {
         k: v for k, v in dataclasses.asdict(dead.event).items() if k not in ("lease_owner",)
     }
+    return out
+
+
+def event_detail(store: SqlStore, inbox_id: int) -> dict[str, Any]:
+    """One stored event: its state and outcome, the mapping's warnings, its body and record."""
+    ev = store.get_event(inbox_id)
+    out: dict[str, Any] = {
+        k: v for k, v in dataclasses.asdict(ev).items() if k not in ("lease_owner", "warnings")
+    }
+    out["warnings"] = json.loads(ev.warnings) if ev.warnings else []
+    if ev.record_key is not None:
+        kind, _, talknotes_id = ev.record_key.partition(":")
+        state = store.get_record(ev.location_id, kind, talknotes_id)
+        if state is not None:
+            out["record"] = {
+                "key": state.record_key,
+                "status": state.status,
+                "values": state.values(),
+                "in_highlevel": dict(state.applied),
+                "highlevel_id": store.get_highlevel_id(ev.location_id, kind, talknotes_id),
+                "last_error": state.last_error,
+            }
     return out

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from tnhl.store import Delta, EventVerdict, InboxRow
+from tnhl.sync._plan_types import CUSTOM
 from tnhl.talknotes import InvalidEvent, MalformedEvent, parse_event
 
 __all__ = ["CUSTOM", "event_delta"]
 
-CUSTOM = "custom_fields."
 _NOT_FIELDS = frozenset({"id", "contactId", "updated_at"})
 _DELETES = frozenset({"contact.deleted", "note.deleted"})
 

@@ -15,7 +15,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-__all__ = ["Calls", "IdLookup", "IdRecord", "Plan", "PlannedCall", "Reject", "Skip", "Wait"]
+__all__ = [
+    "CUSTOM",
+    "Calls",
+    "IdLookup",
+    "IdRecord",
+    "Plan",
+    "PlannedCall",
+    "Reject",
+    "Skip",
+    "Wait",
+]
+
+
+# A custom field's name in a record's fields: each folds on its own (last writer wins per key).
+CUSTOM = "custom_fields."
 
 
 class IdLookup(Protocol):

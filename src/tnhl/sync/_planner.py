@@ -14,12 +14,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tnhl.mapping import Mapped, MappingConfig, TransformError, map_contact, map_note, map_task
-from tnhl.store import RecordState
-from tnhl.sync._delta import CUSTOM
-from tnhl.sync._plan_types import Calls, IdLookup, IdRecord, Plan, PlannedCall, Reject, Skip, Wait
+
+from ._plan_types import (
+    CUSTOM,
+    Calls,
+    IdLookup,
+    IdRecord,
+    Plan,
+    PlannedCall,
+    Reject,
+    Skip,
+    Wait,
+)
+
+if TYPE_CHECKING:  # the record's type only: the planner never calls the store
+    from tnhl.store import RecordState
 
 __all__ = ["plan_record", "record_data", "update_body"]
 
