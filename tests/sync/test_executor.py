@@ -1,374 +1,535 @@
-"""Executor decisions with doubles: order, coalescing, retries, dead letters, read-back."""
+"""The executor end to end on real parts: a SQLite store in tmp_path, the HighLevel simulator
+over loopback HTTP, the real client. Events go into the inbox, records are claimed with the
+engine's fold, run, and the simulator's state and the store are checked against literals.
+
+Time is an injected clock (store, executor and claims share it); nothing sleeps.
+"""
 
 from __future__ import annotations
 
+import json
 import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sync_fakes import FakeClient, FakeStore, make_batch, toy_planner
 
-from tnhl.highlevel import (
-    DuplicateContactError,
-    OutcomeUnknownError,
-    RateLimitedError,
-    ServerError,
-)
-from tnhl.highlevel._errors import error_for_status
-from tnhl.sync import SettingsError, load_settings
+from tnhl.highlevel import HighLevelClient, PrivateIntegrationToken, RetryPolicy
+from tnhl.mapping import MappingConfig, default_mapping, load_mapping_text
+from tnhl.simulator import RunningSimulator, SimulatorConfig, running_simulator
+from tnhl.store import InboundEvent, RecordClaim, RecordState, SqlStore, open_store
+from tnhl.sync._delta import event_delta
 from tnhl.sync._executor import Executor
-from tnhl.sync._plan import Call, Step
-from tnhl.sync._ports import OpState, WorkBatch
+from tnhl.sync._outcome import Decider
+from tnhl.sync._plan_types import Plan
+from tnhl.sync._planner import plan_record
 from tnhl.sync._schedule import RetrySchedule
 
-NOW = 1_000_000.0
+T0 = 1_772_443_800.0  # 2026-03-02T09:30:00Z, the events' timestamps start here
+
+
+class Clock:
+    """Epoch seconds that move only when a test says so."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Crash(BaseException):
+    """The worker process dies (not an Exception: nothing in the engine catches it)."""
+
+
+@dataclass
+class Counting:
+    """client_call that counts the operations it sends, and can crash after one of them."""
+
+    call: Any
+    sent: list[str] = field(default_factory=list)
+    crash_after: str | None = None
+
+    def __call__(self, operation_id: str, *, params: Any = None, json: Any = None) -> Any:
+        self.sent.append(operation_id)
+        result = self.call(operation_id, params=params, json=json)
+        if operation_id == self.crash_after:
+            self.crash_after = None
+            raise Crash(f"worker died after {operation_id} was answered")
+        return result
+
+
+@dataclass
+class Env:
+    sim: RunningSimulator
+    store: SqlStore
+    clock: Clock
+    client: Counting
+    mapping: MappingConfig
+    seq: int = 0
+
+    @property
+    def loc(self) -> str:
+        return self.sim.location_id
+
+    def executor(self, decider: Decider | None = None, **kw: Any) -> Executor:
+        decider = decider or Decider(RetrySchedule(rng=random.Random(7)))
+        return Executor(self.store, self.client, self.mapping, decider, clock=self.clock, **kw)
+
+    def add(self, event_type: str, data: dict[str, Any], at: float) -> int:
+        """Store a TalkNotes event (timestamp `at`) as intake would; returns its webhook id."""
+        self.seq += 1
+        body = json.dumps({"type": event_type, "timestamp": iso(at), "data": data})
+        entity = data["id"] if event_type.startswith("contact.") else data["contactId"]
+        assert self.store.add_inbound(
+            InboundEvent(
+                source="talknotes",
+                event_id=f"msg_{self.seq:03d}",
+                event_type=event_type,
+                location_id=self.loc,
+                entity_key=entity,
+                body=body,
+                received_at=self.clock(),
+            )
+        )
+        return self.seq
+
+    def claim(self, limit: int = 10) -> list[RecordClaim]:
+        return self.store.claim("w1", fold=event_delta, now=self.clock(), limit=limit)
+
+    def keys(self, claims: list[RecordClaim]) -> list[str]:
+        return sorted(c.state.record_key for c in claims)
+
+    def record(self, kind: str, talknotes_id: str) -> RecordState:
+        st = self.store.get_record(self.loc, kind, talknotes_id)
+        assert st is not None
+        return st
+
+    def contacts(self) -> list[dict[str, Any]]:
+        return [c for c in self.sim.state.all("contact") if c.get("locationId") == self.loc]
+
+    def tasks(self) -> list[dict[str, Any]]:
+        return list(self.sim.state.all("task"))
+
+    def event_states(self) -> dict[str, str]:
+        """webhook id -> inbox state, for every stored event."""
+        out: dict[str, str] = {}
+        for i in range(1, self.seq + 1):
+            row = self.store.get_event(i)
+            out[row.event_id] = row.state
+        return out
 
 
 @pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
+def env(tmp_path: Path) -> Iterator[Env]:
+    clock = Clock(T0 + 10)
+    with running_simulator(SimulatorConfig(seed=7), rng=random.Random(7)) as sim:
+        store = open_store(f"sqlite:///{tmp_path / 'tnhl.db'}", clock=clock)
+        hl = HighLevelClient(
+            PrivateIntegrationToken(sim.token, location_id=sim.location_id),
+            base_url=sim.base_url,
+            retry=RetryPolicy(attempts=1),
+        )
+        try:
+            yield Env(sim, store, clock, Counting(hl.call), default_mapping())
+        finally:
+            hl.close()
+            store.close()
 
 
-@pytest.fixture
-def client() -> FakeClient:
-    return FakeClient()
+SAM = {
+    "id": "c1",
+    "full_name": "Sam Reyes",
+    "email": "sam.reyes@example.com",
+    "phone": "+1 415 555 0142",
+}
+TASK = {
+    "id": "t1",
+    "contactId": "c1",
+    "taskName": "Call Sam back about the quote",
+    "dueDate": "2026-03-06",
+    "priority": "high",
+}
 
 
-def executor(store: FakeStore, client: FakeClient, **kw: Any) -> Executor:
-    kw.setdefault("schedule", RetrySchedule(rng=random.Random(7)))
-    return Executor(store, client, toy_planner, clock=lambda: NOW, **kw)
+def test_contact_then_task_both_land_the_task_on_its_contact(env: Env) -> None:
+    """contact.created then task.created: one contact, one task on it, fields mapped."""
+    ex = env.executor()
+    env.add("contact.created", SAM, T0)
+    ex.run(env.claim())
+    env.add("task.created", TASK, T0 + 70)
+    ex.run(env.claim())
+
+    [contact] = env.contacts()
+    assert (contact["firstName"], contact["lastName"]) == ("Sam", "Reyes")
+    assert contact["email"] == "sam.reyes@example.com"
+    assert contact["phone"] == "+14155550142"
+    [task] = env.tasks()
+    assert task["contactId"] == contact["id"]
+    assert task["title"] == "[High] Call Sam back about the quote"
+    assert task["dueDate"] == "2026-03-06T09:00:00.000Z"
+    assert task["completed"] is False
+
+    assert env.store.get_highlevel_id(env.loc, "contact", "c1") == contact["id"]
+    assert env.store.get_highlevel_id(env.loc, "task", "t1") == task["id"]
+    assert env.event_states() == {"msg_001": "done", "msg_002": "done"}
+    assert env.client.sent == ["get-duplicate-contact", "create-contact", "create-task"]
+    assert env.record("contact", "c1").status == "synced"
+    assert env.record("task", "t1").status == "synced"
 
 
-CONTACT = {"id": "c1", "email": "a@example.com"}
-TASK = {"id": "t1", "contactId": "c1", "taskName": "Call", "dueDate": "2026-12-01T09:00:00Z"}
-NOTE = {"id": "n1", "contactId": "c1", "noteContent": "Met at the fair"}
+def test_task_before_its_contact_waits_without_blocking_it_and_lands_when_it_does(
+    env: Env,
+) -> None:
+    """A task first waits; its contact is claimed and created on its own; the task is then
+    due at once (same clock) and lands on that contact."""
+    ex = env.executor()
+    env.add("task.created", TASK, T0 + 70)
+    first = env.claim()
+    assert env.keys(first) == ["task:t1"]
+    ex.run(first)
+    waiting = env.record("task", "t1")
+    assert waiting.status == "waiting"
+    assert waiting.last_error == "contact c1 is not in HighLevel yet"
+    assert env.tasks() == []
+    assert env.client.sent == []
+
+    env.add("contact.created", SAM, T0)
+    second = env.claim()
+    assert env.keys(second) == ["contact:c1"]  # the waiting task is not due, not in the way
+    ex.run(second)
+    [contact] = env.contacts()
+
+    third = env.claim()  # no time has passed: the contact's settlement woke the task
+    assert env.keys(third) == ["task:t1"]
+    ex.run(third)
+    [task] = env.tasks()
+    assert task["contactId"] == contact["id"]
+    assert task["title"] == "[High] Call Sam back about the quote"
+    assert env.event_states() == {"msg_001": "done", "msg_002": "done"}
+    assert env.client.sent == ["get-duplicate-contact", "create-contact", "create-task"]
 
 
-def test_events_apply_in_order_and_updates_coalesce(store: FakeStore, client: FakeClient) -> None:
-    """A created contact, three updates, a task and a note: 3 calls, in order, all done."""
-    batch = make_batch(
-        ("contact.created", CONTACT),
-        ("contact.updated", {"id": "c1", "phone": "+15550001"}),
-        ("contact.updated", {"id": "c1", "phone": "+15550002"}),
-        ("contact.updated", {"id": "c1", "full_name": "Ann Lee"}),
-        ("task.created", TASK),
-        ("note.created", NOTE),
+def test_a_crashing_record_is_dead_after_crash_limit_and_others_apply(env: Env) -> None:
+    """A planner that raises on one record: 3 crashing claims, then its events are dead letters
+    with the error; the other record of the same batch is applied."""
+
+    def planner(state: RecordState, ids: Any, mapping: MappingConfig) -> Plan:
+        if state.talknotes_id == "c_bad":
+            raise RuntimeError("boom in the planner")
+        return plan_record(state, ids, mapping)
+
+    ex = env.executor(planner=planner)
+    env.add("contact.created", {"id": "c_bad", "full_name": "Poison Pill"}, T0)
+    env.add("contact.created", {"id": "c_ok", "full_name": "Ada Lovelace"}, T0)
+
+    batch = env.claim()
+    assert env.keys(batch) == ["contact:c_bad", "contact:c_ok"]
+    ex.run(batch)
+    [ada] = env.contacts()
+    assert (ada["firstName"], ada["lastName"]) == ("Ada", "Lovelace")
+    assert env.record("contact", "c_ok").status == "synced"
+    bad = env.record("contact", "c_bad")
+    assert (bad.status, bad.crashes) == ("retry", 1)
+    assert bad.last_error == "crashed (1 of 3): RuntimeError: boom in the planner"
+
+    for crash in (2, 3):
+        assert env.claim() == []  # backing off: not due yet
+        env.clock.advance(13)  # the first retry delay is 10 s +-25 %
+        again = env.claim()
+        assert env.keys(again) == ["contact:c_bad"]
+        ex.run(again)
+        assert env.record("contact", "c_bad").crashes == (crash if crash < 3 else 0)
+
+    bad = env.record("contact", "c_bad")
+    assert bad.status == "dead"
+    [letter] = env.store.list_dead()
+    assert letter.event.event_id == "msg_001"
+    assert letter.reason == "crashed (3 of 3): RuntimeError: boom in the planner"
+    assert env.event_states() == {"msg_001": "dead", "msg_002": "done"}
+    env.clock.advance(86_400)
+    assert env.claim() == []  # dead is final: no loop
+    assert len(env.contacts()) == 1
+
+
+def test_second_contact_with_the_same_email_is_dead_and_highlevel_unchanged(env: Env) -> None:
+    """Two TalkNotes people share an email: the second is dead naming both ids, and the
+    HighLevel contact still holds the first person's name."""
+    ex = env.executor()
+    env.add("contact.created", {"id": "c1", "full_name": "Ada Lovelace", "email": "ada@x.io"}, T0)
+    ex.run(env.claim())
+    [first] = env.contacts()
+    env.add("contact.created", {"id": "c2", "full_name": "Ada King", "email": "ada@x.io"}, T0)
+    ex.run(env.claim())
+
+    [contact] = env.contacts()
+    assert contact["id"] == first["id"]
+    assert (contact["firstName"], contact["lastName"]) == ("Ada", "Lovelace")
+    assert env.client.sent == [
+        "get-duplicate-contact",
+        "create-contact",
+        "get-duplicate-contact",  # c2 looked before writing, and wrote nothing
+    ]
+    [letter] = env.store.list_dead()
+    assert letter.event.event_id == "msg_002"
+    assert letter.reason == (
+        f"id map conflict: TalkNotes contacts 'c1' and 'c2' both match HighLevel contact "
+        f"'{first['id']}'; HighLevel was left unchanged"
     )
-    out = executor(store, client).execute(batch, worker="w")
-    assert client.ops() == ["create-contact", "create-task", "create-note"]
-    assert client.calls[0][2]["phone"] == "+15550002"
-    assert client.calls[1][1] == {"contactId": "hl001"}
-    assert out.done == [1, 2, 3, 4, 5, 6]
-    assert store.kinds("done")[0][0] == [1, 2, 3, 4]
-    assert store.id_map[("loc1", "task", "t1")] == "hl002"
+    assert env.store.get_highlevel_id(env.loc, "contact", "c1") == first["id"]
+    assert env.store.get_highlevel_id(env.loc, "contact", "c2") is None
+    assert env.record("contact", "c2").status == "dead"
 
 
-def test_known_contact_updates_cost_one_call(store: FakeStore, client: FakeClient) -> None:
-    """Ten updates of a contact already in HighLevel become one update-contact call."""
-    store.put_mapping("loc1", "contact", "c1", "HL-C1")
-    batch = make_batch(
-        *[("contact.updated", {"id": "c1", "phone": f"+1555000{i}"}) for i in range(10)]
+def test_task_whose_contact_never_arrives_is_dead_after_the_orphan_timeout(env: Env) -> None:
+    """orphan_timeout 5 s: the task waits, is not due at +4 s, and is dead at +5.5 s with a
+    reason naming the contact."""
+    ex = env.executor(Decider(RetrySchedule(rng=random.Random(7)), orphan_timeout=5))
+    env.add("task.created", {**TASK, "contactId": "c_missing"}, T0)
+    ex.run(env.claim())
+    assert env.record("task", "t1").status == "waiting"
+    assert env.event_states() == {"msg_001": "pending"}
+
+    env.clock.advance(4)
+    assert env.claim() == []
+    env.clock.advance(1.5)
+    last = env.claim()
+    assert env.keys(last) == ["task:t1"]
+    ex.run(last)
+
+    [letter] = env.store.list_dead()
+    assert letter.event.event_id == "msg_001"
+    assert letter.reason == (
+        "waited 0.00138889 h (orphan_timeout) and never became applicable: "
+        "contact c_missing is not in HighLevel yet"
     )
-    out = executor(store, client).execute(batch, worker="w")
-    assert client.ops() == ["update-contact"]
-    assert client.calls[0][1] == {"contactId": "HL-C1"}
-    assert out.calls == 1
-    assert len(out.done) == 10
+    assert env.record("task", "t1").status == "dead"
+    assert env.client.sent == []
+    assert env.tasks() == []
 
 
-def test_task_waits_for_its_contact_on_the_schedule(store: FakeStore, client: FakeClient) -> None:
-    """A task whose contact is unknown is retried later (10 s +-25 %), and nothing is sent."""
-    out = executor(store, client).execute(make_batch(("task.created", TASK)), worker="w")
-    assert client.calls == []
-    [(inbox_id, at, error, counted)] = store.kinds("retry")
-    assert inbox_id == 1
-    assert counted
-    assert "contact c1" in error
-    assert 7.5 <= at - NOW <= 12.5
-    assert out.retry == [1]
+def test_older_update_arriving_late_changes_nothing_and_costs_no_call(env: Env) -> None:
+    """contact.updated at T0+60 arriving after one at T0+120: the newer name stays, no call."""
+    ex = env.executor()
+    env.add("contact.created", SAM, T0)
+    ex.run(env.claim())
+    env.add("contact.updated", {"id": "c1", "full_name": "Samuel Reyes"}, T0 + 120)
+    ex.run(env.claim())
+    [contact] = env.contacts()
+    assert (contact["firstName"], contact["lastName"]) == ("Samuel", "Reyes")
+    calls_before = env.sim.log.total()
+    sent_before = list(env.client.sent)
+
+    env.add("contact.updated", {"id": "c1", "full_name": "Sammy Old"}, T0 + 60)
+    late = env.claim()
+    assert env.keys(late) == ["contact:c1"]
+    ex.run(late)
+
+    [contact] = env.contacts()
+    assert (contact["firstName"], contact["lastName"]) == ("Samuel", "Reyes")
+    assert env.sim.log.total() == calls_before
+    assert env.client.sent == sent_before
+    assert env.store.get_event(3).state == "skipped"
+    assert env.store.get_event(3).result == "no change"
+    assert sent_before == ["get-duplicate-contact", "create-contact", "update-contact"]
 
 
-def test_task_whose_contact_never_syncs_ends_dead(store: FakeStore, client: FakeClient) -> None:
-    """After the last try, a waiting task goes to the dead-letter queue saying why."""
-    batch = make_batch(("task.created", TASK), attempts=8)
-    executor(store, client).execute(batch, worker="w")
-    [(inbox_id, reason)] = store.kinds("dead")
-    assert inbox_id == 1
-    assert "contact never synced" in reason
+def test_create_whose_outcome_was_lost_is_read_back_not_created_twice(env: Env) -> None:
+    """The worker dies after HighLevel created the contact, the op left 'sent': the next try
+    reads it back, links it and sends no second create."""
+    env.client.crash_after = "create-contact"
+    env.add("contact.created", SAM, T0)
+    with pytest.raises(Crash):
+        env.executor().run(env.claim())
+    key = f"{env.loc}:create-contact:c1"
+    op = env.store.get_op(key)
+    assert op is not None
+    assert op.state == "sent"
+    [created] = env.contacts()
+    assert env.claim() == []  # still leased by the dead worker
+
+    env.clock.advance(61)  # the 60 s lease ran out: the record is due again by itself
+    retry = env.claim()
+    assert env.keys(retry) == ["contact:c1"]
+    env.executor().run(retry)
+
+    [contact] = env.contacts()
+    assert contact["id"] == created["id"]
+    assert env.client.sent == [
+        "get-duplicate-contact",
+        "create-contact",  # the lost one
+        "get-duplicate-contact",  # the read-back finds it
+    ]
+    assert env.store.get_highlevel_id(env.loc, "contact", "c1") == created["id"]
+    op = env.store.get_op(key)
+    assert op is not None
+    assert (op.state, op.highlevel_id) == ("succeeded", created["id"])
+    assert env.event_states() == {"msg_001": "done"}
 
 
-def test_wait_releases_the_events_behind_it(store: FakeStore, client: FakeClient) -> None:
-    """When the head waits, the later events of the entity are released, not applied."""
-    batch = make_batch(("task.created", TASK), ("note.created", NOTE))
-    executor(store, client).execute(batch, worker="w")
-    assert store.kinds("release") == [[2]]
-    assert client.calls == []
+def test_create_marked_sent_that_never_reached_highlevel_is_sent_once(env: Env) -> None:
+    """The op is 'sent' (store.send_op) but the crash came before the request: the read-back
+    proves it absent, and exactly one task is created."""
+    ex = env.executor()
+    env.add("contact.created", SAM, T0)
+    ex.run(env.claim())
+    [contact] = env.contacts()
+    env.add("task.created", TASK, T0 + 70)
+    key = f"{env.loc}:create-task:t1"
+    env.store.send_op(key, inbox_id=2, operation_id="create-task")
+    ex.run(env.claim())
+
+    [task] = env.tasks()
+    assert task["contactId"] == contact["id"]
+    assert task["title"] == "[High] Call Sam back about the quote"
+    assert env.client.sent[2:] == ["get-all-tasks", "create-task"]
+    op = env.store.get_op(key)
+    assert op is not None
+    assert (op.state, op.highlevel_id) == ("succeeded", task["id"])
 
 
-def test_schedule_is_designs_with_jitter() -> None:
-    """Delays follow 10 s, 1 min, ... 10 h with +-25 % jitter, then None; scale shrinks them."""
-    sched = RetrySchedule(rng=random.Random(1))
-    base = [10, 60, 300, 1800, 7200, 18000, 36000, 36000]
-    for attempt, b in enumerate(base, start=1):
-        d = sched.delay(attempt)
-        assert d is not None
-        assert 0.75 * b <= d <= 1.25 * b
-    assert sched.delay(9) is None
-    fast = RetrySchedule(scale=0.001, jitter=0.0)
-    assert fast.delay(2) == pytest.approx(0.06)
+def test_task_create_whose_outcome_was_lost_is_read_back(env: Env) -> None:
+    """A task created in HighLevel but never confirmed is found by get-all-tasks, not re-sent."""
+    ex = env.executor()
+    env.add("contact.created", SAM, T0)
+    ex.run(env.claim())
+    env.client.crash_after = "create-task"
+    env.add("task.created", TASK, T0 + 70)
+    with pytest.raises(Crash):
+        ex.run(env.claim())
+    [created] = env.tasks()
+    env.clock.advance(61)
+    ex.run(env.claim())
+
+    [task] = env.tasks()
+    assert task["id"] == created["id"]
+    assert env.client.sent[2:] == ["create-task", "get-all-tasks"]
+    assert env.store.get_highlevel_id(env.loc, "task", "t1") == created["id"]
+    assert env.event_states() == {"msg_001": "done", "msg_002": "done"}
 
 
-def test_seeded_schedule_is_reproducible() -> None:
-    """The same seed gives the same jittered delays (the rng is injected)."""
-    a = [RetrySchedule(rng=random.Random(3)).delay(i) for i in range(1, 9)]
-    b = [RetrySchedule(rng=random.Random(3)).delay(i) for i in range(1, 9)]
-    assert a == b
-
-
-def test_rejected_event_is_dead_and_the_rest_continue(store: FakeStore, client: FakeClient) -> None:
-    """A planner Reject dead-letters that event at once; the next event is still applied."""
-    batch = make_batch(
-        ("contact.updated", {"id": "c1", "reject": True}), ("contact.created", CONTACT)
-    )
-    out = executor(store, client).execute(batch, worker="w")
-    assert out.dead == [1]
-    assert out.done == [2]
-    assert "rejected" in store.kinds("dead")[0][1]
-
-
-def test_skip_completes_without_a_call(store: FakeStore, client: FakeClient) -> None:
-    """A planner Skip settles the event as done with no HighLevel call."""
-    out = executor(store, client).execute(
-        make_batch(("contact.deleted", {"id": "c1", "skip": True})), worker="w"
-    )
-    assert out.skipped == [1]
-    assert client.calls == []
-    assert store.kinds("done")[0][1].startswith("skipped")
-
-
-def test_succeeded_create_is_never_sent_again(store: FakeStore, client: FakeClient) -> None:
-    """A create whose key already succeeded reuses its id and sends nothing."""
-    store.put_mapping("loc1", "contact", "c1", "HL-C1")
-    store.ops["loc1:create-task:t1"] = OpState("loc1:create-task:t1", "succeeded", "HL-T1")
-    out = executor(store, client).execute(make_batch(("task.created", TASK)), worker="w")
-    assert client.calls == []
-    assert store.id_map[("loc1", "task", "t1")] == "HL-T1"
-    assert out.done == [1]
-
-
-def test_unknown_create_is_read_back_and_adopted(store: FakeStore, client: FakeClient) -> None:
-    """A create left `sent` by a crash is found by read-back (title + due date), not re-sent."""
-    store.put_mapping("loc1", "contact", "c1", "HL-C1")
-    store.ops["loc1:create-task:t1"] = OpState("loc1:create-task:t1", "sent", None)
-    client.handlers["get-all-tasks"] = lambda p, b: {
-        "tasks": [
-            {"id": "OTHER", "title": "Call", "dueDate": "2026-12-02T09:00:00.000Z"},
-            {"id": "HL-T1", "title": "Call", "dueDate": "2026-12-01T09:00:00.000Z"},
-        ]
-    }
-    executor(store, client).execute(make_batch(("task.created", TASK)), worker="w")
-    assert client.ops() == ["get-all-tasks"]
-    assert store.id_map[("loc1", "task", "t1")] == "HL-T1"
-    assert store.ops["loc1:create-task:t1"].state == "succeeded"
-
-
-def test_unknown_create_absent_on_read_back_is_sent(store: FakeStore, client: FakeClient) -> None:
-    """When the read-back proves the note absent, the create goes out (once)."""
-    store.put_mapping("loc1", "contact", "c1", "HL-C1")
-    store.ops["loc1:create-note:n1"] = OpState("loc1:create-note:n1", "unknown", None)
-    client.handlers["get-all-notes"] = lambda p, b: {"notes": [{"id": "X", "body": "other"}]}
-    executor(store, client).execute(make_batch(("note.created", NOTE)), worker="w")
-    assert client.ops() == ["get-all-notes", "create-note"]
-
-
-def test_read_back_ignores_records_mapped_elsewhere(store: FakeStore, client: FakeClient) -> None:
-    """A matching task already mapped to another TalkNotes task is not adopted."""
-    store.put_mapping("loc1", "contact", "c1", "HL-C1")
-    store.put_mapping("loc1", "task", "t0", "HL-T0")
-    store.ops["loc1:create-task:t1"] = OpState("loc1:create-task:t1", "sent", None)
-    client.handlers["get-all-tasks"] = lambda p, b: {
-        "tasks": [{"id": "HL-T0", "title": "Call", "dueDate": "2026-12-01T09:00:00Z"}]
-    }
-    executor(store, client).execute(make_batch(("task.created", TASK)), worker="w")
-    assert client.ops() == ["get-all-tasks", "create-task"]
-
-
-class _Limiter:
-    def __init__(self, waits: list[float]) -> None:
-        self.waits = waits
-
-    def try_acquire(self, key: str) -> float:
-        return self.waits.pop(0) if self.waits else 0.0
-
-
-def test_rate_limit_wait_reschedules_without_a_try(store: FakeStore, client: FakeClient) -> None:
-    """No slot: the event is rescheduled at now + wait, not counted, and the op stays planned."""
-    store.put_mapping("loc1", "contact", "c1", "HL-C1")
-    ex = executor(store, client, limiter=_Limiter([2.5]))
-    out = ex.execute(make_batch(("task.created", TASK), ("note.created", NOTE)), worker="w")
-    assert client.calls == []
-    [(inbox_id, at, _error, counted)] = store.kinds("retry")
-    assert inbox_id == 1
-    assert at == NOW + 2.5
-    assert not counted
-    assert store.ops["loc1:create-task:t1"].state == "planned"
-    assert out.rescheduled == [1]
-    assert out.released == [2]
-
-
-def test_rate_limit_reschedules_are_spread(store: FakeStore, client: FakeClient) -> None:
-    """Waiting entities of one location come due one spacing apart, not all at once."""
-    store.put_mapping("loc1", "contact", "c1", "HL-C1")
-    ex = executor(store, client, limiter=_Limiter([1.0, 1.0, 1.0]), reschedule_spacing=0.1)
+def test_contact_and_its_task_in_one_batch_converge_without_time_passing(env: Env) -> None:
+    """A contact and its task claimed in one batch: whichever order they run in, the task
+    lands in the end with no time passing (woken at once, or seeing the fresh link)."""
+    ex = env.executor()
+    env.add("task.created", TASK, T0 + 70)
+    env.add("contact.created", SAM, T0)
     for _ in range(3):
-        ex.execute(make_batch(("task.created", TASK)), worker="w")
-    ats = [at for _i, at, _e, _c in store.kinds("retry")]
-    assert ats == pytest.approx([NOW + 1.0, NOW + 1.1, NOW + 1.2])
+        claims = env.claim()
+        if not claims:
+            break
+        ex.run(claims)
+    [contact] = env.contacts()
+    [task] = env.tasks()
+    assert task["contactId"] == contact["id"]
+    assert env.event_states() == {"msg_001": "done", "msg_002": "done"}
 
 
-def _raise(exc: Exception) -> Any:
-    def handler(params: Any, body: Any) -> Any:
-        raise exc
+def test_existing_unmapped_contact_is_adopted_without_touching_its_tags(env: Env) -> None:
+    """HighLevel already has the person (made there, tagged vip): the create is looked up
+    first and adopted with update-contact; tnhl's create-only tags are not sent on update."""
+    env.mapping = load_mapping_text("contact:\n  tags: [talknotes]\n")
+    made = env.client.call(
+        "create-contact",
+        json={
+            "locationId": env.loc,
+            "firstName": "A.",
+            "email": "ada@x.io",
+            "tags": ["vip"],
+        },
+    )
+    existing = made["contact"]["id"]
+    env.add("contact.created", {"id": "c1", "full_name": "Ada Lovelace", "email": "ada@x.io"}, T0)
+    env.executor().run(env.claim())
 
-    return handler
+    [contact] = env.contacts()
+    assert contact["id"] == existing
+    assert (contact["firstName"], contact["lastName"]) == ("Ada", "Lovelace")
+    assert contact["tags"] == ["vip"]
+    assert env.client.sent == ["get-duplicate-contact", "update-contact"]
+    assert env.store.get_highlevel_id(env.loc, "contact", "c1") == existing
+    assert env.event_states() == {"msg_001": "done"}
 
 
-def test_server_error_retries_on_the_schedule(store: FakeStore, client: FakeClient) -> None:
-    """A 5xx on an update is retried after the third delay (5 min +-25 %) on the third try."""
-    store.put_mapping("loc1", "contact", "c1", "HL-C1")
-    client.handlers["update-contact"] = _raise(ServerError(status=503, method="PUT", path="/c"))
-    batch = make_batch(("contact.updated", {"id": "c1", "phone": "+1"}), attempts=2)
-    executor(store, client).execute(batch, worker="w")
-    [(inbox_id, at, error, counted)] = store.kinds("retry")
-    assert inbox_id == 1
-    assert counted
-    assert "503" in error
-    assert 225 <= at - NOW <= 375
-
-
-def test_last_failed_try_goes_to_the_dead_letter_queue(
-    store: FakeStore, client: FakeClient
+def test_task_deciding_to_wait_while_its_contact_lands_elsewhere_is_still_due_at_once(
+    env: Env,
 ) -> None:
-    """After the ninth failed try the events of the step are dead, with the last error."""
-    store.put_mapping("loc1", "contact", "c1", "HL-C1")
-    client.handlers["update-contact"] = _raise(ServerError(status=500, method="PUT", path="/c"))
-    batch = make_batch(
-        ("contact.updated", {"id": "c1", "phone": "+1"}),
-        ("contact.updated", {"id": "c1", "phone": "+2"}),
-        attempts=8,
-    )
-    out = executor(store, client).execute(batch, worker="w")
-    assert out.dead == [1, 2]
-    assert all("retries exhausted after 9 tries" in r for _i, r in store.kinds("dead"))
+    """Two workers: A plans the task (contact not mapped yet) while B creates the contact and
+    settles; the task must not then sit out wait_recheck (DESIGN: it runs the moment the
+    contact lands)."""
+    env.add("task.created", TASK, T0 + 70)
+    task_claim = env.store.claim("wA", fold=event_delta, now=env.clock(), limit=10)
+    assert env.keys(task_claim) == ["task:t1"]
+    env.add("contact.created", SAM, T0)
+    contact_claim = env.store.claim("wB", fold=event_delta, now=env.clock(), limit=10)
+    assert env.keys(contact_claim) == ["contact:c1"]
+    worker_b = env.executor()
+
+    def planner_a(state: RecordState, ids: Any, mapping: MappingConfig) -> Plan:
+        plan = plan_record(state, ids, mapping)
+        # Worker B finishes the contact between A's read of the id map and A's settle.
+        worker_b.run(contact_claim)
+        return plan
+
+    env.executor(planner=planner_a).run(task_claim)
+    [contact] = env.contacts()
+    assert env.record("task", "t1").status == "waiting"
+
+    woken = env.claim()  # the same instant
+    assert env.keys(woken) == ["task:t1"]
+    env.executor().run(woken)
+    [task] = env.tasks()
+    assert task["contactId"] == contact["id"]
 
 
-@pytest.mark.parametrize("status", [400, 404, 422])
-def test_client_errors_are_dead_at_once(store: FakeStore, client: FakeClient, status: int) -> None:
-    """400/404/422 are not retried: dead at once with the reason; the next event goes on."""
-    store.put_mapping("loc1", "contact", "c1", "HL-C1")
-    exc = error_for_status(status)(status=status, method="POST", path="/t", messages=["bad"])
-    client.handlers["create-task"] = _raise(exc)
-    batch = make_batch(("task.created", TASK), ("note.created", NOTE))
-    out = executor(store, client).execute(batch, worker="w")
-    assert out.dead == [1]
-    assert out.done == [2]
-    assert f"answered {status}" in store.kinds("dead")[0][1]
+def test_lost_create_replanned_with_newer_content_is_found_by_its_first_body(env: Env) -> None:
+    """The worker dies after create-task; a newer task.updated renames it before the retry:
+    the read-back finds the task by the body first sent and updates it, no second create."""
+    ex = env.executor()
+    env.add("contact.created", SAM, T0)
+    ex.run(env.claim())
+    env.client.crash_after = "create-task"
+    env.add("task.created", TASK, T0 + 70)
+    with pytest.raises(Crash):
+        ex.run(env.claim())
+    [created] = env.tasks()
+    env.add("task.updated", {**TASK, "taskName": "Send Sam the slate quote"}, T0 + 200)
+    env.clock.advance(61)
+    ex.run(env.claim())
+
+    [task] = env.tasks()
+    assert task["id"] == created["id"]
+    assert task["title"] == "[High] Send Sam the slate quote"
+    assert env.client.sent[2:] == ["create-task", "get-all-tasks", "get-all-tasks", "update-task"]
+    assert env.event_states() == {"msg_001": "done", "msg_002": "done", "msg_003": "done"}
 
 
-def test_429_reschedules_at_retry_after_without_a_try(store: FakeStore, client: FakeClient) -> None:
-    """HighLevel's 429 reschedules at Retry-After and does not use up a try."""
-    store.put_mapping("loc1", "contact", "c1", "HL-C1")
-    exc = RateLimitedError(retry_after=4.0, status=429, method="PUT", path="/c")
-    client.handlers["update-contact"] = _raise(exc)
-    executor(store, client).execute(make_batch(("contact.updated", {"id": "c1"})), worker="w")
-    [(_i, at, _e, counted)] = store.kinds("retry")
-    assert at == NOW + 4.0
-    assert not counted
-
-
-def test_outcome_unknown_marks_the_op_and_retries(store: FakeStore, client: FakeClient) -> None:
-    """A create with an unknown outcome is marked unknown (so the next try reads back)."""
-    store.put_mapping("loc1", "contact", "c1", "HL-C1")
-    exc = OutcomeUnknownError(
-        operation_id="create-task", method="POST", path="/t", params={}, body={}, cause=None
-    )
-    client.handlers["create-task"] = _raise(exc)
-    executor(store, client).execute(make_batch(("task.created", TASK)), worker="w")
-    assert store.ops["loc1:create-task:t1"].state == "unknown"
-    assert store.kinds("retry")[0][3] is True
-
-
-def test_duplicate_contact_is_adopted_and_updated(store: FakeStore, client: FakeClient) -> None:
-    """A duplicate 400 on create adopts meta.contactId, maps it, then updates it (no locationId)."""
-    exc = DuplicateContactError(
-        contact_id="HL-DUP", matching_field="email", status=400, method="POST", path="/contacts/"
-    )
-    client.handlers["create-contact"] = _raise(exc)
-    out = executor(store, client).execute(make_batch(("contact.created", CONTACT)), worker="w")
-    assert client.ops() == ["create-contact", "update-contact"]
-    assert client.calls[1][1] == {"contactId": "HL-DUP"}
-    assert "locationId" not in client.calls[1][2]
-    assert store.id_map[("loc1", "contact", "c1")] == "HL-DUP"
-    assert out.done == [1]
-
-
-def test_repeated_delete_of_a_missing_record_is_done(store: FakeStore, client: FakeClient) -> None:
-    """A delete whose target is already gone (400/404 not found) counts as applied."""
-
-    def planner(events: Any, lookup: Any) -> list[Step]:
-        call = Call("delete-note", {"contactId": "C", "id": "N"})
-        return [Step((events[0].inbox_id,), "calls", (call,))]
-
-    exc = error_for_status(400)(status=400, method="DELETE", path="/n", messages=["Note not found"])
-    client.handlers["delete-note"] = _raise(exc)
-    out = Executor(store, client, planner, clock=lambda: NOW).execute(
-        make_batch(("note.deleted", {"id": "n1", "contactId": "c1"})), worker="w"
-    )
-    assert out.done == [1]
-    assert "already gone" in store.kinds("done")[0][1]
-
-
-def test_no_step_starts_when_the_lease_is_nearly_over(store: FakeStore, client: FakeClient) -> None:
-    """With less lease left than a call may take, nothing is sent and nothing is settled."""
-    batch = make_batch(("contact.created", CONTACT))
-    short = WorkBatch(batch.location_id, batch.entity_key, batch.items, lease_until=NOW + 5)
-    out = executor(store, client, lease_margin=10.0).execute(short, worker="w")
-    assert client.calls == []
-    assert store.settled == []
-    assert out.abandoned == [1]
-
-
-def test_lease_setting_must_outlast_a_call() -> None:
-    """lease_seconds shorter than three HTTP timeouts is refused, naming the setting."""
-    with pytest.raises(SettingsError, match="lease_seconds"):
-        load_settings(lease_seconds=10, http_timeout=5)
-
-
-def test_lost_create_with_newer_content_is_found_by_its_first_body(
-    store: FakeStore, client: FakeClient
+def test_task_waiting_for_a_contact_deleted_before_it_synced_is_skipped_at_once(
+    env: Env,
 ) -> None:
-    """A note sent as X, then re-planned as Y (an update coalesced in after a crash), is found
-    by X, adopted, and updated to Y; it is not created a second time."""
-    store.put_mapping("loc1", "contact", "c1", "HL-C1")
-    key = "loc1:create-note:n1"
-    store.ops[key] = OpState(key, "sent", None, '{"body": "first words"}')
-    client.handlers["get-all-notes"] = lambda p, b: {
-        "notes": [{"id": "HL-N1", "body": "first words"}]
-    }
-    executor(store, client).execute(make_batch(("note.created", NOTE)), worker="w")
-    assert client.ops() == ["get-all-notes", "get-all-notes", "update-note"]
-    assert client.calls[2][1] == {"contactId": "HL-C1", "id": "HL-N1"}
-    assert client.calls[2][2] == {"body": NOTE["noteContent"]}
-    assert store.id_map[("loc1", "note", "n1")] == "HL-N1"
+    """contact.created + contact.deleted of a person never synced, with a task waiting for
+    them: nothing reaches HighLevel and the task is settled skipped without time passing."""
+    ex = env.executor()
+    env.add("task.created", TASK, T0 + 70)
+    ex.run(env.claim())
+    assert env.record("task", "t1").status == "waiting"
+    env.add("contact.created", SAM, T0)
+    env.add("contact.deleted", {"id": "c1"}, T0 + 300)
+    ex.run(env.claim())
+    ex.run(env.claim())
 
-
-def test_done_create_with_older_content_is_brought_up_to_date(
-    store: FakeStore, client: FakeClient
-) -> None:
-    """A create that succeeded with older content (crash before mapping) gets an update."""
-    store.put_mapping("loc1", "contact", "c1", "HL-C1")
-    key = "loc1:create-note:n1"
-    store.ops[key] = OpState(key, "succeeded", "HL-N1", '{"body": "first words"}')
-    executor(store, client).execute(make_batch(("note.created", NOTE)), worker="w")
-    assert client.ops() == ["update-note"]
-    assert store.id_map[("loc1", "note", "n1")] == "HL-N1"
+    assert env.client.sent == []
+    assert env.contacts() == []
+    assert env.record("contact", "c1").status == "deleted"
+    assert env.record("task", "t1").status == "deleted"
+    assert env.event_states() == {"msg_001": "skipped", "msg_002": "skipped", "msg_003": "skipped"}
