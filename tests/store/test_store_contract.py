@@ -1,28 +1,65 @@
-"""The store's contract, run against every backend (SQLite file and PostgreSQL)."""
+"""The store's contract, run against every backend (SQLite file and PostgreSQL).
+
+Events are folded into per-record rows (per-field last-writer-wins registers); records are
+claimed (leased) and settled. Times are the FakeClock's: 1_000_000.0 unless a test moves it.
+"""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import defaultdict
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from tests.store.conftest import FakeClock
 
 from tnhl.store import (
-    EntityKey,
+    Delta,
+    EventVerdict,
     InboundEvent,
+    InboxRow,
     InvalidRecordError,
     LeaseLostError,
+    Link,
     MappingConflictError,
-    OutOfOrderError,
+    RecordClaim,
     RecordNotFoundError,
+    Settlement,
     SqlStore,
 )
+from tnhl.store._schema import records
 
 LOC = "loc-1"
+NOW = 1_000_000.0  # the FakeClock's start
 
 
-def event(n: int, entity: str = "c1", *, at: float = 1_000_000.0, **kw: str) -> InboundEvent:
+def fold_body(row: InboxRow) -> Delta | EventVerdict:
+    """The test folder: the event's JSON body names its record and what it says about it.
+
+    {"kind": "contact", "id": "c1", "at": 5, "fields": {...}, "delete": false} becomes a Delta;
+    "contact" (a task's or note's contact, default its own id) and "tiebreak" (default the
+    event id) are optional; {"skip": "why"} settles the event at once as skipped. Anything
+    else (not JSON, no "kind") raises, as a folder bug would.
+    """
+    body = json.loads(row.body)
+    if "skip" in body:
+        return EventVerdict(row.id, "skipped", body["skip"])
+    return Delta(
+        inbox_id=row.id,
+        kind=body["kind"],
+        talknotes_id=body["id"],
+        contact_id=body.get("contact", body["id"]),
+        at=float(body["at"]),
+        tiebreak=body.get("tiebreak", row.event_id),
+        fields=body.get("fields", {}),
+        delete=body.get("delete", False),
+    )
+
+
+def event(n: int, entity: str = "c1", *, at: float = NOW, **kw: str) -> InboundEvent:
+    """An intake-level event with event id evt-<n> (its body is not meant to be folded)."""
     values = {
         "source": "talknotes",
         "event_id": f"evt-{n}",
@@ -35,10 +72,72 @@ def event(n: int, entity: str = "c1", *, at: float = 1_000_000.0, **kw: str) -> 
     return InboundEvent(received_at=at, **values)  # type: ignore[arg-type]
 
 
+def change(
+    n: int,
+    record_id: str = "c1",
+    *,
+    kind: str = "contact",
+    at: float = 5.0,
+    fields: dict[str, Any] | None = None,
+    delete: bool = False,
+    contact: str | None = None,
+    tiebreak: str | None = None,
+    loc: str = LOC,
+    event_id: str | None = None,
+    received_at: float = NOW,
+) -> InboundEvent:
+    """An event `fold_body` turns into a Delta on record kind:record_id."""
+    body: dict[str, Any] = {"kind": kind, "id": record_id, "at": at, "fields": fields or {}}
+    if delete:
+        body["delete"] = True
+    if contact is not None:
+        body["contact"] = contact
+    if tiebreak is not None:
+        body["tiebreak"] = tiebreak
+    return InboundEvent(
+        "talknotes",
+        event_id or f"evt-{n}",
+        f"{kind}.deleted" if delete else f"{kind}.updated",
+        loc,
+        record_id,
+        json.dumps(body),
+        received_at,
+    )
+
+
 def add(store: SqlStore, *events: InboundEvent) -> None:
     """Store events in order; in a fresh store they get inbox ids 1, 2, 3, ..."""
     for e in events:
         assert store.add_inbound(e)
+
+
+def claim(store: SqlStore, worker: str = "w1", **kw: Any) -> list[RecordClaim]:
+    return store.claim(worker, fold=fold_body, **kw)
+
+
+def by_key(claims: list[RecordClaim]) -> dict[str, RecordClaim]:
+    return {c.state.record_key: c for c in claims}
+
+
+def event_ids(c: RecordClaim) -> list[int]:
+    return [e.inbox_id for e in c.events]
+
+
+def lease_row(store: SqlStore, key: str, loc: str = LOC) -> tuple[Any, ...]:
+    """(due_at, lease_owner, lease_until) of a record, read from its table row."""
+    with store.engine.connect() as conn:
+        r = conn.execute(
+            sa.select(records.c.due_at, records.c.lease_owner, records.c.lease_until).where(
+                records.c.location_id == loc, records.c.record_key == key
+            )
+        ).one()
+    return tuple(r)
+
+
+def event_state(store: SqlStore, inbox_id: int) -> tuple[Any, ...]:
+    """(state, result, last_error, record_key) of an inbox row."""
+    r = store.get_event(inbox_id)
+    return (r.state, r.result, r.last_error, r.record_key)
 
 
 # intake ----------------------------------------------------------------------------------------
@@ -59,7 +158,7 @@ def test_body_is_stored_exactly_as_received(store: SqlStore) -> None:
     store.add_inbound(event(1, body=raw))
     row = store.get_event(1)
     assert row.body == raw
-    assert (row.state, row.attempts, row.next_attempt_at) == ("received", 0, 1_000_000.0)
+    assert (row.state, row.attempts, row.record_key) == ("received", 0, None)
 
 
 @pytest.mark.parametrize(
@@ -82,12 +181,14 @@ def test_invalid_event_is_refused_naming_the_field(store: SqlStore, field: str, 
 
 def test_bad_arguments_name_the_field(store: SqlStore) -> None:
     """Unusable arguments raise InvalidRecordError naming the argument, before any write."""
+    add(store, change(1))
     calls = {
-        "worker": lambda: store.claim_next(""),
-        "lease_seconds": lambda: store.claim_next("w1", lease_seconds=0),
-        "max_run": lambda: store.claim_next("w1", max_run=0),
-        "key": lambda: store.begin_op("", inbox_id=None, operation_id="create-contact"),
-        "operation_id": lambda: store.begin_op("k", inbox_id=None, operation_id="x" * 200),
+        "worker": lambda: claim(store, ""),
+        "lease_seconds": lambda: claim(store, lease_seconds=0),
+        "limit": lambda: claim(store, limit=-1),
+        "fold_limit": lambda: claim(store, fold_limit=-1),
+        "key": lambda: store.send_op("", inbox_id=None, operation_id="create-contact"),
+        "operation_id": lambda: store.send_op("k", inbox_id=None, operation_id="x" * 200),
         "dead_letter_id": lambda: store.get_dead(),
         "talknotes_id": lambda: store.put_mapping(LOC, "contact", "", "hl-1"),
     }
@@ -96,199 +197,555 @@ def test_bad_arguments_name_the_field(store: SqlStore) -> None:
             call()
         assert info.value.field == field
     assert store.get_op("k") is None
+    assert store.get_event(1).state == "received"  # no claim folded it
 
 
-# ordering and claims ---------------------------------------------------------------------------
+# folding ---------------------------------------------------------------------------------------
 
 
-def test_only_the_oldest_unfinished_event_of_an_entity_is_claimed(store: SqlStore) -> None:
-    """A later event is never claimed while an earlier one of its entity is unfinished."""
-    add(store, event(1), event(2))
-    [first] = store.claim_next("w1", max_run=1)
-    assert first.inbox_ids == [1]
-    assert store.claim_next("w2", max_run=1) == []  # event 2 is due, but 1 is unfinished
-    store.complete([1], worker="w1", result="ok")
-    [second] = store.claim_next("w2", max_run=1)
-    assert second.inbox_ids == [2]
+def test_fold_merges_fields_newest_wins_whatever_the_fold_order(store: SqlStore) -> None:
+    """Per field the newest (at, tiebreak) wins, whether the events are folded one per claim
+    newest first or all in one claim oldest first; folding makes the record due."""
+    says = [  # (tiebreak, at, fields)
+        ("w1", 5, {"name": "Ann", "phone": "111"}),
+        ("w2", 9, {"name": "Ann B"}),
+        ("w3", 7, {"phone": "555", "name": "Annie"}),
+        ("w4", 9, {"name": "Ann C"}),  # same at as w2: the larger tiebreak wins
+    ]
+    one_by_one, all_at_once = "loc-a", "loc-b"
+    for n, i in enumerate([3, 1, 2, 0], start=1):
+        tb, at, fields = says[i]
+        add(store, change(n, at=at, fields=fields, tiebreak=tb, loc=one_by_one))
+        assert claim(store, limit=0, fold_limit=1) == []  # fold only
+    for n, (tb, at, fields) in enumerate(says, start=5):
+        add(store, change(n, at=at, fields=fields, tiebreak=tb, loc=all_at_once))
+    assert store.get_record(all_at_once, "contact", "c1") is None  # not folded yet
+    assert claim(store, limit=0) == []
+
+    for loc, version in ((one_by_one, 4), (all_at_once, 1)):
+        rec = store.get_record(loc, "contact", "c1")
+        assert rec is not None
+        assert rec.values() == {"name": "Ann C", "phone": "555"}
+        assert rec.fields == {"name": ("Ann C", 9.0, "w4"), "phone": ("555", 7.0, "w3")}
+        assert (rec.kind, rec.talknotes_id, rec.contact_id, rec.record_key) == (
+            "contact",
+            "c1",
+            "c1",
+            "contact:c1",
+        )
+        assert (rec.first_at, rec.deleted_at, rec.status, rec.version) == (
+            5.0,
+            None,
+            "new",
+            version,
+        )
+        assert lease_row(store, "contact:c1", loc) == (NOW, None, None)  # due now, not leased
+    assert [event_state(store, i) for i in (1, 5)] == [
+        ("pending", None, None, "contact:c1"),
+        ("pending", None, None, "contact:c1"),
+    ]
+    got = {c.state.location_id: event_ids(c) for c in claim(store, limit=5)}
+    assert got == {one_by_one: [1, 2, 3, 4], all_at_once: [5, 6, 7, 8]}
 
 
-def test_a_head_waiting_for_retry_blocks_its_entity_only(store: SqlStore, clock: FakeClock) -> None:
-    """While the head waits for its retry, later events of that entity wait too; others go."""
-    add(store, event(1, "a"), event(2, "a"), event(3, "b"))
-    [claim_a] = store.claim_next("w1", max_run=1, entity=EntityKey(LOC, "a"))
-    store.retry_later(1, worker="w1", at=clock.now + 60, error="HTTP 503")
-    assert store.ready_entities() == [EntityKey(LOC, "b")]
-    claimed = store.claim_next("w1", limit=5, lease_seconds=600)
-    assert [c.entity.entity_key for c in claimed] == ["b"]
-    clock.advance(60)
-    [again] = store.claim_next("w2", limit=5)
-    assert again.inbox_ids == [1, 2]
-    assert again.events[0].attempts == 2
-    assert again.events[0].last_error == "HTTP 503"
-    assert claim_a.events[0].attempts == 1
+def test_a_delete_is_final(store: SqlStore) -> None:
+    """Once a delete is folded the record stays deleted: later or newer updates still merge
+    their fields but never undo it, and the earliest delete's time is kept."""
+    add(store, change(1, at=9, fields={"name": "Ann B"}), change(2, at=7, delete=True))
+    claim(store, limit=0)
+    rec = store.get_record(LOC, "contact", "c1")
+    assert rec is not None
+    assert (rec.deleted_at, rec.values()) == (7.0, {"name": "Ann B"})
+
+    [c] = claim(store)
+    store.settle(c, Settlement("applied", "deleted in HighLevel", deleted=True))
+    add(store, change(3, at=11, fields={"name": "Ann C"}))
+    claim(store, limit=0)
+    rec = store.get_record(LOC, "contact", "c1")
+    assert rec is not None
+    assert (rec.deleted_at, rec.status, rec.values()) == (7.0, "deleted", {"name": "Ann C"})
+
+    add(store, change(4, at=6, delete=True), change(5, at=8, delete=True))
+    claim(store, limit=0)
+    rec = store.get_record(LOC, "contact", "c1")
+    assert rec is not None
+    assert (rec.deleted_at, rec.first_at) == (6.0, 6.0)
 
 
-def test_claim_returns_the_run_behind_the_head_for_coalescing(store: SqlStore) -> None:
-    """A claim carries the head and the consecutive events behind it, oldest first."""
-    add(store, event(1, "a"), event(2, "b"), event(3, "a"), event(4, "a"))
-    claims = store.claim_next("w1", limit=10, max_run=2)
-    assert [(c.entity.entity_key, c.inbox_ids) for c in claims] == [("a", [1, 3]), ("b", [2])]
-    assert all(e.lease_owner == "w1" and e.state == "pending" for c in claims for e in c.events)
-    assert store.claim_next("w2", limit=10) == []  # event 4 waits behind leased 1 and 3
+def test_a_folder_exception_kills_only_that_event(store: SqlStore) -> None:
+    """An event the folder cannot read is dead (a dead letter, no record); the other events of
+    the same fold are folded, and a verdict settles its event at once."""
+    add(
+        store,
+        change(1, "c1"),
+        event(2, body="not json"),
+        change(3, "c2"),
+        event(4, body='{"skip": "HighLevel -> TalkNotes is not synced yet"}'),
+    )
+    assert claim(store, limit=0) == []
+    assert [event_state(store, i) for i in (1, 2, 3, 4)] == [
+        ("pending", None, None, "contact:c1"),
+        ("dead", None, "cannot read the event: JSONDecodeError", None),
+        ("pending", None, None, "contact:c2"),
+        ("skipped", "HighLevel -> TalkNotes is not synced yet", None, None),
+    ]
+    [dl] = store.list_dead()
+    assert (dl.inbox_id, dl.reason) == (2, "cannot read the event: JSONDecodeError")
+    s = store.stats()
+    assert s.counts == {"received": 0, "pending": 2, "done": 0, "dead": 1, "skipped": 1}
+    assert sorted(by_key(claim(store, limit=5))) == ["contact:c1", "contact:c2"]
+
+    row = store.replay_dead(inbox_id=2)  # never reached a record: read again by the next fold
+    assert (row.state, row.record_key) == ("received", None)
+    claim(store, limit=0)
+    assert store.get_event(2).state == "dead"
+    assert store.get_dead(inbox_id=2).id == dl.id  # one letter per event
 
 
-def test_an_expired_lease_is_claimable_and_swept(store: SqlStore, clock: FakeClock) -> None:
-    """A lease blocks others until it runs out; the sweeper then clears it."""
-    add(store, event(1, "a"), event(2, "b"))
-    assert len(store.claim_next("dead-worker", limit=2, lease_seconds=30)) == 2
-    assert store.claim_next("w2", limit=2) == []
-    assert store.requeue_expired() == 0
-    clock.advance(30)
-    assert store.requeue_expired() == 2
-    assert store.get_event(1).lease_owner is None
-    claims = store.claim_next("w2", limit=2)
-    assert [c.inbox_ids for c in claims] == [[1], [2]]
-    assert claims[0].events[0].attempts == 2  # the lost attempt counts (poison events end)
+def test_claim_folds_at_most_fold_limit_and_leases_at_most_limit(store: SqlStore) -> None:
+    """A claim folds at most `fold_limit` received events (oldest first) and leases at most
+    `limit` due records."""
+    add(store, *(change(n, f"c{n}") for n in range(1, 6)))
+    [first] = claim(store, limit=1, fold_limit=2)
+    assert store.stats().counts["received"] == 3
+    assert [store.get_event(i).state for i in range(1, 6)] == [
+        "pending",
+        "pending",
+        "received",
+        "received",
+        "received",
+    ]
+    rest = claim(store, "w2", limit=10)
+    assert len(rest) == 4
+    assert sorted({first.state.record_key} | set(by_key(rest))) == [
+        "contact:c1",
+        "contact:c2",
+        "contact:c3",
+        "contact:c4",
+        "contact:c5",
+    ]
+    assert store.stats().leased == 5
 
 
-def test_a_worker_whose_lease_was_taken_cannot_overwrite(store: SqlStore, clock: FakeClock) -> None:
-    """After another worker re-claims an expired lease, the first worker's writes are refused."""
-    add(store, event(1), event(2))
-    store.claim_next("slow", lease_seconds=10)
-    clock.advance(11)
-    store.claim_next("fast", lease_seconds=10)
+# leases ----------------------------------------------------------------------------------------
+
+
+def test_a_record_is_leased_once_until_the_lease_ends(store: SqlStore, clock: FakeClock) -> None:
+    """A leased record is claimed by nobody else until its lease ends; then another worker gets
+    it, and the first worker's settle raises LeaseLostError and changes nothing."""
+    add(store, change(1, fields={"name": "Ann"}))
+    [slow] = claim(store, "slow", lease_seconds=30)
+    assert (slow.worker, slow.lease_until, event_ids(slow)) == ("slow", 1_000_030.0, [1])
+    assert slow.state.values() == {"name": "Ann"}
+    assert lease_row(store, "contact:c1") == (1_000_030.0, "slow", 1_000_030.0)
+    assert claim(store, "fast") == []
+    clock.advance(29)
+    assert claim(store, "fast") == []
+    clock.advance(1)  # the lease's end: due again by itself, no sweeper
+    [fast] = claim(store, "fast", lease_seconds=30)
+    assert (fast.worker, fast.lease_until, event_ids(fast)) == ("fast", 1_000_060.0, [1])
+
     with pytest.raises(LeaseLostError):
-        store.complete([1, 2], worker="slow", result="late")
-    with pytest.raises(LeaseLostError):
-        store.retry_later(1, worker="slow", at=clock.now + 5)
-    with pytest.raises(LeaseLostError):
-        store.dead_letter(1, worker="slow", reason="late")
-    row = store.get_event(1)
-    assert (row.state, row.lease_owner, row.result) == ("pending", "fast", None)
-    store.complete([1, 2], worker="fast", result="created")
-    assert store.get_event(2).state == "done"
+        store.settle(
+            slow,
+            Settlement(
+                "applied",
+                "late",
+                applied_fields={"name": "Ann"},
+                links=(Link("contact", "c1", "hl-1"),),
+            ),
+        )
+    assert event_state(store, 1) == ("pending", None, None, "contact:c1")
+    assert lease_row(store, "contact:c1") == (1_000_060.0, "fast", 1_000_060.0)
+    rec = store.get_record(LOC, "contact", "c1")
+    assert rec is not None
+    assert (rec.status, rec.applied) == ("new", {})
+    assert store.get_highlevel_id(LOC, "contact", "c1") is None
+
+    store.settle(fast, Settlement("applied", "created", applied_fields={"name": "Ann"}))
+    assert event_state(store, 1) == ("done", "created", None, "contact:c1")
+    with pytest.raises(LeaseLostError):  # settled: a second settle of the same claim is refused
+        store.settle(fast, Settlement("applied", "again"))
 
 
-def test_complete_is_all_or_nothing(store: SqlStore) -> None:
-    """Completing a set that includes an event not leased to the worker changes none of them."""
-    add(store, event(1, "a"), event(2, "b"))
-    store.claim_next("w1", entity=EntityKey(LOC, "a"))
-    with pytest.raises(LeaseLostError):
-        store.complete([1, 2], worker="w1")
-    assert store.get_event(1).state == "pending"
-    store.complete([1], worker="w1", result="ok", skipped=True)
-    assert (store.get_event(1).state, store.get_event(1).result) == ("skipped", "ok")
+# settling --------------------------------------------------------------------------------------
+
+SETTLE_CASES = {
+    # outcome: (settlement, (event state, result, last_error),
+    #           (status, applied, attempts, crashes, waiting_since, last_error), due_at, dead)
+    "applied": (
+        Settlement(
+            "applied",
+            "created",
+            applied_fields={"name": "Ann"},
+            links=(Link("contact", "c1", "hl-1"),),
+        ),
+        ("done", "created", None),
+        ("synced", {"name": "Ann"}, 0, 0, None, None),
+        None,
+        0,
+    ),
+    "skipped": (
+        Settlement("skipped", "nothing to change"),
+        ("skipped", "nothing to change", None),
+        ("new", {}, 0, 0, None, None),
+        None,
+        0,
+    ),
+    "dead": (
+        Settlement("dead", "rejected: no name"),
+        ("dead", None, "rejected: no name"),
+        ("dead", {}, 0, 0, None, "rejected: no name"),
+        None,
+        1,
+    ),
+    "retry": (
+        Settlement("retry", "HTTP 503", due_at=1_000_120.0, count_attempt=True),
+        ("pending", None, "HTTP 503"),
+        ("retry", {}, 1, 0, None, "HTTP 503"),
+        1_000_120.0,
+        0,
+    ),
+    "retry-after-crash": (
+        Settlement(
+            "retry",
+            "worker crashed",
+            error="KeyError: 'x'",
+            due_at=1_000_120.0,
+            count_attempt=True,
+            crashed=True,
+        ),
+        ("pending", None, "worker crashed"),
+        ("retry", {}, 1, 1, None, "KeyError: 'x'"),
+        1_000_120.0,
+        0,
+    ),
+    "waiting": (
+        Settlement("waiting", "contact not synced yet", due_at=1_003_600.0),
+        ("pending", None, "contact not synced yet"),
+        ("waiting", {}, 0, 0, 1_000_000.0, "contact not synced yet"),
+        1_003_600.0,
+        0,
+    ),
+    "reschedule": (
+        Settlement("reschedule", "rate limited", due_at=1_000_005.0),
+        ("pending", None, "rate limited"),
+        ("new", {}, 0, 0, None, "rate limited"),
+        1_000_005.0,
+        0,
+    ),
+}
 
 
-def test_retry_later_gives_back_the_events_behind(store: SqlStore, clock: FakeClock) -> None:
-    """Retrying the head releases the rest of the run uncounted; a rate-limit wait is uncounted."""
-    add(store, event(1), event(2), event(3))
-    [claim] = store.claim_next("w1")
-    assert claim.inbox_ids == [1, 2, 3]
-    store.retry_later(1, worker="w1", at=clock.now + 10, error="429", count_attempt=False)
-    for i in (1, 2, 3):
-        row = store.get_event(i)
-        assert (row.lease_owner, row.attempts) == (None, 0)
-    assert store.get_event(1).next_attempt_at == clock.now + 10
+@pytest.mark.parametrize("case", list(SETTLE_CASES))
+def test_settle_leaves_the_stated_states(store: SqlStore, case: str) -> None:
+    """Each outcome leaves the event, the record, its due time and the dead letters as stated."""
+    settlement, ev, rec_expected, due_at, dead = SETTLE_CASES[case]
+    add(store, change(1, fields={"name": "Ann"}))
+    [c] = claim(store)
+    store.settle(c, settlement)
+    assert event_state(store, 1) == (*ev, "contact:c1")
+    rec = store.get_record(LOC, "contact", "c1")
+    assert rec is not None
+    got = (rec.status, rec.applied, rec.attempts, rec.crashes, rec.waiting_since, rec.last_error)
+    assert got == rec_expected
+    assert lease_row(store, "contact:c1") == (due_at, None, None)
+    assert len(store.list_dead()) == dead
+    assert store.stats().leased == 0
+    assert claim(store, now=1_000_004.0) == []  # nothing is due before its time
+    if due_at is not None:
+        [again] = claim(store, now=due_at)
+        assert event_ids(again) == [1]
 
 
-def test_release_returns_unattempted_events(store: SqlStore) -> None:
-    """Released events are claimable again and their claim does not count as an attempt."""
-    add(store, event(1), event(2))
-    store.claim_next("w1")
-    store.complete([1], worker="w1")
-    assert store.release([2], worker="w1") == 1
-    assert store.release([2], worker="w1") == 0
-    [claim] = store.claim_next("w2")
-    assert claim.inbox_ids == [2]
-    assert claim.events[0].attempts == 1
+def test_settle_links_an_applied_record(store: SqlStore) -> None:
+    """An applied settle's links go to the id map with the events' outcome."""
+    add(store, change(1))
+    [c] = claim(store)
+    store.settle(c, SETTLE_CASES["applied"][0])
+    assert store.get_highlevel_id(LOC, "contact", "c1") == "hl-1"
+    assert store.get_talknotes_id(LOC, "contact", "hl-1") == "c1"
 
 
-def test_giving_back_a_head_gives_back_the_events_behind_it(store: SqlStore) -> None:
-    """Releasing the head releases the worker's later events of that entity, so no other
-    worker can hold the head while this one holds what comes after it."""
-    add(store, event(1), event(2), event(3))
-    store.claim_next("w1")
-    assert store.release([1], worker="w1") == 3
-    [claim] = store.claim_next("w2")
-    assert claim.inbox_ids == [1, 2, 3]
+def test_backoff_holds_new_events_but_waiting_does_not(store: SqlStore) -> None:
+    """A new event leaves a record in retry backoff due at its retry time; it makes a waiting
+    record due at once."""
+    add(store, change(1, "c1"), change(2, "c2"))
+    got = by_key(claim(store, limit=2))
+    store.settle(got["contact:c1"], Settlement("retry", "HTTP 503", due_at=1_000_120.0))
+    store.settle(got["contact:c2"], Settlement("waiting", "not yet", due_at=1_003_600.0))
+    add(store, change(3, "c1", at=6), change(4, "c2", at=6))
+    [c2] = claim(store, limit=5, lease_seconds=600)
+    assert (c2.state.record_key, event_ids(c2)) == ("contact:c2", [2, 4])
+    assert lease_row(store, "contact:c1") == (1_000_120.0, None, None)
+    assert claim(store, now=1_000_119.0) == []
+    [c1] = claim(store, now=1_000_120.0)
+    assert (c1.state.record_key, event_ids(c1)) == ("contact:c1", [1, 3])
 
 
-def test_an_event_cannot_finish_before_an_earlier_one(store: SqlStore, clock: FakeClock) -> None:
-    """Completing an event while an earlier event of its entity is unfinished is refused and
-    changes nothing; replaying the earlier one takes the later ones back from their worker."""
-    add(store, event(1), event(2))
-    store.claim_next("w1", max_run=1)
-    store.dead_letter(1, worker="w1", reason="bad")
-    store.claim_next("w2")
-    store.replay_dead(inbox_id=1)
-    assert store.get_event(2).lease_owner is None  # the replay took event 2 back
-    with pytest.raises(LeaseLostError):
-        store.complete([2], worker="w2")
-    [claim] = store.claim_next("w3")
-    assert claim.inbox_ids == [1, 2]
-    with pytest.raises(OutOfOrderError, match="earlier event 1"):
-        store.complete([2], worker="w3")
-    assert store.get_event(2).state == "pending"
-    store.complete([1, 2], worker="w3")
-    assert store.get_event(2).state == "done"
+@pytest.mark.parametrize(
+    ("settlement", "next_events"),
+    [
+        (Settlement("applied", "created"), [2]),
+        (Settlement("dead", "rejected"), [2]),
+        (Settlement("retry", "HTTP 503", due_at=1_000_120.0), [1, 2]),
+        (Settlement("waiting", "no contact", due_at=1_003_600.0), [1, 2]),
+    ],
+)
+def test_events_folded_during_a_lease_make_the_record_due_after_settle(
+    store: SqlStore, settlement: Settlement, next_events: list[int]
+) -> None:
+    """An event folded while the record is leased is not handed out during the lease, and the
+    record is due right after the settle, whatever due time the settle asked for."""
+    add(store, change(1, fields={"name": "Ann"}))
+    [c] = claim(store, lease_seconds=600)
+    add(store, change(2, at=6, fields={"name": "Ann B"}))
+    assert claim(store, "w2") == []  # folded, but the record is leased
+    assert event_state(store, 2) == ("pending", None, None, "contact:c1")
+    assert lease_row(store, "contact:c1") == (1_000_600.0, "w1", 1_000_600.0)
+    store.settle(c, settlement)
+    assert lease_row(store, "contact:c1") == (NOW, None, None)
+    [again] = claim(store, "w2")
+    assert event_ids(again) == next_events
+    assert again.state.values() == {"name": "Ann B"}
+
+
+@pytest.mark.parametrize(
+    ("settlement", "woken"),
+    [
+        (Settlement("applied", "created", links=(Link("contact", "c1", "hl-c1"),)), True),
+        (Settlement("applied", "deleted", deleted=True), True),
+        (Settlement("skipped", "already there", links=(Link("contact", "c1", "hl-c1"),)), True),
+        (Settlement("applied", "updated"), False),
+        (Settlement("retry", "HTTP 503", links=(Link("contact", "c1", "hl-c1"),)), False),
+    ],
+)
+def test_a_contact_linked_or_deleted_wakes_its_waiting_children(
+    store: SqlStore, settlement: Settlement, woken: bool
+) -> None:
+    """A contact applied with a link (or deleted) makes its waiting tasks and notes due now;
+    other contacts' children, and a contact settled otherwise, wake nobody."""
+    add(
+        store,
+        change(1, "c1"),
+        change(2, "t1", kind="task", contact="c1"),
+        change(3, "n1", kind="note", contact="c1"),
+        change(4, "t2", kind="task", contact="c2"),
+    )
+    got = by_key(claim(store, limit=4))
+    for key in ("task:t1", "note:n1", "task:t2"):
+        store.settle(got[key], Settlement("waiting", "contact not synced", due_at=1_003_600.0))
+    assert store.stats().waiting_records == 3
+    store.settle(got["contact:c1"], settlement)
+    due = sorted(by_key(claim(store, limit=10)))
+    if settlement.outcome == "retry":
+        due.remove("contact:c1")  # the contact itself retries now (no due_at given)
+    assert due == (["note:n1", "task:t1"] if woken else [])
+
+
+def test_a_child_deciding_to_wait_while_its_contact_links_is_not_left_waiting(
+    store: SqlStore,
+) -> None:
+    """A task leased while its contact is linked (it read the id map before the link) and then
+    settled waiting is due at once: the contact's wake-up is not lost to the task's lease."""
+    add(store, change(1, "c1"), change(2, "t1", kind="task", contact="c1"))
+    got = by_key(claim(store, limit=2))
+    link = Link("contact", "c1", "hl-c1")
+    store.settle(got["contact:c1"], Settlement("applied", "created", links=(link,)))
+    store.settle(
+        got["task:t1"],
+        Settlement("waiting", "contact c1 is not in HighLevel yet", due_at=1_000_300.0),
+    )
+    assert [c.state.record_key for c in claim(store)] == ["task:t1"]
+
+
+def test_a_child_waiting_for_its_own_events_waits_its_time_once_its_contact_landed(
+    store: SqlStore,
+) -> None:
+    """A task whose contact was linked before the task was claimed, settled waiting (for its
+    own task.created, say), is due at its due time, not at once: no busy loop."""
+    add(store, change(1, "c1"))
+    [c1] = claim(store)
+    link = Link("contact", "c1", "hl-c1")
+    store.settle(c1, Settlement("applied", "created", applied_fields={"n": 1}, links=(link,)))
+    add(store, change(2, "t1", kind="task", contact="c1"))
+    [t1] = claim(store)
+    store.settle(t1, Settlement("waiting", "task t1 has no taskName yet", due_at=1_000_300.0))
+    assert lease_row(store, "task:t1") == (1_000_300.0, None, None)
+    assert claim(store) == []
+    assert [c.state.record_key for c in claim(store, now=1_000_300.0)] == ["task:t1"]
+
+
+def test_a_waiting_record_settled_skipped_is_no_longer_waiting(store: SqlStore) -> None:
+    """Once a waiting task's events are settled (skipped), it is not counted waiting and its
+    contact's link does not hand out a claim with no events."""
+    add(store, change(1, "t1", kind="task", contact="c1"), change(2, "c1"))
+    got = by_key(claim(store, limit=2))
+    store.settle(got["task:t1"], Settlement("waiting", "contact not synced", due_at=NOW))
+    [t1] = claim(store)
+    store.settle(t1, Settlement("skipped", "nothing to write"))
+    assert store.stats().waiting_records == 0
+    link = Link("contact", "c1", "hl-c1")
+    store.settle(got["contact:c1"], Settlement("applied", "created", links=(link,)))
+    assert claim(store) == []
+
+
+def test_a_link_conflict_rolls_back_the_whole_settle(store: SqlStore) -> None:
+    """A link that conflicts with the id map raises MappingConflictError and nothing of the
+    settle is written: no link, no op finished, events and record as before, lease held."""
+    store.put_mapping(LOC, "contact", "other", "hl-9")
+    add(store, change(1, "t1", kind="task", contact="c1"))
+    [c] = claim(store)
+    store.send_op("loc-1:create-task:t1", inbox_id=1, operation_id="create-task", body="{}")
+    conflicting = Settlement(
+        "applied",
+        "created",
+        applied_fields={"title": "Call"},
+        links=(Link("task", "t1", "hl-t1"), Link("contact", "c1", "hl-9")),
+        ops_done=(("loc-1:create-task:t1", "hl-t1"),),
+    )
+    with pytest.raises(MappingConflictError):
+        store.settle(c, conflicting)
+    assert store.get_highlevel_id(LOC, "task", "t1") is None
+    assert store.get_highlevel_id(LOC, "contact", "c1") is None
+    op = store.get_op("loc-1:create-task:t1")
+    assert op is not None
+    assert (op.state, op.highlevel_id) == ("sent", None)
+    assert event_state(store, 1) == ("pending", None, None, "task:t1")
+    rec = store.get_record(LOC, "task", "t1")
+    assert rec is not None
+    assert (rec.status, rec.applied) == ("new", {})
+    assert lease_row(store, "task:t1") == (1_000_060.0, "w1", 1_000_060.0)
+
+    store.settle(c, Settlement("dead", "id map conflict"))  # the lease is still ours
+    assert event_state(store, 1) == ("dead", None, "id map conflict", "task:t1")
+
+
+# outbound operations ---------------------------------------------------------------------------
+
+
+def test_send_op_keeps_the_first_body(store: SqlStore, clock: FakeClock) -> None:
+    """send_op plans a create on its first try and marks it sent on every try, keeping the
+    first body; settle finishes it, and a succeeded create is never sent again."""
+    add(store, change(1), change(2, "c2"))
+    key = "loc-1:create-contact:c1"
+    store.send_op(key, inbox_id=1, operation_id="create-contact", body='{"a": 1}')
+    first = store.get_op(key)
+    assert first is not None
+    assert (first.state, first.attempts, first.request_body, first.created_at) == (
+        "sent",
+        1,
+        '{"a": 1}',
+        NOW,
+    )
+    clock.advance(5)
+    store.send_op(key, inbox_id=1, operation_id="create-contact", body='{"b": 2}')
+    again = store.get_op(key)
+    assert again is not None
+    assert (again.state, again.attempts, again.request_body, again.created_at) == (
+        "sent",
+        2,
+        '{"a": 1}',
+        NOW,
+    )
+    assert again.updated_at == 1_000_005.0
+
+    store.send_op("k2", inbox_id=2, operation_id="create-contact")
+    got = by_key(claim(store, limit=2))
+    store.settle(got["contact:c1"], Settlement("applied", "created", ops_done=((key, "hl-1"),)))
+    store.settle(
+        got["contact:c2"],
+        Settlement("retry", "timeout", error="read timed out", ops_unknown=("k2",)),
+    )
+    done = store.get_op(key)
+    assert done is not None
+    assert (done.state, done.highlevel_id, done.attempts) == ("succeeded", "hl-1", 2)
+    unknown = store.get_op("k2")
+    assert unknown is not None
+    assert (unknown.state, unknown.response) == ("unknown", "read timed out")
+    with pytest.raises(InvalidRecordError):
+        store.send_op(key, inbox_id=1, operation_id="create-contact")
+    assert store.get_op(key) == done
+    assert store.get_op("nope") is None
+
+
+# dead letters ----------------------------------------------------------------------------------
 
 
 def test_dead_letter_list_show_and_replay(store: SqlStore, clock: FakeClock) -> None:
-    """A dead event unblocks its entity, is listed; replay brings it back with attempts reset."""
-    add(store, event(1), event(2))
-    store.claim_next("w1", max_run=1)
-    dl_id = store.dead_letter(1, worker="w1", reason="contact never synced", error="404")
+    """A dead event is listed and shown; replay brings it back pending with its record due now
+    (status retry, counters reset), and the record is claimable again."""
+    add(store, change(1, fields={"name": "Ann"}))
+    [c] = claim(store)
+    store.settle(c, Settlement("retry", "HTTP 500", count_attempt=True, crashed=True))
+    [c] = claim(store)
+    assert (c.state.attempts, c.state.crashes) == (1, 1)
+    store.settle(c, Settlement("dead", "contact never synced"))
     [dl] = store.list_dead()
-    assert (dl.id, dl.inbox_id, dl.reason, dl.error, dl.event.state) == (
-        dl_id,
+    assert (dl.inbox_id, dl.reason, dl.event.state, dl.replayed_at) == (
         1,
         "contact never synced",
-        "404",
         "dead",
+        None,
     )
-    assert store.get_dead(inbox_id=1) == store.get_dead(dead_letter_id=dl_id) == dl
+    assert store.get_dead(inbox_id=1) == store.get_dead(dead_letter_id=dl.id) == dl
     assert store.stats().dead_letters == 1
-    assert store.claim_next("w1")[0].inbox_ids == [2]  # the entity moved on
-    store.complete([2], worker="w1")
+    assert claim(store) == []  # a dead record is not due
 
     clock.advance(100)
-    row = store.replay_dead(dead_letter_id=dl_id)
-    assert (row.state, row.attempts, row.next_attempt_at) == ("pending", 0, clock.now)
+    row = store.replay_dead(dead_letter_id=dl.id)
+    assert (row.state, row.attempts, row.next_attempt_at, row.done_at) == (
+        "pending",
+        0,
+        1_000_100.0,
+        None,
+    )
     assert store.list_dead() == []
-    assert store.list_dead(include_replayed=True)[0].replayed_at == clock.now
+    assert store.list_dead(include_replayed=True)[0].replayed_at == 1_000_100.0
+    assert store.stats().dead_letters == 0
     assert store.replay_dead(inbox_id=1) == row  # replaying twice changes nothing
-    store.claim_next("w1")
-    assert store.dead_letter(1, worker="w1", reason="again") == dl_id  # one letter per event
-    assert store.get_dead(dead_letter_id=dl_id).reason == "again"
+    rec = store.get_record(LOC, "contact", "c1")
+    assert rec is not None
+    assert (rec.status, rec.attempts, rec.crashes, rec.waiting_since) == ("retry", 0, 0, None)
+    assert lease_row(store, "contact:c1") == (1_000_100.0, None, None)
+
+    [back] = claim(store)
+    assert (event_ids(back), back.state.values()) == ([1], {"name": "Ann"})
+    store.settle(back, Settlement("dead", "again"))
+    again = store.get_dead(dead_letter_id=dl.id)  # one letter per event
+    assert (again.reason, again.replayed_at) == ("again", None)
     with pytest.raises(RecordNotFoundError):
-        store.get_dead(dead_letter_id=dl_id + 99)
+        store.get_dead(dead_letter_id=dl.id + 99)
 
 
-def test_threads_claiming_concurrently_never_share_an_event(store: SqlStore) -> None:
+# concurrency -----------------------------------------------------------------------------------
+
+
+def test_threads_claiming_concurrently_never_share_a_record(store: SqlStore) -> None:
     """Four threads claim at the same moments, round after round, over 120 events of 12
-    entities: every event is claimed exactly once and each entity's events in order."""
+    records while the fold is still going: no record is held by two threads at once, and every
+    event is handed out exactly once and ends done."""
     total, n_threads = 120, 4
     for n in range(1, total + 1):
-        store.add_inbound(event(n, f"c{n % 12}"))
+        add(store, change(n, f"c{n % 12}", at=n, fields={"n": n}))
     # Rounds: all threads claim at once, then all hold their leases at the barrier (so claims
-    # really overlap), then complete. 12 entities > 4 threads x limit 2, so every thread gets
-    # work in every round until the end; a round where nobody got anything ends the test.
+    # really overlap), then settle. fold_limit=10 keeps folding going during the first rounds,
+    # into records other threads hold. A round where nobody got anything ends the test.
     barrier = threading.Barrier(n_threads, timeout=20)
-    claimed: dict[int, dict[str, list[int]]] = defaultdict(dict)
+    claimed: dict[int, dict[str, list[tuple[str, list[int]]]]] = defaultdict(dict)
     errors: list[BaseException] = []
 
     def work(name: str) -> None:
         try:
             for rnd in range(total + 1):
                 barrier.wait()
-                claims = store.claim_next(name, limit=2, max_run=3)
-                claimed[rnd][name] = [i for c in claims for i in c.inbox_ids]
+                claims = claim(store, name, limit=2, fold_limit=10)
+                claimed[rnd][name] = [(c.state.record_key, event_ids(c)) for c in claims]
                 barrier.wait()
                 if not any(claimed[rnd].values()):
                     return
                 for c in claims:
-                    store.complete(c.inbox_ids, worker=name)
+                    store.settle(c, Settlement("applied", "ok"))
         except BaseException as e:
             errors.append(e)
             barrier.abort()
@@ -299,37 +756,52 @@ def test_threads_claiming_concurrently_never_share_an_event(store: SqlStore) -> 
     for t in threads:
         t.join()
     assert errors == []
-    ids = [i for rnd in sorted(claimed) for got in claimed[rnd].values() for i in got]
+    for rnd in claimed.values():  # leases overlap within a round: never the same record
+        keys = [key for got in rnd.values() for key, _ in got]
+        assert len(keys) == len(set(keys))
+    ids = [i for rnd in claimed.values() for got in rnd.values() for _, evs in got for i in evs]
     assert sorted(ids) == list(range(1, total + 1))  # none twice, none lost
-    assert all(got for got in claimed[0].values())  # in round 0 every thread held a claim
-    per_entity: dict[int, list[int]] = defaultdict(list)
-    for i in ids:  # rounds are in time order, so this is each entity's claim order
-        per_entity[i % 12].append(i)
-    assert all(seq == sorted(seq) for seq in per_entity.values())
-    assert store.stats().counts["done"] == total
+    assert all(len(got) == 2 for got in claimed[0].values())  # in round 0 every thread had 2
+    s = store.stats()
+    assert (s.counts["done"], s.counts["pending"], s.counts["received"], s.leased) == (
+        120,
+        0,
+        0,
+        0,
+    )
+    for record_id, newest in (("c0", 120), ("c1", 109), ("c11", 119)):
+        rec = store.get_record(LOC, "contact", record_id)
+        assert rec is not None
+        assert rec.values() == {"n": newest}
+
+
+# housekeeping ----------------------------------------------------------------------------------
 
 
 def test_purge_deletes_only_old_finished_events(store: SqlStore, clock: FakeClock) -> None:
     """Purging removes old done events (their ids may then arrive anew) and keeps op keys."""
-    add(store, event(1, "a"), event(2, "b"), event(3, "c"))
-    store.claim_next("w1", limit=3)
-    store.begin_op("loc-1:create-contact:a", inbox_id=1, operation_id="create-contact")
-    store.complete([1], worker="w1")
-    store.dead_letter(2, worker="w1", reason="bad")
+    add(store, change(1, "a"), change(2, "b"))
+    got = by_key(claim(store, limit=2))
+    key = "loc-1:create-contact:a"
+    store.send_op(key, inbox_id=1, operation_id="create-contact")
+    store.settle(got["contact:a"], Settlement("applied", "created", ops_done=((key, "hl-a"),)))
+    store.settle(got["contact:b"], Settlement("dead", "bad"))
     clock.advance(8 * 86400)
-    store.complete([3], worker="w1")
+    add(store, change(3, "c"))
+    [c] = claim(store)
+    store.settle(c, Settlement("applied", "created"))
     assert store.purge_finished(older_than=clock.now - 7 * 86400) == 1
     with pytest.raises(RecordNotFoundError):
         store.get_event(1)
     assert store.get_event(2).state == "dead"
     assert store.get_event(3).state == "done"
-    op = store.get_op("loc-1:create-contact:a")
+    op = store.get_op(key)
     assert op is not None
-    assert op.inbox_id is None
-    assert store.add_inbound(event(1, "a")) is True
+    assert (op.inbox_id, op.state) == (None, "succeeded")
+    assert store.add_inbound(change(1, "a")) is True
 
 
-# id map, outbound operations, cursors ----------------------------------------------------------
+# id map, cursors, stats ------------------------------------------------------------------------
 
 
 def test_id_map_is_idempotent_and_unique_per_location(store: SqlStore) -> None:
@@ -353,30 +825,6 @@ def test_id_map_is_idempotent_and_unique_per_location(store: SqlStore) -> None:
     assert info.value.field == "kind"
 
 
-def test_begin_op_returns_the_existing_row(store: SqlStore, clock: FakeClock) -> None:
-    """A key is planned once; planning it again returns the first row, never a fresh one."""
-    add(store, event(1))
-    first = store.begin_op(
-        "loc-1:create-contact:tn-1", inbox_id=1, operation_id="create-contact", body='{"a": 1}'
-    )
-    assert (first.state, first.attempts, first.request_body) == ("planned", 0, '{"a": 1}')
-    store.mark_sent(first.key)
-    clock.advance(5)
-    again = store.begin_op(first.key, inbox_id=1, operation_id="create-contact", body='{"b": 2}')
-    assert (again.state, again.attempts, again.request_body) == ("sent", 1, '{"a": 1}')
-    assert store.mark_unknown(first.key, "timeout").state == "unknown"
-    done = store.finish_op(first.key, highlevel_id="hl-1", response="found by read-back")
-    assert (done.state, done.highlevel_id, done.updated_at) == ("succeeded", "hl-1", clock.now)
-    with pytest.raises(InvalidRecordError):
-        store.mark_sent(first.key)  # a succeeded create must never be sent again
-    assert store.get_op(first.key) == done
-    assert store.get_op("nope") is None
-    with pytest.raises(RecordNotFoundError):
-        store.mark_sent("nope")
-    failed = store.begin_op("k2", inbox_id=None, operation_id="create-task")
-    assert store.fail_op(failed.key, "HTTP 422").state == "failed"
-
-
 def test_cursors_round_trip(store: SqlStore) -> None:
     """A cursor reads back the last value set; an unknown one is None."""
     assert store.get_cursor("reconcile:loc-1") is None
@@ -385,13 +833,20 @@ def test_cursors_round_trip(store: SqlStore) -> None:
     assert store.get_cursor("reconcile:loc-1") == "2026-01-02T00:00:00Z"
 
 
-def test_stats_count_states_and_oldest_unfinished_age(store: SqlStore, clock: FakeClock) -> None:
-    """Status shows counts per state, what is leased, and how long the oldest event has waited."""
+def test_stats_count_states_leases_waiting_and_warnings(store: SqlStore) -> None:
+    """Status shows events per state, leased and waiting records, warned events, and how long
+    the oldest unfinished event has waited."""
     assert store.stats().oldest_unfinished_age is None
-    add(store, event(1, "a", at=clock.now - 90), event(2, "b"), event(3, "c"))
-    store.claim_next("w1", entity=EntityKey(LOC, "b"))
-    store.claim_next("w1", entity=EntityKey(LOC, "c"))
-    store.complete([3], worker="w1")
+    add(store, change(1, "a", received_at=NOW - 90), change(2, "b"), change(3, "c"))
+    got = by_key(claim(store, limit=3))
+    store.settle(got["contact:b"], Settlement("applied", "updated"))
+    store.settle(
+        got["contact:a"],
+        Settlement("waiting", "no contact", due_at=1_003_600.0, warnings=("phone dropped",)),
+    )
+    add(store, change(4, "d"))
     s = store.stats()
-    assert s.counts == {"received": 1, "pending": 1, "done": 1, "dead": 0, "skipped": 0}
-    assert (s.leased, s.dead_letters, s.oldest_unfinished_age) == (1, 0, 90.0)
+    assert s.counts == {"received": 1, "pending": 2, "done": 1, "dead": 0, "skipped": 0}
+    assert (s.leased, s.waiting_records, s.events_with_warnings, s.dead_letters) == (1, 1, 1, 0)
+    assert s.oldest_unfinished_age == 90.0
+    assert store.get_event(1).warnings == '["phone dropped"]'

@@ -1,4 +1,5 @@
-"""Several OS processes claiming from one store never receive the same event."""
+"""Several OS processes claiming records from one store never hold the same record at once,
+and a writer killed mid-work loses and duplicates nothing."""
 
 from __future__ import annotations
 
@@ -10,23 +11,25 @@ import sys
 from pathlib import Path
 
 import sqlalchemy as sa
+from tests.store.claimer import fold_entity
 
-from tnhl.store import InboundEvent, SqlStore
+from tnhl.store import InboundEvent, Settlement, SqlStore
 from tnhl.store._schema import inbox
 
 CLAIMER = Path(__file__).with_name("claimer.py")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_two_processes_claiming_concurrently_never_share_an_event(
+def test_two_processes_claiming_concurrently_never_share_a_record(
     store: SqlStore, store_url: str, tmp_path: Path
 ) -> None:
-    """Two worker processes claim in lockstep rounds over 300 events of 10 entities: every event
-    is claimed exactly once, and each entity's events complete in arrival order."""
+    """Two worker processes claim in lockstep rounds over 300 events of 10 records, folding
+    20 at a time: within a round (leases held at once) no record is held by both, every event
+    is handed out exactly once, and each record ends with its newest event's value."""
     total = 300
     for n in range(1, total + 1):
         store.add_inbound(
-            InboundEvent("talknotes", f"e{n}", "contact.updated", "loc", f"c{n % 10}", "{}", 1.0)
+            InboundEvent("talknotes", f"e{n}", "contact.updated", "loc", f"c{n % 10}", "{}", n)
         )
     rounds = tmp_path / "rounds"
     rounds.mkdir()
@@ -45,33 +48,37 @@ def test_two_processes_claiming_concurrently_never_share_an_event(
         out, err = p.communicate(timeout=60)
         assert p.returncode == 0, err
         outputs.append(json.loads(out))
-    every = [i for per_round in outputs for ids in per_round for i in ids]
+    every = [i for per_round in outputs for got in per_round for _, ids in got for i in ids]
     assert sorted(every) == list(range(1, total + 1))  # none twice, none lost
     assert all(per_round[0] for per_round in outputs)  # both held leases in the first round
-    # An entity's next event can be claimed only after the previous one completed, so across
-    # both processes completion times rise with arrival order within each entity.
-    for entity in range(10):
-        rows = [store.get_event(i) for i in range(1, total + 1) if i % 10 == entity]
-        done_at = [r.done_at or 0.0 for r in rows]
-        assert done_at == sorted(done_at)
-    assert store.stats().counts["done"] == total
-
-
-KILLABLE = Path(__file__).with_name("killable.py")
+    for rnd in range(min(len(o) for o in outputs)):
+        keys = [key for o in outputs for key, _ in o[rnd]]
+        assert len(keys) == len(set(keys))
+    s = store.stats()
+    assert (s.counts["done"], s.counts["pending"], s.counts["received"], s.leased) == (
+        300,
+        0,
+        0,
+        0,
+    )
+    for record_id, newest in (("c0", "e300"), ("c1", "e291"), ("c9", "e299")):
+        rec = store.get_record("loc", "contact", record_id)
+        assert rec is not None
+        assert (rec.values(), rec.applied) == ({"n": newest}, {"n": newest})
 
 
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     store: SqlStore, store_url: str
 ) -> None:
     """A writer killed with SIGKILL five times mid-work keeps every committed event and outcome;
-    after the sweeper, the rest drains and each event is stored and done exactly once."""
+    once the killed workers' leases run out the rest drains, each event stored and done once."""
     rng = random.Random(20261127)
     added: set[int] = set()
     done: list[int] = []
     start = 0
     for run in range(5):
         proc = subprocess.Popen(
-            [sys.executable, str(KILLABLE), store_url, f"run{run}", str(start)],
+            [sys.executable, str(CLAIMER), "--killable", store_url, f"run{run}", str(start)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -106,10 +113,10 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     assert added <= stored  # every acknowledged event survived
     assert len(done) == len(set(done))  # no event was completed twice
     assert all(store.get_event(i).state == "done" for i in done)
-    store.requeue_expired(now=10.0)  # the killed workers' leases ran out
-    while claims := store.claim_next("final", now=10.0, limit=10):
+    # At 10.0 the killed workers' leases (until 3.0) have run out: their records are due again.
+    while claims := store.claim("final", fold=fold_entity, now=10.0, limit=10):
         for c in claims:
-            store.complete(c.inbox_ids, worker="final", now=10.0)
+            store.settle(c, Settlement("applied", "ok"), now=10.0)
     stats = store.stats(now=10.0)
     assert stats.counts["done"] == len(stored)
     assert sum(stats.counts.values()) == len(stored)
