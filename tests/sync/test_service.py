@@ -17,7 +17,7 @@ from tnhl.talknotes import generate_secret
 from tnhl.talknotes._generator import signed_requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from e2e_harness import FAST_RETRY, wait_for  # noqa: E402
+from e2e_harness import FAST_RETRY, wait_for
 
 TS = "2026-12-01T09:00:00Z"
 
@@ -89,3 +89,49 @@ def test_signed_events_over_http_are_applied_and_counted(tmp_path: Path) -> None
     assert "tnhl_events_dead_total 0.0" in metrics
     # 3 x (get-duplicate-contact + create-contact), 2 create-task, 1 create-note.
     assert 'tnhl_highlevel_calls_total{status="2xx"} 9.0' in metrics
+
+
+def _post(http: httpx.Client, secret: str, event: dict[str, Any], wid: str) -> httpx.Response:
+    [(headers, body)] = signed_requests([event], secret, timestamp=int(time.time()), id_prefix=wid)
+    return http.post("/webhooks/talknotes", content=body, headers=headers)
+
+
+def test_probes_answer_at_the_door_and_warnings_are_kept(tmp_path: Path) -> None:
+    """What can never apply is 422 naming the field; "Medium" and a droppable bad email are
+    accepted (the mapping keeps the task and drops the email with a warning)."""
+    secret = generate_secret()
+    settings = load_settings(
+        highlevel_base_url="http://127.0.0.1:9",
+        highlevel_token="pit-unused",
+        location_id="loc1",
+        data_dir=tmp_path,
+        talknotes_secret=secret,
+        workers=1,
+    )
+    service = Service.from_settings(settings)
+    blank = {"id": "p9", "full_name": "   "}
+    nul_id = {"id": "p\u00009", "email": "x@example.com"}
+    early = {"id": "t9", "contactId": "p1", "taskName": "Call", "dueDate": "0001-01-01"}
+    medium = {"id": "t8", "contactId": "p1", "taskName": "Call", "priority": "Medium"}
+    bad_email = {"id": "p7", "full_name": "Ada Lovelace", "email": "a@b..co"}
+    try:
+        with serve_in_thread(service.app) as base, httpx.Client(base_url=base) as http:
+            r = _post(
+                http, secret, {"type": "contact.created", "timestamp": TS, "data": blank}, "a"
+            )
+            assert r.status_code == 422, r.text
+            assert [p["field"] for p in r.json()["problems"]] == ["data"]
+            r = _post(
+                http, secret, {"type": "contact.created", "timestamp": TS, "data": nul_id}, "b"
+            )
+            assert r.status_code == 422
+            assert [p["field"] for p in r.json()["problems"]] == ["data.id"]
+            r = _post(http, secret, {"type": "task.created", "timestamp": TS, "data": early}, "c")
+            assert r.status_code == 422
+            assert [p["field"] for p in r.json()["problems"]] == ["data.dueDate"]
+            r = _post(http, secret, {"type": "task.created", "timestamp": TS, "data": medium}, "d")
+            assert r.status_code == 202, r.text
+            event = {"type": "contact.created", "timestamp": TS, "data": bad_email}
+            assert _post(http, secret, event, "e").status_code == 202
+    finally:
+        service.stop()

@@ -15,8 +15,8 @@ from tnhl.sync._settings import Settings
 
 __all__ = [
     "dead_letter_detail",
-    "event_detail",
     "dead_letter_summary",
+    "event_detail",
     "limiter_path",
     "open_settings_store",
     "status_report",

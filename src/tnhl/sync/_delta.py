@@ -8,13 +8,15 @@ events that each set one custom field both keep theirs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from tnhl.mapping import MappingConfig, check_record
 from tnhl.store import Delta, EventVerdict, InboxRow
 from tnhl.sync._plan_types import CUSTOM
-from tnhl.talknotes import InvalidEvent, MalformedEvent, parse_event
+from tnhl.talknotes import InvalidEvent, MalformedEvent, Problem, TalkNotesEvent, parse_event
 
-__all__ = ["CUSTOM", "event_delta"]
+__all__ = ["door_check", "event_delta"]
 
 _NOT_FIELDS = frozenset({"id", "contactId", "updated_at"})
 _DELETES = frozenset({"contact.deleted", "note.deleted"})
@@ -56,3 +58,25 @@ def event_delta(row: InboxRow) -> Delta | EventVerdict:
         fields=fields,
         delete=action == "deleted",
     )
+
+
+def _problem(p: Any) -> dict[str, str]:
+    return {"problem": str(p["problem"])}
+
+
+def door_check(mapping: MappingConfig) -> Callable[[TalkNotesEvent], list[Problem]]:
+    """Intake's check: what the user's mapping would refuse in an event's own content, so the
+    sender hears 422 naming the field instead of a 202 followed by a dead letter."""
+
+    def check(event: TalkNotesEvent) -> list[Problem]:
+        kind, _, action = event.type.partition(".")
+        if action == "deleted":
+            return []
+        data = event.data.model_dump(mode="json", exclude_unset=True)
+        problems = check_record(kind, data, mapping, create=action == "created")
+        return [
+            {"field": "data" if p["field"] == "data" else f"data.{p['field']}", **_problem(p)}
+            for p in problems
+        ]
+
+    return check

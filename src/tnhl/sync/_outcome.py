@@ -59,8 +59,10 @@ class Decider:
         oldest = min((e.received_at for e in claim.events), default=now)
         left = oldest + self.orphan_timeout - now
         if left <= 0:
-            hours = self.orphan_timeout / 3600
-            why = f"waited {hours:g} h (orphan_timeout) and never became applicable: {reason}"
+            why = (
+                f"waited {self.orphan_timeout:g} s (orphan_timeout) and never became "
+                f"applicable: {reason}"
+            )
             return Settlement("dead", why, warnings=tuple(warnings))
         return Settlement(
             "waiting", reason, due_at=now + min(self.wait_recheck, left), warnings=tuple(warnings)

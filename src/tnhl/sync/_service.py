@@ -36,6 +36,7 @@ from tnhl.highlevel import (
 from tnhl.mapping import MappingConfig, load_mapping
 from tnhl.store import SqlStore
 from tnhl.sync._admin import limiter_path, open_settings_store, write_limiter_snapshot
+from tnhl.sync._delta import door_check
 from tnhl.sync._errors import SettingsError
 from tnhl.sync._executor import Executor
 from tnhl.sync._inbox import FastInbox
@@ -210,6 +211,7 @@ class Service:
                 talknotes_secret=secret.get_secret_value(),
                 location_id=location,
                 on_stored=on_stored,
+                check=door_check(mapping),
                 offload=not inline,
             )
             routes.append(Mount("/", app=intake_app))
