@@ -554,7 +554,9 @@ def test_a_child_deciding_to_wait_while_its_contact_links_is_not_left_waiting(
     store.settle(got["contact:c1"], Settlement("applied", "created", links=(link,)))
     store.settle(
         got["task:t1"],
-        Settlement("waiting", "contact c1 is not in HighLevel yet", due_at=1_000_300.0),
+        Settlement(
+            "waiting", "contact c1 is not in HighLevel yet", due_at=1_000_300.0, for_contact=True
+        ),
     )
     assert [c.state.record_key for c in claim(store)] == ["task:t1"]
 

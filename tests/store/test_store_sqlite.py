@@ -12,12 +12,20 @@ import pytest
 import sqlalchemy as sa
 
 from tnhl.store import (
+    Delta,
     InboundEvent,
+    InboxRow,
+    Settlement,
     StoreConfigError,
     StoreUnavailableError,
     open_store,
 )
 from tnhl.store._engine import make_engine
+
+
+def _fold(row: InboxRow) -> Delta:
+    """Each event is an empty change of the contact named by its entity key."""
+    return Delta(row.id, "contact", row.entity_key, row.entity_key, 1.0, row.event_id)
 
 
 def event(n: int, body: str = "{}") -> InboundEvent:
@@ -51,7 +59,7 @@ def test_a_locked_database_raises_store_unavailable(tmp_path: Path) -> None:
         with pytest.raises(StoreUnavailableError, match="locked"):
             store.add_inbound(event(1))
         with pytest.raises(StoreUnavailableError):
-            store.claim_next("w1")
+            store.claim("w1", fold=_fold)
         holder.execute("ROLLBACK")
         assert store.add_inbound(event(1)) is True
     finally:
@@ -134,8 +142,8 @@ def test_busy_workers_do_not_starve_intake(tmp_path: Path) -> None:
     def hog() -> None:
         try:
             while not stop.is_set():
-                for claim in store.claim_next("hog", now=2.0, limit=5):
-                    store.release(claim.inbox_ids, worker="hog")
+                for claim in store.claim("hog", fold=_fold, now=2.0, limit=5):
+                    store.settle(claim, Settlement("reschedule", "busy", due_at=2.0), now=2.0)
         except BaseException as e:
             errors.append(e)
 

@@ -290,7 +290,7 @@ TASK_REC = IdRecord("task", "t1", "task.id")
 def test_task_whose_contact_is_not_in_highlevel_waits_naming_the_contact() -> None:
     """The contact has no HighLevel id yet: the task waits for it."""
     plan = plan_record(task(TASK), Ids(), DEFAULTS)
-    assert plan == Wait("contact c1 is not in HighLevel yet")
+    assert plan == Wait("contact c1 is not in HighLevel yet", for_contact=True)
 
 
 def test_task_whose_contact_is_deleted_is_skipped() -> None:
@@ -479,7 +479,7 @@ def test_note_in_highlevel_is_updated_with_what_changed() -> None:
 def test_note_waits_for_its_contact() -> None:
     """A note whose contact is not in HighLevel waits, naming the contact."""
     plan = plan_record(note(NOTE), Ids(), DEFAULTS)
-    assert plan == Wait("contact c1 is not in HighLevel yet")
+    assert plan == Wait("contact c1 is not in HighLevel yet", for_contact=True)
 
 
 def test_deleted_note_that_was_synced_is_deleted_in_highlevel() -> None:

@@ -17,7 +17,6 @@ from tnhl.store._errors import InvalidRecordError, RecordNotFoundError
 from tnhl.store._models import (
     SOURCES,
     UNFINISHED_STATES,
-    EventState,
     InboundEvent,
     InboxRow,
     StoreStats,

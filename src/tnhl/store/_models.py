@@ -6,8 +6,8 @@ PostgreSQL and need no time-zone handling in SQL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 __all__ = [
@@ -15,19 +15,19 @@ __all__ = [
     "UNFINISHED_STATES",
     "DeadLetter",
     "Delta",
+    "EventState",
     "EventVerdict",
+    "InboundEvent",
+    "InboxRow",
     "Link",
+    "MapKind",
+    "OpState",
+    "OutboundOp",
     "PendingEvent",
     "RecordClaim",
     "RecordState",
     "RecordStatus",
     "Settlement",
-    "EventState",
-    "InboundEvent",
-    "InboxRow",
-    "MapKind",
-    "OpState",
-    "OutboundOp",
     "Source",
     "StoreStats",
 ]
@@ -227,6 +227,8 @@ class Settlement:
     waiting/retry/reschedule leave them pending until `due_at`. `applied_fields` are merged
     over the record's applied body, `links` go into the id map, `ops_done` (key, HighLevel id)
     finish exactly-once creates and `ops_unknown` mark creates whose outcome is unknown.
+    `for_contact` (waiting): the record waits for its contact, and is due at once if the
+    contact is in HighLevel by the time this commits.
     """
 
     outcome: Outcome
@@ -241,3 +243,4 @@ class Settlement:
     count_attempt: bool = False
     crashed: bool = False
     deleted: bool = False
+    for_contact: bool = False

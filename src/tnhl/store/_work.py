@@ -293,7 +293,7 @@ def _status(claim: RecordClaim, s: Settlement, applied: Mapping[str, Any]) -> Re
     if s.outcome in ("applied", "skipped"):
         if s.deleted:
             return "deleted"
-        return "synced" if applied else claim.state.status
+        return "synced" if applied else "new"
     if s.outcome == "reschedule":
         return claim.state.status
     if s.outcome == "waiting":
@@ -306,7 +306,7 @@ def settle(conn: sa.Connection, claim: RecordClaim, s: Settlement, now: float) -
     st = claim.state
     pg = conn.dialect.name == "postgresql"
     parent_landed = False
-    if s.outcome == "waiting" and st.kind != "contact":
+    if s.outcome == "waiting" and s.for_contact and st.kind != "contact":
         # The contact may have landed while this child was being planned: its wake-up ran
         # before this child was 'waiting'. Reading the contact's row under its lock (taken
         # before the child's, the order every writer uses) closes that gap.

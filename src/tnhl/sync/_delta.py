@@ -60,10 +60,6 @@ def event_delta(row: InboxRow) -> Delta | EventVerdict:
     )
 
 
-def _problem(p: Any) -> dict[str, str]:
-    return {"problem": str(p["problem"])}
-
-
 def door_check(mapping: MappingConfig) -> Callable[[TalkNotesEvent], list[Problem]]:
     """Intake's check: what the user's mapping would refuse in an event's own content, so the
     sender hears 422 naming the field instead of a 202 followed by a dead letter."""
@@ -75,7 +71,10 @@ def door_check(mapping: MappingConfig) -> Callable[[TalkNotesEvent], list[Proble
         data = event.data.model_dump(mode="json", exclude_unset=True)
         problems = check_record(kind, data, mapping, create=action == "created")
         return [
-            {"field": "data" if p["field"] == "data" else f"data.{p['field']}", **_problem(p)}
+            {
+                "field": "data" if p["field"] == "data" else f"data.{p['field']}",
+                "problem": p["problem"],
+            }
             for p in problems
         ]
 

@@ -207,7 +207,9 @@ class Executor:
         if isinstance(plan, Reject):
             return Settlement("dead", f"rejected: {plan.reason}", warnings=plan.warnings)
         if not isinstance(plan, Calls):
-            return self.decider.waiting(claim, plan.reason, self._clock(), plan.warnings)
+            return self.decider.waiting(
+                claim, plan.reason, self._clock(), plan.warnings, for_contact=plan.for_contact
+            )
         results = [self._run_call(call, claim, lookup, run) for call in plan.calls]
         return Settlement(
             "applied",

@@ -52,7 +52,13 @@ class Decider:
     wait_recheck: float = 300.0
 
     def waiting(
-        self, claim: RecordClaim, reason: str, now: float, warnings: Sequence[str] = ()
+        self,
+        claim: RecordClaim,
+        reason: str,
+        now: float,
+        warnings: Sequence[str] = (),
+        *,
+        for_contact: bool = False,
     ) -> Settlement:
         """Not applicable yet: look again later (it is woken sooner when its contact lands),
         dead once its oldest pending event has waited `orphan_timeout`."""
@@ -65,7 +71,11 @@ class Decider:
             )
             return Settlement("dead", why, warnings=tuple(warnings))
         return Settlement(
-            "waiting", reason, due_at=now + min(self.wait_recheck, left), warnings=tuple(warnings)
+            "waiting",
+            reason,
+            due_at=now + min(self.wait_recheck, left),
+            warnings=tuple(warnings),
+            for_contact=for_contact,
         )
 
     def failed(

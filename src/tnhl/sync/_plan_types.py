@@ -92,8 +92,12 @@ class Calls:
 
 @dataclass(frozen=True)
 class Wait:
+    """`for_contact`: waiting for the record's contact to be in HighLevel (it is woken then);
+    otherwise waiting for more of its own events (checked again after a while)."""
+
     reason: str
     warnings: tuple[str, ...] = ()
+    for_contact: bool = False
 
 
 @dataclass(frozen=True)

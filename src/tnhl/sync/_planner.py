@@ -126,7 +126,7 @@ def _contact_of(state: RecordState, ids: IdLookup) -> str | Plan:
     contact = ids.highlevel_id("contact", state.contact_id)
     if contact is not None:
         return contact
-    return Wait(f"contact {state.contact_id} is not in HighLevel yet")
+    return Wait(f"contact {state.contact_id} is not in HighLevel yet", for_contact=True)
 
 
 def _write_child(
