@@ -95,6 +95,7 @@ def _finish_events(
     reason: str,
     now: float,
     warnings: str | None = None,
+    error: str | None = None,
 ) -> None:
     if not ids:
         return
@@ -108,16 +109,18 @@ def _finish_events(
         values["warnings"] = warnings
     conn.execute(sa.update(inbox).where(inbox.c.id.in_(list(ids))).values(**values))
     if state == "dead":
-        _file_dead(conn, ids, reason, now)
+        _file_dead(conn, ids, reason, now, error)
 
 
-def _file_dead(conn: sa.Connection, ids: Sequence[int], reason: str, now: float) -> None:
+def _file_dead(
+    conn: sa.Connection, ids: Sequence[int], reason: str, now: float, error: str | None
+) -> None:
     existing = set(
         conn.execute(
             sa.select(dead_letters.c.inbox_id).where(dead_letters.c.inbox_id.in_(list(ids)))
         ).scalars()
     )
-    values = {"reason": reason or "dead", "error": None, "dead_at": now, "replayed_at": None}
+    values = {"reason": reason or "dead", "error": error, "dead_at": now, "replayed_at": None}
     if existing:
         conn.execute(
             sa.update(dead_letters)
@@ -346,7 +349,7 @@ def settle(conn: sa.Connection, claim: RecordClaim, s: Settlement, now: float) -
     elif s.outcome == "skipped":
         _finish_events(conn, ids, "skipped", s.reason, now, warnings)
     elif s.outcome == "dead":
-        _finish_events(conn, ids, "dead", s.reason, now, warnings)
+        _finish_events(conn, ids, "dead", s.reason, now, warnings, s.error)
     elif ids:
         values: dict[str, Any] = {"last_error": s.reason}
         if warnings is not None:

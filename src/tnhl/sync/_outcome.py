@@ -12,8 +12,10 @@ exception that is none of these (a bug, a mapping crash) counts as a crash: afte
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -33,6 +35,13 @@ from tnhl.sync._schedule import RetrySchedule
 __all__ = ["Decider", "describe"]
 
 _GIVE_UP = frozenset({400, 403, 404, 409, 410, 422})
+
+
+def _trace(exc: BaseException) -> str:
+    """Where tnhl's code failed: the last frames of the traceback (no values, no secrets)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-4:]
+    where = "; ".join(f"{Path(f.filename).name}:{f.lineno} in {f.name}" for f in frames)
+    return f"{describe(exc)} at {where}"[:1000]
 
 
 def describe(exc: BaseException) -> str:
@@ -61,9 +70,11 @@ class Decider:
         for_contact: bool = False,
     ) -> Settlement:
         """Not applicable yet: look again later (it is woken sooner when its contact lands),
-        dead once its oldest pending event has waited `orphan_timeout`."""
-        oldest = min((e.received_at for e in claim.events), default=now)
-        left = oldest + self.orphan_timeout - now
+        dead once it has waited `orphan_timeout` since it first waited. (Not since its events
+        arrived: a backlog worked off after an outage would kill children at their first
+        wait, before their contacts further down the backlog had a turn.)"""
+        since = claim.state.waiting_since if claim.state.waiting_since is not None else now
+        left = since + self.orphan_timeout - now
         if left <= 0:
             why = (
                 f"waited {self.orphan_timeout:g} s (orphan_timeout) and never became "
@@ -114,7 +125,7 @@ class Decider:
         crashes = claim.state.crashes + 1
         why = f"crashed ({crashes} of {self.crash_limit}): {describe(exc)}"
         if crashes >= self.crash_limit:
-            return Settlement("dead", why, warnings=w, ops_unknown=ops_unknown)
+            return Settlement("dead", why, warnings=w, ops_unknown=ops_unknown, error=_trace(exc))
         delay = self.schedule.delay(1) or 1.0
         return Settlement(
             "retry", why, due_at=now + delay, crashed=True, ops_unknown=ops_unknown, warnings=w
