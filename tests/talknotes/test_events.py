@@ -220,17 +220,23 @@ def test_priority_is_any_text_kept_as_sent(sent: str, kept: str) -> None:
         (1, "not a JSON number or boolean"),
         (0.5, "not a JSON number or boolean"),
         (True, "not a JSON number or boolean"),
-        ("", "must not be empty"),
-        ("   ", "must not be empty"),
         ("x" * 65, "at most 64 characters"),
         (["high"], "must be a string"),
     ],
 )
 def test_priority_refusals_are_named(sent: object, words: str) -> None:
-    """Numbers, booleans, blank or over-long priorities are refused on data.priority."""
+    """Numbers, booleans or over-long priorities are refused on data.priority."""
     found = problems(body("task.created", {**VALID["task.created"], "priority": sent}))
     assert set(found) == {"data.priority"}
     assert words in found["data.priority"]
+
+
+@pytest.mark.parametrize("sent", ["", "   "])
+def test_blank_priority_is_no_priority(sent: str) -> None:
+    """A blank priority (as form tools send for an empty field) is accepted as none."""
+    event = parse_event(body("task.created", {**VALID["task.created"], "priority": sent}))
+    assert isinstance(event.data, TaskData)
+    assert event.data.priority is None
 
 
 @pytest.mark.parametrize(

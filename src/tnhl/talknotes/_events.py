@@ -189,6 +189,12 @@ DueDate = Annotated[
         examples=["2026-12-04", "2026-12-04T17:00:00Z", "2026-12-04T17:00"],
     ),
 ]
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 Priority = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
@@ -248,7 +254,9 @@ class _TaskFields(_Data):
     id: Id
     contactId: Id
     dueDate: DueDate | None = None
-    priority: Priority | None = None
+    # Blank means "no priority" (form tools such as Zapier send "" for an empty field): the
+    # task is kept without a marker rather than refused.
+    priority: Annotated[Priority | None, BeforeValidator(_blank_is_none)] = None
     description: Annotated[str, StringConstraints(max_length=65_536)] | None = None
     completed: bool | None = None
     assignee: Text | None = None
