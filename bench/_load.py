@@ -1,7 +1,8 @@
 """A load generator in its own process, so it does not share the server's GIL.
 
 `post_all(url, requests, concurrency)` POSTs pre-built (headers, body) pairs over keep-alive
-connections and returns (elapsed seconds, status counts).
+connections and returns (elapsed seconds, status counts); `post_timed(url, requests, clients)`
+sends them from a few httpx clients and returns each request's latency and status.
 """
 
 from __future__ import annotations
@@ -80,5 +81,51 @@ def post_all(
     proc = ctx.Process(target=_child, args=(url, requests, concurrency, out))
     proc.start()
     result: tuple[float, dict[int, int]] = out.get(timeout=600)
+    proc.join(30)
+    return result
+
+
+def _timed_child(url: str, requests: list[Request], clients: int, warmup: int, out: Any) -> None:
+    import threading
+
+    import httpx
+
+    lock = threading.Lock()
+    todo = list(reversed(list(enumerate(requests))))
+    results: list[tuple[float, int]] = []
+
+    def client() -> None:
+        with httpx.Client(timeout=30) as http:
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    index, (headers, body) = todo.pop()
+                start = time.perf_counter()
+                status = http.post(url, content=body, headers=headers).status_code
+                elapsed = time.perf_counter() - start
+                if index >= warmup:
+                    with lock:
+                        results.append((elapsed, status))
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put(results)
+
+
+def post_timed(
+    url: str, requests: list[Request], clients: int = 4, warmup: int = 0
+) -> list[tuple[float, int]]:
+    """POST every request from `clients` httpx clients (threads of a separate process, each
+    one keep-alive connection); (seconds, status) of each request after the first `warmup`
+    (which open the connections and warm both sides up), in completion order."""
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_timed_child, args=(url, requests, clients, warmup, out))
+    proc.start()
+    result: list[tuple[float, int]] = out.get(timeout=600)
     proc.join(30)
     return result

@@ -1,7 +1,8 @@
 """Run tnhl's benchmarks and write the figures to bench/results/latest.json.
 
-    python -m bench            # full sizes (about three minutes on 2 cores)
-    python -m bench --quick    # tiny sizes, to check the benchmarks still run
+    python -m bench                         # full sizes (several minutes on 2 cores)
+    python -m bench --quick                 # tiny sizes, to check the benchmarks still run
+    python -m bench --only engine --only scale --only order   # the engine's figures (issue 7)
 
 Each figure is measured against its baseline in the same run (machines are noisy).
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ALL = ["intake", "e2e", "backlog", "engine", "scale", "order"]
 
 
 def _machine() -> dict[str, Any]:
@@ -31,10 +33,10 @@ def _machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
-    parser.add_argument("--only", choices=["intake", "e2e", "backlog"], action="append")
+    parser.add_argument("--only", choices=ALL, action="append")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
-    only = set(args.only or ["intake", "e2e", "backlog"])
+    only = set(args.only or ALL)
     from tnhl.sync._logging import configure_logging
 
     configure_logging(level="warning")
@@ -43,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     if "intake" in only:
         from bench import _intake
 
-        sizes = {"events": 200, "rounds": 1} if args.quick else {"events": 2000, "rounds": 3}
+        sizes: dict[str, Any] = (
+            {"events": 200, "rounds": 1} if args.quick else {"events": 2000, "rounds": 3}
+        )
         figures["intake"] = _intake.run(**sizes)
         _print("intake", figures["intake"])
     if "e2e" in only:
@@ -62,6 +66,32 @@ def main(argv: list[str] | None = None) -> int:
         )
         figures["backlog"] = _backlog.run(**sizes)
         _print("backlog", figures["backlog"])
+    if "engine" in only:
+        from bench import _engine
+
+        # 4 events per person: 2,000 events full, 200 quick.
+        figures["engine"] = _engine.run(people=25 if args.quick else 250)
+        _print("engine", figures["engine"])
+    if "scale" in only:
+        from bench import _scale
+
+        figures["scale"] = (
+            _scale.run(
+                sizes=(1_000, 5_000, 10_000),
+                rounds=20,
+                intake_events=200,
+                intake_rounds=1,
+                hold=2.5,
+            )
+            if args.quick
+            else _scale.run()  # 1k / 100k / 300k pending, 1,000 POSTs x 3, a 5 s lock
+        )
+        _print("scale", figures["scale"])
+    if "order" in only:
+        from bench import _order
+
+        figures["order"] = _order.run(events=150, people=15) if args.quick else _order.run()
+        _print("order", figures["order"])
     figures["seconds"] = round(time.time() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2) + "\n")

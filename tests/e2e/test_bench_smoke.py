@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 @pytest.mark.slow
 def test_bench_quick_writes_every_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`python -m bench --quick` writes intake, e2e and backlog figures to the results file."""
+    """`python -m bench --quick` writes every benchmark's figures to the results file."""
     monkeypatch.syspath_prepend(str(ROOT))
     from bench.run import main
 
@@ -26,4 +26,22 @@ def test_bench_quick_writes_every_figure(tmp_path: Path, monkeypatch: pytest.Mon
     assert figures["e2e"]["calls_per_event_known_contacts"] > 0
     assert figures["backlog"]["dead"] == 0
     assert figures["backlog"]["highlevel_calls"] > 0
+    engine = figures["engine"]
+    assert engine["engine_dead"] == engine["engine_only_dead"] == 0
+    assert engine["engine_events_per_s"] > 0
+    assert engine["baseline_events_per_s"] > 0
+    assert engine["engine_only_events_per_s"] > 0
+    assert engine["write_transactions_per_create"] > 0
+    assert engine.get("postgres_skipped") or engine["postgres_engine_only_events_per_s"] > 0
+    scale = figures["scale"]
+    assert all(scale[f"claim_{n}_median_ms"] > 0 for n in scale["sizes"])
+    assert scale["claim_statements_at_largest"]
+    assert scale["intake_big_p99_ms"] > 0
+    assert scale["intake_empty_p99_ms"] > 0
+    assert scale["healthz_locked_probes"] > 0
+    assert len(scale["post_locked_statuses"]) > 0
+    order = figures["order"]
+    assert order["in_order_dead"] == order["shuffled_dead"] == 0
+    assert order["in_order_seconds"] > 0
+    assert order["shuffled_seconds"] > 0
     assert "bench" in sys.modules
