@@ -132,3 +132,45 @@ def test_checker_allows_permitted_imports(tmp_path: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(source)
     assert violations(root) == []
+
+
+# Private modules of another package that are still imported, each with its reason. Anything
+# new here is a design decision to write down, not a shortcut.
+KNOWN_PRIVATE = {
+    # intake's group-commit inbox writer (sync/_inbox.py) writes the store's table directly;
+    # moving it into the store needs the intake's error protocol reworked (issue 7, left over).
+    ("sync", "tnhl.store._engine"),
+    ("sync", "tnhl.store._inbox"),
+    ("sync", "tnhl.store._schema"),
+}
+
+
+def private_imports(root: Path) -> list[str]:
+    """Imports of another package's private module (`tnhl.pkg._mod`), as 'file:line: name'."""
+    found: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        package = rel.parts[0] if len(rel.parts) > 1 else ""
+        for line, name in tnhl_imports(root, path):
+            parts = name.split(".")
+            private = len(parts) > 2 and parts[2].startswith("_")
+            if (
+                private
+                and parts[1] != package
+                and (package, ".".join(parts[:3])) not in (KNOWN_PRIVATE)
+            ):
+                found.append(f"{rel}:{line}: {name}")
+    return found
+
+
+def test_no_package_imports_another_packages_private_modules() -> None:
+    """Packages use each other's public names (`__all__`), never `tnhl.other._module`."""
+    assert private_imports(SRC) == []
+
+
+def test_private_import_checker_catches_one(tmp_path: Path) -> None:
+    """The private-import check reports `from tnhl.sync._service import Service` in cli."""
+    root = tmp_path / "tnhl"
+    (root / "cli").mkdir(parents=True)
+    (root / "cli" / "_x.py").write_text("from tnhl.sync._service import Service\n")
+    assert private_imports(root) == ["cli/_x.py:1: tnhl.sync._service"]

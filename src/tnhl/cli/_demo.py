@@ -20,7 +20,7 @@ __all__ = ["demo_events", "register", "run_demo"]
 
 def demo_events(n: int, seed: int) -> list[dict[str, Any]]:
     """The generator's stream for a demo: distinct people, no external_id (its default)."""
-    from tnhl.talknotes._generator import generate
+    from tnhl.talknotes import generate
 
     return generate(n, seed=seed, n_people=max(3, n // 8))
 
@@ -65,11 +65,8 @@ def run_demo(events: int, seed: int, rate: float, data_dir: Path | None, timeout
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from tnhl.simulator import running_simulator, serve_in_thread
-    from tnhl.sync import load_settings
-    from tnhl.sync._logging import configure_logging
-    from tnhl.sync._service import Service
-    from tnhl.talknotes import generate_secret
-    from tnhl.talknotes._generator import signed_requests
+    from tnhl.sync import Service, configure_logging, load_settings
+    from tnhl.talknotes import generate_secret, signed_requests
 
     console = Console()
     configure_logging(level="warning")

@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         database_url: DatabaseOpt = None,
     ) -> None:
         """List dead letters, newest last."""
-        from tnhl.sync._admin import dead_letter_summary
+        from tnhl.sync import dead_letter_summary
 
         with _opened_store(config, data_dir, database_url) as store:
             dead = store.list_dead(include_replayed=all_, limit=limit)
@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
         """Show one dead letter with its event body and last error."""
         from tnhl.cli._run import fail
         from tnhl.store import RecordNotFoundError
-        from tnhl.sync._admin import dead_letter_detail
+        from tnhl.sync import dead_letter_detail
 
         with _opened_store(config, data_dir, database_url) as store:
             try:

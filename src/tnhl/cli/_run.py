@@ -31,7 +31,7 @@ def settings_or_exit(config: Path | None, **overrides: Any) -> Settings:
 
 def store_or_exit(settings: Settings) -> SqlStore:
     from tnhl.store import StoreError
-    from tnhl.sync._admin import open_settings_store
+    from tnhl.sync import open_settings_store
 
     try:
         return open_settings_store(settings)
@@ -52,9 +52,7 @@ def register(app: typer.Typer) -> None:
         log_json: Annotated[bool, typer.Option("--log-json", help="Log JSON lines.")] = False,
     ) -> None:
         """Run the service: webhook intake, /metrics and the sync workers, in one process."""
-        from tnhl.sync import SettingsError
-        from tnhl.sync._logging import configure_logging
-        from tnhl.sync._service import Service
+        from tnhl.sync import Service, SettingsError, configure_logging
 
         settings = settings_or_exit(
             config,
@@ -84,9 +82,7 @@ def register(app: typer.Typer) -> None:
         within HighLevel's limit, the rate-limit windows: `rate_limit_state` defaults to
         `sqlite` here (processes on one machine); use a redis:// URL across machines.
         """
-        from tnhl.sync import SettingsError
-        from tnhl.sync._logging import configure_logging
-        from tnhl.sync._service import Service
+        from tnhl.sync import Service, SettingsError, configure_logging
 
         settings = settings_or_exit(
             config, data_dir=data_dir, workers=workers, log_json=log_json or None

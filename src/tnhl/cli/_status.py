@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         """Show events by state, the oldest pending event's age and rate-limit state."""
         from tnhl.cli._run import fail, settings_or_exit
         from tnhl.store import StoreError
-        from tnhl.sync._admin import open_settings_store, status_report
+        from tnhl.sync import open_settings_store, status_report
 
         settings = settings_or_exit(config, data_dir=data_dir, database_url=database_url)
         try:
@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
         """Show one event as JSON: state, result or error, warnings, body and its record."""
         from tnhl.cli._run import fail, settings_or_exit
         from tnhl.store import RecordNotFoundError, StoreError
-        from tnhl.sync._admin import event_detail, open_settings_store
+        from tnhl.sync import event_detail, open_settings_store
 
         settings = settings_or_exit(config, data_dir=data_dir, database_url=database_url)
         try:

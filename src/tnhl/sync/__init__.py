@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from tnhl.sync._admin import (
+    dead_letter_detail,
+    dead_letter_summary,
+    event_detail,
+    open_settings_store,
+    status_report,
+)
 from tnhl.sync._errors import RecordConflictError, RescheduleNeeded, SettingsError, SyncError
 from tnhl.sync._executor import Executor
+from tnhl.sync._logging import configure_logging
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._outcome import Decider
 from tnhl.sync._planner import plan_record
 from tnhl.sync._schedule import DEFAULT_DELAYS, RetrySchedule
+from tnhl.sync._service import Service
 from tnhl.sync._settings import Settings, load_settings
 from tnhl.sync._worker import WorkerPool
 
@@ -18,11 +27,18 @@ __all__ = [
     "RecordConflictError",
     "RescheduleNeeded",
     "RetrySchedule",
+    "Service",
     "Settings",
     "SettingsError",
     "SyncError",
     "SyncMetrics",
     "WorkerPool",
+    "configure_logging",
+    "dead_letter_detail",
+    "dead_letter_summary",
+    "event_detail",
     "load_settings",
+    "open_settings_store",
     "plan_record",
+    "status_report",
 ]
