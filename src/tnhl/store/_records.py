@@ -15,6 +15,7 @@ from tnhl.store._schema import cursors, id_map, outbound_ops
 __all__ = [
     "Mapping",
     "begin_op",
+    "check_op",
     "find_mapping",
     "get_cursor",
     "get_op",
@@ -125,6 +126,15 @@ def get_op(conn: sa.Connection, key: str) -> OutboundOp | None:
     return None if r is None else _op(r)
 
 
+def check_op(key: str, operation_id: str) -> None:
+    if not isinstance(key, str) or not key or len(key) > 512:
+        raise InvalidRecordError("key", "must be a non-empty string of at most 512 characters")
+    if not operation_id or len(operation_id) > 128:
+        raise InvalidRecordError(
+            "operation_id", "must be a non-empty name of at most 128 characters"
+        )
+
+
 def begin_op(
     conn: sa.Connection,
     key: str,
@@ -136,12 +146,7 @@ def begin_op(
     insert: Any,
 ) -> OutboundOp:
     """Plan the operation under `key`, or return the row already planned under it."""
-    if not isinstance(key, str) or not key or len(key) > 512:
-        raise InvalidRecordError("key", "must be a non-empty string of at most 512 characters")
-    if not operation_id or len(operation_id) > 128:
-        raise InvalidRecordError(
-            "operation_id", "must be a non-empty name of at most 128 characters"
-        )
+    check_op(key, operation_id)
     conn.execute(
         insert(outbound_ops)
         .values(

@@ -22,19 +22,20 @@ from typing import Any
 import sqlalchemy as sa
 
 from tnhl.store import _records
-from tnhl.store._errors import LeaseLostError
+from tnhl.store._errors import InvalidRecordError, LeaseLostError
 from tnhl.store._inbox import row
 from tnhl.store._models import (
     Delta,
     EventVerdict,
     InboxRow,
+    Link,
     PendingEvent,
     RecordClaim,
     RecordState,
     RecordStatus,
     Settlement,
 )
-from tnhl.store._schema import dead_letters, inbox, records
+from tnhl.store._schema import dead_letters, id_map, inbox, outbound_ops, records
 
 __all__ = ["Folder", "claim", "get_record", "lww_merge", "send_op", "settle"]
 
@@ -335,13 +336,18 @@ def settle(conn: sa.Connection, claim: RecordClaim, s: Settlement, now: float) -
     ):
         raise LeaseLostError(claim.worker, [e.inbox_id for e in claim.events])
     for link in s.links:
-        _records.put_mapping(
-            conn, st.location_id, link.kind, link.talknotes_id, link.highlevel_id, None, now
-        )
+        _link(conn, st.location_id, link, now)
     for key, highlevel_id in s.ops_done:
-        _records.set_op_state(conn, key, "succeeded", now=now, highlevel_id=highlevel_id)
+        done: dict[str, Any] = {"state": "succeeded", "updated_at": now}
+        if highlevel_id is not None:
+            done["highlevel_id"] = highlevel_id
+        conn.execute(sa.update(outbound_ops).where(outbound_ops.c.key == key).values(**done))
     for key in s.ops_unknown:
-        _records.set_op_state(conn, key, "unknown", now=now, response=s.error or s.reason)
+        conn.execute(
+            sa.update(outbound_ops)
+            .where(outbound_ops.c.key == key, outbound_ops.c.state.in_(("sent", "unknown")))
+            .values(state="unknown", response=s.error or s.reason, updated_at=now)
+        )
     ids = [e.inbox_id for e in claim.events]
     warnings = _dumps(list(s.warnings)) if s.warnings else None
     if s.outcome == "applied":
@@ -420,10 +426,54 @@ def send_op(
 ) -> None:
     """Mark the create under `key` as sent (inserting it on its first try), before it goes out.
 
-    The first body is kept: a create re-planned later with newer content is looked for by
-    either body when its outcome is unknown.
+    One statement. The first body is kept: a create re-planned later with newer content is
+    looked for by either body when its outcome is unknown. A succeeded create stays succeeded.
     """
-    _records.begin_op(
-        conn, key, inbox_id=inbox_id, operation_id=operation_id, body=body, now=now, insert=insert
+    _records.check_op(key, operation_id)
+    stmt = insert(outbound_ops).values(
+        key=key,
+        inbox_id=inbox_id,
+        operation_id=operation_id,
+        state="sent",
+        request_body=body,
+        attempts=1,
+        created_at=now,
+        updated_at=now,
     )
-    _records.set_op_state(conn, key, "sent", now=now)
+    done = conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={
+                "state": "sent",
+                "attempts": outbound_ops.c.attempts + 1,
+                "updated_at": now,
+            },
+            where=outbound_ops.c.state != "succeeded",
+        ).returning(outbound_ops.c.key)
+    ).first()
+    if done is None:
+        # Sending a succeeded create again is exactly the duplicate the table prevents.
+        raise InvalidRecordError("state", f"operation {key!r} succeeded; it cannot be sent again")
+
+
+def _link(conn: sa.Connection, location_id: str, link: Link, now: float) -> None:
+    """Record (kind, TalkNotes id) -> HighLevel id; MappingConflictError if either is taken."""
+    found = conn.execute(
+        sa.select(id_map.c.talknotes_id, id_map.c.highlevel_id).where(
+            id_map.c.location_id == location_id,
+            id_map.c.kind == link.kind,
+            sa.or_(
+                id_map.c.talknotes_id == link.talknotes_id,
+                id_map.c.highlevel_id == link.highlevel_id,
+            ),
+        )
+    ).all()
+    if not found:
+        _records.put_mapping(
+            conn, location_id, link.kind, link.talknotes_id, link.highlevel_id, None, now
+        )
+    elif any((r[0], r[1]) != (link.talknotes_id, link.highlevel_id) for r in found):
+        # The slow path names the conflict precisely.
+        _records.put_mapping(
+            conn, location_id, link.kind, link.talknotes_id, link.highlevel_id, None, now
+        )

@@ -144,8 +144,12 @@ class Executor:
         None when the lease was lost (another worker has it now)."""
         now = self._clock()
         if now > claim.lease_until - self._lease_margin:
-            log.warning("lease ran out before the record ran", record=claim.state.record_key)
-            return None
+            # Too little lease left for a call: another worker may take the record before the
+            # call ends. Give it back, due now, while the lease is still ours.
+            if now >= claim.lease_until:
+                return None
+            s = Settlement("reschedule", "lease nearly over before it ran", due_at=now)
+            return self._settle(claim, s, lookup)
         warnings: tuple[str, ...] = ()
         run = _Run()
         try:
