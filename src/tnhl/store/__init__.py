@@ -17,6 +17,7 @@ from tnhl.store._errors import (
 )
 from tnhl.store._migrate import current_revision, head_revision, upgrade_to_head
 from tnhl.store._models import (
+    BatchRead,
     DeadLetter,
     Delta,
     EventState,
@@ -39,6 +40,7 @@ from tnhl.store._sql import SqlStore, open_store
 from tnhl.store._work import Folder, lww_merge
 
 __all__ = [
+    "BatchRead",
     "DeadLetter",
     "Delta",
     "EventState",

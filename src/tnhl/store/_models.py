@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 __all__ = [
     "FINISHED_STATES",
     "UNFINISHED_STATES",
+    "BatchRead",
     "DeadLetter",
     "Delta",
     "EventState",
@@ -244,3 +245,15 @@ class Settlement:
     crashed: bool = False
     deleted: bool = False
     for_contact: bool = False
+
+
+@dataclass(frozen=True)
+class BatchRead:
+    """What `Store.read_batch` found for the (kind, TalkNotes id) pairs and op keys it was
+    asked about: absent from `links`/`ops` means known to be absent."""
+
+    asked: set[tuple[str, str]]
+    links: dict[tuple[str, str], str]
+    deleted: set[tuple[str, str]]
+    asked_ops: set[str]
+    ops: dict[str, OutboundOp]

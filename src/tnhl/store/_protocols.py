@@ -5,9 +5,11 @@ Every write is one transaction. Methods that take `now` default to the store's c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from tnhl.store._models import (
+    BatchRead,
     DeadLetter,
     InboundEvent,
     InboxRow,
@@ -105,6 +107,16 @@ class Store(Protocol):
         ...
 
     # outbound operations ---------------------------------------------------------------------
+    def read_batch(
+        self,
+        location_id: str,
+        *,
+        records: Sequence[tuple[str, str]] = (),
+        op_keys: Sequence[str] = (),
+    ) -> BatchRead:
+        """The id links, deletions and outbound ops of a batch of records, read at once."""
+        ...
+
     def send_op(
         self, key: str, *, inbox_id: int | None, operation_id: str, body: str | None = None
     ) -> None:

@@ -19,6 +19,7 @@ __all__ = [
     "find_mapping",
     "get_cursor",
     "get_op",
+    "op_from_row",
     "put_mapping",
     "set_cursor",
     "set_op_state",
@@ -116,14 +117,14 @@ def put_mapping(
     )
 
 
-def _op(r: sa.Row[Any]) -> OutboundOp:
+def op_from_row(r: sa.Row[Any]) -> OutboundOp:
     m = r._mapping
     return OutboundOp(**{f.name: m[f.name] for f in dataclasses.fields(OutboundOp)})
 
 
 def get_op(conn: sa.Connection, key: str) -> OutboundOp | None:
     r = conn.execute(sa.select(outbound_ops).where(outbound_ops.c.key == key)).first()
-    return None if r is None else _op(r)
+    return None if r is None else op_from_row(r)
 
 
 def check_op(key: str, operation_id: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,6 +17,7 @@ from tnhl.store._engine import DEFAULT_SETTING, WRITE, make_engine, translate_er
 from tnhl.store._errors import InvalidRecordError, StoreUnavailableError
 from tnhl.store._migrate import upgrade_to_head
 from tnhl.store._models import (
+    BatchRead,
     DeadLetter,
     InboundEvent,
     InboxRow,
@@ -172,6 +173,16 @@ class SqlStore:
     def get_record(self, location_id: str, kind: str, talknotes_id: str) -> RecordState | None:
         with self._read() as conn:
             return _work.get_record(conn, location_id, f"{kind}:{talknotes_id}")
+
+    def read_batch(
+        self,
+        location_id: str,
+        *,
+        records: Sequence[tuple[str, str]] = (),
+        op_keys: Sequence[str] = (),
+    ) -> BatchRead:
+        with self._read() as conn:
+            return _work.read_batch(conn, location_id, records, op_keys)
 
     def send_op(
         self, key: str, *, inbox_id: int | None, operation_id: str, body: str | None = None

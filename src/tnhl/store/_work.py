@@ -25,6 +25,7 @@ from tnhl.store import _records
 from tnhl.store._errors import InvalidRecordError, LeaseLostError
 from tnhl.store._inbox import row
 from tnhl.store._models import (
+    BatchRead,
     Delta,
     EventVerdict,
     InboxRow,
@@ -37,7 +38,7 @@ from tnhl.store._models import (
 )
 from tnhl.store._schema import dead_letters, id_map, inbox, outbound_ops, records
 
-__all__ = ["Folder", "claim", "get_record", "lww_merge", "send_op", "settle"]
+__all__ = ["Folder", "claim", "get_record", "lww_merge", "read_batch", "send_op", "settle"]
 
 Folder = Callable[[InboxRow], "Delta | EventVerdict"]
 _Registers = dict[str, tuple[Any, float, str]]
@@ -477,3 +478,40 @@ def _link(conn: sa.Connection, location_id: str, link: Link, now: float) -> None
         _records.put_mapping(
             conn, location_id, link.kind, link.talknotes_id, link.highlevel_id, None, now
         )
+
+
+def read_batch(
+    conn: sa.Connection,
+    location_id: str,
+    records_wanted: Sequence[tuple[str, str]],
+    op_keys: Sequence[str],
+) -> BatchRead:
+    """The id links, tombstones and outbound ops a batch of records needs, in three queries."""
+    pairs = sorted(set(records_wanted))
+    links: dict[tuple[str, str], str] = {}
+    deleted: set[tuple[str, str]] = set()
+    if pairs:
+        for kind, tn, hl in conn.execute(
+            sa.select(id_map.c.kind, id_map.c.talknotes_id, id_map.c.highlevel_id).where(
+                id_map.c.location_id == location_id,
+                sa.tuple_(id_map.c.kind, id_map.c.talknotes_id).in_(pairs),
+            )
+        ).all():
+            links[(kind, tn)] = hl
+        keys = [f"{k}:{i}" for k, i in pairs]
+        for kind, tn in conn.execute(
+            sa.select(records.c.kind, records.c.talknotes_id).where(
+                records.c.location_id == location_id,
+                records.c.record_key.in_(keys),
+                records.c.deleted_at.is_not(None),
+            )
+        ).all():
+            deleted.add((kind, tn))
+    ops = {}
+    if op_keys:
+        for r in conn.execute(
+            sa.select(outbound_ops).where(outbound_ops.c.key.in_(sorted(set(op_keys))))
+        ).all():
+            op = _records.op_from_row(r)
+            ops[op.key] = op
+    return BatchRead(set(pairs), links, deleted, set(op_keys), ops)

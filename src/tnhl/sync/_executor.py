@@ -124,11 +124,11 @@ class Executor:
         claims deferred for a rate-limit slot (with the wait), still leased, to run later."""
         deferred: list[tuple[RecordClaim, float]] = []
         lookups: dict[str, BatchLookup] = {}
+        for loc in {c.state.location_id for c in claims}:
+            lookups[loc] = BatchLookup(self._store, loc)
+            lookups[loc].prime([c for c in claims if c.state.location_id == loc])
         for claim in claims:
-            loc = claim.state.location_id
-            lookup = lookups.get(loc)
-            if lookup is None:
-                lookup = lookups[loc] = BatchLookup(self._store, loc)
+            lookup = lookups[claim.state.location_id]
             result = self.execute(claim, lookup)
             if isinstance(result, Deferral):
                 deferred.append((claim, result.wait))
@@ -262,7 +262,7 @@ class Executor:
         key = call.key
         if key is None:
             return self._send_known(call, location, run)
-        op = self._store.get_op(key)
+        op = lookup.op(key)
         original = _first_body(call, op.request_body) if op is not None else None
         if op is not None and op.state == "succeeded" and op.highlevel_id:
             run.link(call, op.highlevel_id)

@@ -6,7 +6,10 @@ is learnt here and seen by the records planned after it in the same batch.
 
 from __future__ import annotations
 
-from tnhl.store import Link, SqlStore
+from collections.abc import Sequence
+
+from tnhl.store import Link, OutboundOp, RecordClaim, SqlStore
+from tnhl.sync._plan_types import create_key
 
 __all__ = ["BatchLookup"]
 
@@ -20,6 +23,28 @@ class BatchLookup:
         self._hl: dict[tuple[str, str], str | None] = {}
         self._tn: dict[tuple[str, str], str | None] = {}
         self._deleted: dict[tuple[str, str], bool] = {}
+        self._ops: dict[str, OutboundOp | None] = {}
+
+    def prime(self, claims: Sequence[RecordClaim]) -> None:
+        """Read what these records' plans will ask, in one go (three queries, not ~4 each)."""
+        pairs = []
+        keys = []
+        for c in claims:
+            st = c.state
+            pairs += [(st.kind, st.talknotes_id), ("contact", st.contact_id)]
+            keys.append(create_key(self._location, st.kind, st.talknotes_id))
+        got = self._store.read_batch(self._location, records=pairs, op_keys=keys)
+        for pair in got.asked:
+            self._hl.setdefault(pair, got.links.get(pair))
+            self._deleted.setdefault(pair, pair in got.deleted)
+        for key in got.asked_ops:
+            self._ops.setdefault(key, got.ops.get(key))
+
+    def op(self, key: str) -> OutboundOp | None:
+        """The outbound op under `key` as it was when the batch began (each is used once)."""
+        if key not in self._ops:
+            return self._store.get_op(key)
+        return self._ops.pop(key)
 
     def highlevel_id(self, kind: str, talknotes_id: str) -> str | None:
         key = (kind, talknotes_id)

@@ -25,11 +25,18 @@ __all__ = [
     "Reject",
     "Skip",
     "Wait",
+    "create_key",
 ]
 
 
 # A custom field's name in a record's fields: each folds on its own (last writer wins per key).
 CUSTOM = "custom_fields."
+
+
+def create_key(location_id: str, kind: str, talknotes_id: str) -> str:
+    """The exactly-once key of the create of one TalkNotes record: the same for every event
+    about it, so a retried or replayed event never creates it twice."""
+    return f"{location_id}:create-{kind}:{talknotes_id}"
 
 
 class IdLookup(Protocol):

@@ -28,6 +28,7 @@ from ._plan_types import (
     Reject,
     Skip,
     Wait,
+    create_key,
 )
 
 if TYPE_CHECKING:  # the record's type only: the planner never calls the store
@@ -111,7 +112,7 @@ def _plan_contact(state: RecordState, ids: IdLookup, cfg: MappingConfig) -> Plan
         "create-contact",
         {},
         body,
-        key=f"{state.location_id}:create-contact:{tn_id}",
+        key=create_key(state.location_id, "contact", tn_id),
         records=IdRecord("contact", tn_id, "contact.id"),
         on_duplicate="adopt",
         find_duplicate="email" in fields or "phone" in fields,
@@ -149,7 +150,7 @@ def _write_child(
         f"create-{kind}",
         {"contactId": contact},
         mapped.fields,
-        key=f"{state.location_id}:create-{kind}:{state.talknotes_id}",
+        key=create_key(state.location_id, kind, state.talknotes_id),
         records=IdRecord(kind, state.talknotes_id, f"{kind}.id"),
     )
     return Calls([call], mapped.fields, warnings)
