@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tnhl.store import _records
 from tnhl.store._errors import InvalidRecordError, LeaseLostError
@@ -158,8 +159,6 @@ def _fold(conn: sa.Connection, rows: list[InboxRow], fold: Folder, now: float, p
     keys = sorted(groups)
     if pg:
         # Sorted inserts and locks: two folders touching the same records never deadlock.
-        from sqlalchemy.dialects import postgresql
-
         conn.execute(
             postgresql.insert(records)
             .values([_new_row(loc, groups[(loc, key)][0], now) for loc, key in keys])
@@ -458,23 +457,24 @@ def send_op(
 
 
 def _link(conn: sa.Connection, location_id: str, link: Link, now: float) -> None:
-    """Record (kind, TalkNotes id) -> HighLevel id; MappingConflictError if either is taken."""
-    found = conn.execute(
-        sa.select(id_map.c.talknotes_id, id_map.c.highlevel_id).where(
-            id_map.c.location_id == location_id,
-            id_map.c.kind == link.kind,
-            sa.or_(
-                id_map.c.talknotes_id == link.talknotes_id,
-                id_map.c.highlevel_id == link.highlevel_id,
-            ),
+    """Record (kind, TalkNotes id) -> HighLevel id; MappingConflictError if either is taken.
+
+    One INSERT that does nothing on any conflict; only then the slow path, which tells a repeat
+    of the same pair (fine) from a conflict (named precisely)."""
+    insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    added = conn.execute(
+        insert(id_map)
+        .values(
+            location_id=location_id,
+            kind=link.kind,
+            talknotes_id=link.talknotes_id,
+            highlevel_id=link.highlevel_id,
+            updated_at=now,
         )
-    ).all()
-    if not found:
-        _records.put_mapping(
-            conn, location_id, link.kind, link.talknotes_id, link.highlevel_id, None, now
-        )
-    elif any((r[0], r[1]) != (link.talknotes_id, link.highlevel_id) for r in found):
-        # The slow path names the conflict precisely.
+        .on_conflict_do_nothing()
+        .returning(id_map.c.kind)
+    ).first()
+    if added is None:
         _records.put_mapping(
             conn, location_id, link.kind, link.talknotes_id, link.highlevel_id, None, now
         )
