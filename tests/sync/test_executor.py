@@ -533,3 +533,19 @@ def test_task_waiting_for_a_contact_deleted_before_it_synced_is_skipped_at_once(
     assert env.record("contact", "c1").status == "deleted"
     assert env.record("task", "t1").status == "deleted"
     assert env.event_states() == {"msg_001": "skipped", "msg_002": "skipped", "msg_003": "skipped"}
+
+
+def test_delete_of_a_contact_already_gone_from_highlevel_is_done(env: Env) -> None:
+    """A contact.deleted whose contact is already gone (a delete repeated after a crash, or a
+    removal in HighLevel) is done: HighLevel's 400 "not found" means the goal is met."""
+    ex = env.executor()
+    env.add("contact.created", SAM, T0)
+    ex.run(env.claim())
+    [contact] = env.contacts()
+    env.client("delete-contact", params={"contactId": contact["id"]})
+    env.add("contact.deleted", {"id": "c1"}, T0 + 60)
+    ex.run(env.claim())
+    assert env.contacts() == []
+    assert env.event_states() == {"msg_001": "done", "msg_002": "done"}
+    assert env.store.list_dead() == []
+    assert env.record("contact", "c1").status == "deleted"

@@ -88,6 +88,11 @@ def _first_body(call: PlannedCall, stored: str | None) -> PlannedCall | None:
     return None if first == now else replace(call, body=first)
 
 
+def _already_gone(exc: APIError) -> bool:
+    # HighLevel answers a missing contact, note or task with 400 "... not found" as well as 404.
+    return exc.status in (404, 410) or (exc.status == 400 and "not found" in exc.message.lower())
+
+
 def _dumps(body: Mapping[str, Any] | None) -> str | None:
     return None if body is None else json.dumps(body, sort_keys=True, default=str)
 
@@ -326,7 +331,7 @@ class Executor:
         try:
             self._send(location, call.operation_id, call.params, call.body, run)
         except APIError as exc:
-            if call.operation_id.startswith("delete-") and exc.status in (404, 410):
+            if call.operation_id.startswith("delete-") and _already_gone(exc):
                 # A delete repeated after a crash (or of something removed in HighLevel): the
                 # goal, "it is gone", is met.
                 return f"{call.operation_id}: already gone"
