@@ -9,7 +9,8 @@ foreign write lock.
   end of the due queue (untimed), so every claim sees the same backlog and claims walk through
   it instead of re-reading the same hot rows.
 - intake: the service's intake app (no workers) on the 300k store and, alternating with it,
-  on an empty store; signed events POSTed by 4 httpx clients in another process.
+  on an empty store; signed events POSTed by 4 httpx clients in another process (the first 20
+  untimed: they open the connections).
 - foreign lock: another sqlite3 connection holds BEGIN IMMEDIATE on the store file; /healthz
   probes and POSTs meanwhile, against /healthz with no lock.
 """
@@ -170,27 +171,35 @@ def claim_times(db: Path, size: int, rounds: int, arrivals: int = 10) -> list[fl
 
 
 def claim_statements(db: Path, size: int) -> list[dict[str, Any]]:
-    """Each SQL statement of one more claim on the store at `db`: its time and SQLite's query
-    plan (EXPLAIN QUERY PLAN), to show which statements grow with the backlog and why."""
+    """Each SQL statement of one more claim on the store at `db`, replayed alone: its time and
+    SQLite's query plan (EXPLAIN QUERY PLAN), to show which statements grow with the backlog.
+
+    Replayed on a plain sqlite3 connection (execute, fetch every row, roll back) because a
+    cursor hook sees a SELECT only up to its first row; the rest is read in the fetch.
+    """
     store = open_store(f"sqlite:///{db}")
-    seen: list[tuple[float, str, Any, bool]] = []
+    seen: list[tuple[str, Any, bool]] = []
 
-    def before(conn: Any, _cur: Any, _sql: str, _params: Any, _ctx: Any, _many: bool) -> None:
-        conn.info["bench_started"] = time.perf_counter()
-
-    def after(conn: Any, _cur: Any, sql: str, params: Any, _ctx: Any, many: bool) -> None:
-        seen.append((time.perf_counter() - conn.info["bench_started"], sql, params, many))
+    def before(_conn: Any, _cur: Any, sql: str, params: Any, _ctx: Any, many: bool) -> None:
+        if not sql.startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+            seen.append((sql, params, many))
 
     sa.event.listen(store.engine, "before_cursor_execute", before)
-    sa.event.listen(store.engine, "after_cursor_execute", after)
     side = sqlite3.connect(db, isolation_level=None)
     try:
         _arrivals(side, size, random.Random(-size), 10, f"plan_{size}")
         store.claim("bench-plan", fold=event_delta, limit=50, fold_limit=500, lease_seconds=60)
+        store.close()
         out = []
-        for seconds, sql, params, many in seen:
-            if sql.startswith(("BEGIN", "COMMIT")):
-                continue
+        for sql, params, many in seen:
+            side.execute("BEGIN IMMEDIATE")
+            start = time.perf_counter()
+            if many:
+                side.executemany(sql, params)
+            else:
+                side.execute(sql, params).fetchall()
+            seconds = time.perf_counter() - start
+            side.execute("ROLLBACK")
             plan = [] if many else [r[3] for r in side.execute("EXPLAIN QUERY PLAN " + sql, params)]
             out.append({"ms": _ms(seconds), "sql": " ".join(sql.split())[:72], "plan": plan})
         return out
