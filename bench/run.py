@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,6 +31,22 @@ def _machine() -> dict[str, Any]:
     }
 
 
+def _source() -> dict[str, Any]:
+    """The commit measured and whether src/ had uncommitted changes: engineers share this
+    working tree, so a figure is only comparable with the code it was measured on."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:  # no git: the figures stand without it
+        return {}
+    return {"commit": commit, "src_uncommitted_changes": bool(dirty)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
@@ -40,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from tnhl.sync._logging import configure_logging
 
     configure_logging(level="warning")
-    figures: dict[str, Any] = {"machine": _machine(), "quick": args.quick}
+    figures: dict[str, Any] = {"machine": _machine(), "source": _source(), "quick": args.quick}
     started = time.time()
     if "intake" in only:
         from bench import _intake
