@@ -8,8 +8,7 @@
     │                           answers 503 (TalkNotes) or 429 (HighLevel)
     ├── StoreConfigError        the store URL setting is unusable (names the setting)
     ├── InvalidRecordError      a value handed to the store is unusable (names the field)
-    ├── LeaseLostError          the worker no longer holds the lease on an event
-    ├── OutOfOrderError         an event would finish before an earlier one of its entity
+    ├── LeaseLostError          the worker no longer holds the lease on a record
     ├── MappingConflictError    an id is already mapped to a different id
     └── RecordNotFoundError     no such dead letter, event or outbound operation
 """
@@ -20,7 +19,6 @@ __all__ = [
     "InvalidRecordError",
     "LeaseLostError",
     "MappingConflictError",
-    "OutOfOrderError",
     "RecordNotFoundError",
     "StoreConfigError",
     "StoreError",
@@ -64,11 +62,6 @@ class LeaseLostError(StoreError):
         self.worker = worker
         self.inbox_ids = inbox_ids
         super().__init__(f"worker {worker!r} no longer holds the lease on inbox ids {inbox_ids}")
-
-
-class OutOfOrderError(StoreError):
-    """An event cannot finish while an earlier event of its entity is unfinished; nothing was
-    written. Usually the earlier event was given back or replayed after this one was claimed."""
 
 
 class MappingConflictError(StoreError):

@@ -8,13 +8,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tnhl.store._errors import InvalidRecordError, MappingConflictError, RecordNotFoundError
-from tnhl.store._models import MAP_KINDS, OpState, OutboundOp
+from tnhl.store._errors import InvalidRecordError, MappingConflictError
+from tnhl.store._models import MAP_KINDS, OutboundOp
 from tnhl.store._schema import cursors, id_map, outbound_ops
 
 __all__ = [
     "Mapping",
-    "begin_op",
     "check_op",
     "find_mapping",
     "get_cursor",
@@ -22,7 +21,6 @@ __all__ = [
     "op_from_row",
     "put_mapping",
     "set_cursor",
-    "set_op_state",
 ]
 
 
@@ -134,76 +132,6 @@ def check_op(key: str, operation_id: str) -> None:
         raise InvalidRecordError(
             "operation_id", "must be a non-empty name of at most 128 characters"
         )
-
-
-def begin_op(
-    conn: sa.Connection,
-    key: str,
-    *,
-    inbox_id: int | None,
-    operation_id: str,
-    body: str | None,
-    now: float,
-    insert: Any,
-) -> OutboundOp:
-    """Plan the operation under `key`, or return the row already planned under it."""
-    check_op(key, operation_id)
-    conn.execute(
-        insert(outbound_ops)
-        .values(
-            key=key,
-            inbox_id=inbox_id,
-            operation_id=operation_id,
-            state="planned",
-            request_body=body,
-            attempts=0,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
-    op = get_op(conn, key)
-    assert op is not None  # inserted above or already there; rows are never deleted
-    return op
-
-
-# Which states each transition may start from. A succeeded create is final: sending it again
-# is exactly the duplicate the table exists to prevent.
-_FROM: dict[OpState, tuple[OpState, ...]] = {
-    "sent": ("planned", "sent", "failed", "unknown"),
-    "succeeded": ("planned", "sent", "unknown", "succeeded"),
-    "failed": ("planned", "sent", "unknown", "failed"),
-    "unknown": ("sent", "unknown"),
-}
-
-
-def set_op_state(
-    conn: sa.Connection,
-    key: str,
-    state: OpState,
-    *,
-    now: float,
-    highlevel_id: str | None = None,
-    response: str | None = None,
-) -> OutboundOp:
-    op = get_op(conn, key)
-    if op is None:
-        raise RecordNotFoundError(f"no outbound operation with key {key!r}")
-    if op.state not in _FROM[state]:
-        raise InvalidRecordError(
-            "state", f"operation {key!r} is {op.state}; it cannot become {state}"
-        )
-    values: dict[str, Any] = {"state": state, "updated_at": now}
-    if state == "sent":
-        values["attempts"] = outbound_ops.c.attempts + 1
-    if highlevel_id is not None:
-        values["highlevel_id"] = highlevel_id
-    if response is not None:
-        values["response"] = response
-    conn.execute(sa.update(outbound_ops).where(outbound_ops.c.key == key).values(**values))
-    new = get_op(conn, key)
-    assert new is not None
-    return new
 
 
 def get_cursor(conn: sa.Connection, name: str) -> str | None:
