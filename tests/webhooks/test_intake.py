@@ -400,7 +400,8 @@ async def test_wrong_method_is_405(client: httpx.AsyncClient) -> None:
 
 
 def test_signed_random_bodies_never_fail_the_server() -> None:
-    """Signed bodies of any shape get 202, 400 or 422, never a 5xx, and only 202s are stored."""
+    """Signed bodies of any shape, half of them valid events with random content, get 202, 400
+    or 422, never a 5xx; only 202s are stored, and the valid ones really were accepted."""
     inbox = MemoryInbox()
     app = create_intake_app(
         inbox=inbox, talknotes_secret=SECRET, location_id="l", clock=lambda: NOW
@@ -417,8 +418,46 @@ def test_signed_random_bodies_never_fail_the_server() -> None:
         ),
         max_leaves=10,
     )
+    words = st.text(
+        alphabet=st.characters(categories=["L", "N", "Zs", "P"]), min_size=1, max_size=20
+    ).filter(str.strip)
+    ids = st.text(alphabet="abcdefghij0123456789-_", min_size=1, max_size=12)
+    stamp = "2026-12-01T09:00:00Z"
+    valid = st.one_of(
+        st.builds(
+            lambda i, name: {
+                "type": "contact.created",
+                "timestamp": stamp,
+                "data": {"id": i, "full_name": name},
+            },
+            ids,
+            words,
+        ),
+        st.builds(
+            lambda i, c, name, prio: {
+                "type": "task.created",
+                "timestamp": stamp,
+                "data": {"id": i, "contactId": c, "taskName": name, "priority": prio},
+            },
+            ids,
+            ids,
+            words,
+            words,
+        ),
+        st.builds(
+            lambda i, c, text: {
+                "type": "note.created",
+                "timestamp": stamp,
+                "data": {"id": i, "contactId": c, "noteContent": text},
+            },
+            ids,
+            ids,
+            words,
+        ),
+    )
     counter = iter(range(10**9))
     accepted = 0
+    valid_sent = 0
 
     async def deliver(body: bytes) -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
@@ -426,14 +465,20 @@ def test_signed_random_bodies_never_fail_the_server() -> None:
             return await post_tn(c, body, msg_id=f"fuzz_{next(counter)}")
 
     @settings(max_examples=150, deadline=None)
-    @given(values)
+    @given(st.one_of(values, valid))
     def check(value: Any) -> None:
-        nonlocal accepted
+        nonlocal accepted, valid_sent
         response = asyncio.run(deliver(json.dumps(value).encode()))
         assert response.status_code in (202, 400, 422), response.text
         accepted += response.status_code == 202
+        # A generated valid event (only those carry `stamp`): accepted, whatever its content.
+        if isinstance(value, dict) and value.get("timestamp") == stamp:
+            valid_sent += 1
+            assert response.status_code == 202, (value, response.text)
 
     check()
+    assert valid_sent >= 20  # the strategy really produced valid events
+    assert accepted >= valid_sent
     assert len(inbox.rows()) == accepted
 
 
