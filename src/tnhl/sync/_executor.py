@@ -208,7 +208,7 @@ class Executor:
             "reschedule": m.rescheduled,
             "waiting": m.waiting,
         }[s.outcome]
-        counter.inc(max(1, n) if s.outcome in ("applied", "skipped", "dead") else 1)
+        counter.inc(n if s.outcome in ("applied", "skipped", "dead") else 1)
 
     def _apply(self, plan: Plan, claim: RecordClaim, lookup: BatchLookup, run: _Run) -> Settlement:
         if isinstance(plan, Skip):
