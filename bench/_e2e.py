@@ -119,6 +119,11 @@ def run(events: int = 1000) -> dict[str, Any]:
                 paced = _paced_latencies(service, url, secret, alive, now)
             pairs = burst
             dead = service.store.stats().counts.get("dead", 0)
+            # Why, when any: a dead event in this clean run is a bug to chase, not noise.
+            dead_letters = [
+                f"{d.event.event_type} {d.event.event_id}: {d.reason}"[:300]
+                for d in service.store.list_dead()
+            ][:5]
         finally:
             service.stop()
     lat = [done - received for received, done in pairs]
@@ -126,6 +131,7 @@ def run(events: int = 1000) -> dict[str, Any]:
     return {
         "events": len(stream),
         "dead": dead,
+        "dead_letters": dead_letters,
         "events_per_s": round(len(stream) / span, 1),
         "wall_seconds": round(elapsed, 2),
         "latency_p50_ms": round(percentile(lat, 0.50) * 1000, 1),
