@@ -549,3 +549,39 @@ def test_delete_of_a_contact_already_gone_from_highlevel_is_done(env: Env) -> No
     assert env.event_states() == {"msg_001": "done", "msg_002": "done"}
     assert env.store.list_dead() == []
     assert env.record("contact", "c1").status == "deleted"
+
+
+class _BlindToDeletes:
+    """The id map as a planner saw it a moment before a contact's delete landed."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def highlevel_id(self, kind: str, talknotes_id: str) -> str | None:
+        return self.inner.highlevel_id(kind, talknotes_id)
+
+    def is_deleted(self, kind: str, talknotes_id: str) -> bool:
+        return False
+
+
+def test_note_whose_contact_is_deleted_while_it_is_written_is_skipped_not_dead(
+    env: Env,
+) -> None:
+    """A note planned just before its contact's delete landed gets HighLevel's "not found":
+    the note is skipped (its contact is deleted), not dead-lettered."""
+    env.add("contact.created", SAM, T0)
+    env.executor().run(env.claim())
+    [contact] = env.contacts()
+    env.add("note.created", {"id": "n1", "contactId": "c1", "noteContent": "Met Sam"}, T0 + 60)
+    [note_claim] = env.claim()
+    env.client("delete-contact", params={"contactId": contact["id"]})
+    env.add("contact.deleted", {"id": "c1"}, T0 + 70)
+    assert env.store.claim("w2", fold=event_delta, now=env.clock(), limit=0) == []
+
+    def planner(state: RecordState, ids: Any, mapping: MappingConfig) -> Plan:
+        return plan_record(state, _BlindToDeletes(ids), mapping)
+
+    env.executor(planner=planner).run([note_claim])
+    assert env.store.list_dead() == []
+    assert env.event_states()["msg_002"] == "skipped"
+    assert env.store.get_event(2).result == "contact c1 is deleted"

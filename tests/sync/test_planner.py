@@ -182,6 +182,19 @@ def test_known_contact_cleared_field_is_sent_as_null() -> None:
     )
 
 
+def test_known_contact_whose_newest_phone_is_invalid_loses_the_old_one() -> None:
+    """The newest phone is dropped as invalid: HighLevel's older phone is cleared, so the end
+    state is the same whether the contact was created before or after that phone arrived."""
+    values = {**SAM, "phone": "555-0104"}
+    plan = plan_record(contact(values, applied=SAM_HL, status="synced"), Ids(C1), DEFAULTS)
+    warning = "phone: not a valid number for region US: '555-0104' (dropped: not sent to HighLevel)"
+    assert plan == Calls(
+        [PlannedCall("update-contact", {"contactId": "H1"}, {"phone": None})],
+        applied={"phone": None},
+        warnings=[warning],
+    )
+
+
 def test_known_contact_already_as_desired_is_skipped() -> None:
     """HighLevel already holds what the record says (applied == desired): no call."""
     plan = plan_record(contact(SAM, applied=SAM_HL, status="synced"), Ids(C1), DEFAULTS)

@@ -166,11 +166,28 @@ class Executor:
                 return Deferral(exc.wait)
             settlement = self.decider.failed(claim, exc, now, warnings=warnings)
         except Exception as exc:  # every failure becomes an outcome; nothing loops
-            settlement = self.decider.failed(
-                claim, exc, self._clock(), ops_unknown=tuple(run.ops_unknown), warnings=warnings
-            )
+            if self._contact_went_away(claim, exc):
+                reason = f"contact {claim.state.contact_id} is deleted"
+                settlement = Settlement("skipped", reason, deleted=True, warnings=warnings)
+            else:
+                settlement = self.decider.failed(
+                    claim,
+                    exc,
+                    self._clock(),
+                    ops_unknown=tuple(run.ops_unknown),
+                    warnings=warnings,
+                )
             settlement = replace(settlement, links=tuple(run.links), ops_done=tuple(run.ops_done))
         return self._settle(claim, settlement, lookup)
+
+    def _contact_went_away(self, claim: RecordClaim, exc: Exception) -> bool:
+        """A task or note write answered "not found" because its contact's delete landed while
+        it was planned: the record is moot (HighLevel deletes a contact's tasks and notes)."""
+        st = claim.state
+        if st.kind == "contact" or not isinstance(exc, APIError) or not _already_gone(exc):
+            return False
+        contact = self._store.get_record(st.location_id, "contact", st.contact_id)
+        return contact is not None and contact.deleted_at is not None
 
     def _settle(self, claim: RecordClaim, s: Settlement, lookup: BatchLookup) -> Settlement | None:
         try:

@@ -43,6 +43,7 @@ _NOT_ON_UPDATE = frozenset(
     {"locationId", "companyName", "gender", "tags", "createNewIfDuplicateAllowed"}
 )
 _MISSING = object()
+_CLEARABLE = ("email", "phone", "firstName", "lastName", "name")
 
 
 def update_body(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -94,6 +95,12 @@ def _plan_contact(state: RecordState, ids: IdLookup, cfg: MappingConfig) -> Plan
     if target is not None:
         desired = update_body(mapped.fields)
         changes = _changed(desired, state.applied)
+        # A field HighLevel was given that the current values no longer map to (its newest
+        # value was dropped as invalid): clear it, so HighLevel ends the same whether the
+        # create ran before or after that value arrived.
+        for name in _CLEARABLE:
+            if state.applied.get(name) is not None and name not in desired:
+                changes[name] = None
         record = IdRecord("contact", tn_id, "contact.id") if target != known else None
         if not changes and record is None:
             return Skip("no change", warnings=warnings)
