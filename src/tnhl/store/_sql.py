@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tnhl.store import _dead, _inbox, _records, _work
+from tnhl.store import _batch, _dead, _inbox, _records, _work
 from tnhl.store._engine import DEFAULT_SETTING, WRITE, make_engine, translate_errors
 from tnhl.store._errors import InvalidRecordError, StoreUnavailableError
 from tnhl.store._migrate import upgrade_to_head
@@ -172,7 +172,7 @@ class SqlStore:
 
     def get_record(self, location_id: str, kind: str, talknotes_id: str) -> RecordState | None:
         with self._read() as conn:
-            return _work.get_record(conn, location_id, f"{kind}:{talknotes_id}")
+            return _batch.get_record(conn, location_id, f"{kind}:{talknotes_id}")
 
     def read_batch(
         self,
@@ -182,13 +182,13 @@ class SqlStore:
         op_keys: Sequence[str] = (),
     ) -> BatchRead:
         with self._read() as conn:
-            return _work.read_batch(conn, location_id, records, op_keys)
+            return _batch.read_batch(conn, location_id, records, op_keys)
 
     def send_op(
         self, key: str, *, inbox_id: int | None, operation_id: str, body: str | None = None
     ) -> None:
         with self._write() as conn:
-            _work.send_op(
+            _batch.send_op(
                 conn,
                 key,
                 inbox_id=inbox_id,

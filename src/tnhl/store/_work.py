@@ -23,10 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tnhl.store import _records
-from tnhl.store._errors import InvalidRecordError, LeaseLostError
+from tnhl.store._errors import LeaseLostError
 from tnhl.store._inbox import row
 from tnhl.store._models import (
-    BatchRead,
     Delta,
     EventVerdict,
     InboxRow,
@@ -39,7 +38,7 @@ from tnhl.store._models import (
 )
 from tnhl.store._schema import dead_letters, id_map, inbox, outbound_ops, records
 
-__all__ = ["Folder", "claim", "get_record", "lww_merge", "read_batch", "send_op", "settle"]
+__all__ = ["Folder", "claim", "lww_merge", "record_state", "settle"]
 
 Folder = Callable[[InboxRow], "Delta | EventVerdict"]
 _Registers = dict[str, tuple[Any, float, str]]
@@ -80,7 +79,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _state(r: sa.Row[Any]) -> RecordState:
+def record_state(r: sa.Row[Any]) -> RecordState:
     m = r._mapping
     fields = {k: (v[0], float(v[1]), str(v[2])) for k, v in json.loads(m["fields"]).items()}
     return RecordState(
@@ -188,7 +187,7 @@ def _fold(conn: sa.Connection, rows: list[InboxRow], fold: Folder, now: float, p
         deleted_at = first_at = lease_until = due_at = None
         status = "new"
         if old is not None:
-            st = _state(old)
+            st = record_state(old)
             fields, deleted_at, first_at, status = st.fields, st.deleted_at, st.first_at, st.status
             lease_until, due_at = old.lease_until, old.due_at
         merged, deleted_at, first_at = lww_merge(fields, deleted_at, first_at, groups[key])
@@ -269,7 +268,7 @@ def claim(
     q = sa.select(records).where(records.c.due_at <= now).order_by(records.c.due_at).limit(limit)
     if pg:
         q = q.with_for_update(skip_locked=True)
-    due = [_state(r) for r in conn.execute(q).all()]
+    due = [record_state(r) for r in conn.execute(q).all()]
     if not due:
         return []
     lease_until = now + lease_seconds
@@ -415,57 +414,6 @@ def settle(conn: sa.Connection, claim: RecordClaim, s: Settlement, now: float) -
         )
 
 
-def get_record(conn: sa.Connection, location_id: str, record_key: str) -> RecordState | None:
-    r = conn.execute(
-        sa.select(records).where(
-            records.c.location_id == location_id, records.c.record_key == record_key
-        )
-    ).first()
-    return None if r is None else _state(r)
-
-
-def send_op(
-    conn: sa.Connection,
-    key: str,
-    *,
-    inbox_id: int | None,
-    operation_id: str,
-    body: str | None,
-    now: float,
-    insert: Any,
-) -> None:
-    """Mark the create under `key` as sent (inserting it on its first try), before it goes out.
-
-    One statement. The first body is kept: a create re-planned later with newer content is
-    looked for by either body when its outcome is unknown. A succeeded create stays succeeded.
-    """
-    _records.check_op(key, operation_id)
-    stmt = insert(outbound_ops).values(
-        key=key,
-        inbox_id=inbox_id,
-        operation_id=operation_id,
-        state="sent",
-        request_body=body,
-        attempts=1,
-        created_at=now,
-        updated_at=now,
-    )
-    done = conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["key"],
-            set_={
-                "state": "sent",
-                "attempts": outbound_ops.c.attempts + 1,
-                "updated_at": now,
-            },
-            where=outbound_ops.c.state != "succeeded",
-        ).returning(outbound_ops.c.key)
-    ).first()
-    if done is None:
-        # Sending a succeeded create again is exactly the duplicate the table prevents.
-        raise InvalidRecordError("state", f"operation {key!r} succeeded; it cannot be sent again")
-
-
 def _link(conn: sa.Connection, location_id: str, link: Link, now: float) -> None:
     """Record (kind, TalkNotes id) -> HighLevel id; MappingConflictError if either is taken.
 
@@ -488,40 +436,3 @@ def _link(conn: sa.Connection, location_id: str, link: Link, now: float) -> None
         _records.put_mapping(
             conn, location_id, link.kind, link.talknotes_id, link.highlevel_id, None, now
         )
-
-
-def read_batch(
-    conn: sa.Connection,
-    location_id: str,
-    records_wanted: Sequence[tuple[str, str]],
-    op_keys: Sequence[str],
-) -> BatchRead:
-    """The id links, tombstones and outbound ops a batch of records needs, in three queries."""
-    pairs = sorted(set(records_wanted))
-    links: dict[tuple[str, str], str] = {}
-    deleted: set[tuple[str, str]] = set()
-    if pairs:
-        for kind, tn, hl in conn.execute(
-            sa.select(id_map.c.kind, id_map.c.talknotes_id, id_map.c.highlevel_id).where(
-                id_map.c.location_id == location_id,
-                sa.tuple_(id_map.c.kind, id_map.c.talknotes_id).in_(pairs),
-            )
-        ).all():
-            links[(kind, tn)] = hl
-        keys = [f"{k}:{i}" for k, i in pairs]
-        for kind, tn in conn.execute(
-            sa.select(records.c.kind, records.c.talknotes_id).where(
-                records.c.location_id == location_id,
-                records.c.record_key.in_(keys),
-                records.c.deleted_at.is_not(None),
-            )
-        ).all():
-            deleted.add((kind, tn))
-    ops = {}
-    if op_keys:
-        for r in conn.execute(
-            sa.select(outbound_ops).where(outbound_ops.c.key.in_(sorted(set(op_keys))))
-        ).all():
-            op = _records.op_from_row(r)
-            ops[op.key] = op
-    return BatchRead(set(pairs), links, deleted, set(op_keys), ops)

@@ -1,0 +1,104 @@
+"""Reads a claim batch needs at once, and marking a create sent before it goes out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from tnhl.store import _records
+from tnhl.store._errors import InvalidRecordError
+from tnhl.store._models import BatchRead, RecordState
+from tnhl.store._schema import id_map, outbound_ops, records
+from tnhl.store._work import record_state
+
+__all__ = ["get_record", "read_batch", "send_op"]
+
+
+def get_record(conn: sa.Connection, location_id: str, record_key: str) -> RecordState | None:
+    r = conn.execute(
+        sa.select(records).where(
+            records.c.location_id == location_id, records.c.record_key == record_key
+        )
+    ).first()
+    return None if r is None else record_state(r)
+
+
+def send_op(
+    conn: sa.Connection,
+    key: str,
+    *,
+    inbox_id: int | None,
+    operation_id: str,
+    body: str | None,
+    now: float,
+    insert: Any,
+) -> None:
+    """Mark the create under `key` as sent (inserting it on its first try), before it goes out.
+
+    One statement. The first body is kept: a create re-planned later with newer content is
+    looked for by either body when its outcome is unknown. A succeeded create stays succeeded.
+    """
+    _records.check_op(key, operation_id)
+    stmt = insert(outbound_ops).values(
+        key=key,
+        inbox_id=inbox_id,
+        operation_id=operation_id,
+        state="sent",
+        request_body=body,
+        attempts=1,
+        created_at=now,
+        updated_at=now,
+    )
+    done = conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={
+                "state": "sent",
+                "attempts": outbound_ops.c.attempts + 1,
+                "updated_at": now,
+            },
+            where=outbound_ops.c.state != "succeeded",
+        ).returning(outbound_ops.c.key)
+    ).first()
+    if done is None:
+        # Sending a succeeded create again is exactly the duplicate the table prevents.
+        raise InvalidRecordError("state", f"operation {key!r} succeeded; it cannot be sent again")
+
+
+def read_batch(
+    conn: sa.Connection,
+    location_id: str,
+    records_wanted: Sequence[tuple[str, str]],
+    op_keys: Sequence[str],
+) -> BatchRead:
+    """The id links, tombstones and outbound ops a batch of records needs, in three queries."""
+    pairs = sorted(set(records_wanted))
+    links: dict[tuple[str, str], str] = {}
+    deleted: set[tuple[str, str]] = set()
+    if pairs:
+        for kind, tn, hl in conn.execute(
+            sa.select(id_map.c.kind, id_map.c.talknotes_id, id_map.c.highlevel_id).where(
+                id_map.c.location_id == location_id,
+                sa.tuple_(id_map.c.kind, id_map.c.talknotes_id).in_(pairs),
+            )
+        ).all():
+            links[(kind, tn)] = hl
+        keys = [f"{k}:{i}" for k, i in pairs]
+        for kind, tn in conn.execute(
+            sa.select(records.c.kind, records.c.talknotes_id).where(
+                records.c.location_id == location_id,
+                records.c.record_key.in_(keys),
+                records.c.deleted_at.is_not(None),
+            )
+        ).all():
+            deleted.add((kind, tn))
+    ops = {}
+    if op_keys:
+        for r in conn.execute(
+            sa.select(outbound_ops).where(outbound_ops.c.key.in_(sorted(set(op_keys))))
+        ).all():
+            op = _records.op_from_row(r)
+            ops[op.key] = op
+    return BatchRead(set(pairs), links, deleted, set(op_keys), ops)
