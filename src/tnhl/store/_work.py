@@ -287,13 +287,15 @@ def claim(
             inbox.c.received_at,
             inbox.c.location_id,
             inbox.c.record_key,
+            inbox.c.state,
         )
-        .where(
-            _keyed(inbox.c.location_id, inbox.c.record_key, keys),
-            inbox.c.state == "pending",
-        )
+        # No `state = 'pending'` in SQL: SQLite (no statistics) would pick the state index
+        # and walk every pending event of the backlog; a record's own events are few.
+        .where(_keyed(inbox.c.location_id, inbox.c.record_key, keys))
         .order_by(inbox.c.id)
     ).all():
+        if r.state != "pending":
+            continue
         ev = PendingEvent(r.id, r.event_id, r.event_type, r.received_at)
         events.setdefault((r.location_id, r.record_key), []).append(ev)
     return [
