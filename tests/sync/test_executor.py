@@ -585,3 +585,25 @@ def test_note_whose_contact_is_deleted_while_it_is_written_is_skipped_not_dead(
     assert env.store.list_dead() == []
     assert env.event_states()["msg_002"] == "skipped"
     assert env.store.get_event(2).result == "contact c1 is deleted"
+
+
+def test_lost_contact_create_then_a_cleared_phone_ends_with_no_phone(env: Env) -> None:
+    """The worker dies after create-contact; a newer contact.updated clears the phone before
+    the retry: the contact found by read-back is updated with phone: null (what the SIGKILL
+    convergence test caught), and exactly one contact exists."""
+    ex = env.executor()
+    env.client.crash_after = "create-contact"
+    env.add("contact.created", SAM, T0)
+    with pytest.raises(Crash):
+        ex.run(env.claim())
+    [created] = env.contacts()
+    assert created["phone"] == "+14155550142"
+    env.add("contact.updated", {"id": "c1", "phone": None}, T0 + 200)
+    env.clock.advance(61)
+    ex.run(env.claim())
+
+    [contact] = env.contacts()
+    assert contact["id"] == created["id"]
+    assert contact.get("phone") is None
+    assert env.client.sent[2:] == ["get-duplicate-contact", "update-contact"]
+    assert env.event_states() == {"msg_001": "done", "msg_002": "done"}

@@ -35,7 +35,7 @@ from tnhl.sync._lookup import BatchLookup
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._outcome import Decider
 from tnhl.sync._plan_types import Calls, Plan, PlannedCall, Reject, Skip
-from tnhl.sync._planner import plan_record, update_body
+from tnhl.sync._planner import CLEARABLE, plan_record, update_body
 from tnhl.sync._readback import CallFn, can_read_back, read_back
 
 __all__ = ["Deferral", "Executor", "Limiter"]
@@ -291,7 +291,7 @@ class Executor:
             if original is not None:
                 # Created earlier with older content (a crash before it was settled, then
                 # newer events): bring it up to date.
-                self._apply_latest(call, op.highlevel_id, location, run)
+                self._apply_latest(call, op.highlevel_id, location, run, original)
             return f"{call.operation_id} already done ({op.highlevel_id})"
         if op is not None and op.state in ("sent", "unknown") and can_read_back(call.operation_id):
             # What went out may be the first body or (re-planned before it was sent) this one.
@@ -308,8 +308,11 @@ class Executor:
                 if found is not None:
                     run.ops_done.append((key, found))
                     run.link(call, found)
-                    if candidate is not call:
-                        self._apply_latest(call, found, location, run)
+                    # A contact is found by email or phone whichever body went out, so only
+                    # a task or note found by the current body is known to hold it.
+                    contact = call.operation_id == "create-contact"
+                    if original is not None and (candidate is not call or contact):
+                        self._apply_latest(call, found, location, run, original)
                     return f"{call.operation_id} found by read-back ({found})"
         if call.find_duplicate:
             existing = self._find_duplicate(call, claim, lookup, run)
@@ -394,8 +397,11 @@ class Executor:
         self._send(location, "update-contact", {"contactId": contact_id}, body, run)
         return f"adopted existing contact {contact_id}"
 
-    def _apply_latest(self, call: PlannedCall, highlevel_id: str, location: str, run: _Run) -> None:
-        """Write `call`'s (newer) content onto the record it created as `highlevel_id`."""
+    def _apply_latest(
+        self, call: PlannedCall, highlevel_id: str, location: str, run: _Run, first: PlannedCall
+    ) -> None:
+        """Write `call`'s (newer) content onto the record created as `highlevel_id` from the
+        `first` body; a contact field the first body had and this one lacks is cleared."""
         body = dict(call.body or {})
         contact = call.params.get("contactId", "")
         if call.operation_id == "create-note":
@@ -406,7 +412,11 @@ class Executor:
             self._send(location, "update-task", params, body, run)
         elif call.operation_id == "create-contact":
             params = {"contactId": highlevel_id}
-            self._send(location, "update-contact", params, update_body(body), run)
+            latest = update_body(body)
+            for name in CLEARABLE:
+                if (first.body or {}).get(name) is not None and name not in latest:
+                    latest[name] = None
+            self._send(location, "update-contact", params, latest, run)
         else:
             # The planner keys only these three creates.
             raise ValueError(f"{call.operation_id}: a keyed call must be a create")

@@ -34,7 +34,7 @@ from ._plan_types import (
 if TYPE_CHECKING:  # the record's type only: the planner never calls the store
     from tnhl.store import RecordState
 
-__all__ = ["plan_record", "record_data", "update_body"]
+__all__ = ["CLEARABLE", "plan_record", "record_data", "update_body"]
 
 # UpdateContactDto has no locationId, companyName or gender, and HighLevel rejects unknown
 # properties with 422 (highlevel-api.md 3.4). `tags` on update overwrites every tag, so tnhl
@@ -43,7 +43,8 @@ _NOT_ON_UPDATE = frozenset(
     {"locationId", "companyName", "gender", "tags", "createNewIfDuplicateAllowed"}
 )
 _MISSING = object()
-_CLEARABLE = ("email", "phone", "firstName", "lastName", "name")
+# Contact fields cleared when the current values no longer give them (see _plan_contact).
+CLEARABLE = ("email", "phone", "firstName", "lastName", "name")
 
 
 def update_body(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -98,7 +99,7 @@ def _plan_contact(state: RecordState, ids: IdLookup, cfg: MappingConfig) -> Plan
         # A field HighLevel was given that the current values no longer map to (its newest
         # value was dropped as invalid): clear it, so HighLevel ends the same whether the
         # create ran before or after that value arrived.
-        for name in _CLEARABLE:
+        for name in CLEARABLE:
             if state.applied.get(name) is not None and name not in desired:
                 changes[name] = None
         record = IdRecord("contact", tn_id, "contact.id") if target != known else None
