@@ -9,7 +9,6 @@ computed with tnhl's generator or transforms.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -17,13 +16,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from convergence_harness import (
     SendReport,
     deliveries,
@@ -41,7 +39,6 @@ from e2e_harness import running_service, settings_for
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from tests.conftest import need
 
 from tnhl.simulator import RunningSimulator, SimulatorConfig, running_simulator
 from tnhl.simulator._faults import FaultConfig, LatencyConfig
@@ -140,32 +137,6 @@ def test_the_stream_is_well_formed() -> None:
 def test_converges_whatever_the_order(tmp_path: Path, order: str) -> None:
     """SQLite: any delivery order, 8 concurrent senders, duplicates -> the literal state."""
     _converge(tmp_path, f"order {order}", ORDERS[order], seed=list(ORDERS).index(order))
-
-
-PG_SERVER = os.environ.get("TNHL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture
-def pg_database_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
-    admin = sa.create_engine(
-        PG_SERVER, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2}
-    )
-    try:
-        with admin.connect():
-            reachable = True
-    except sa.exc.OperationalError:
-        reachable = False
-    need(reachable, "PostgreSQL is not reachable on 127.0.0.1:5432")
-    name = f"tnhl_conv_{os.getpid()}_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.mark.parametrize("order", list(ORDERS))

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import random
-import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import sqlalchemy as sa
 from convergence_harness import (
     deliveries,
     highlevel_state,
@@ -20,7 +15,6 @@ from convergence_harness import (
 from convergence_stream import EVENTS
 from e2e_harness import running_service, settings_for, wait_for
 from pydantic import SecretStr
-from tests.conftest import need
 
 from tnhl.highlevel import EncryptedFileTokenStore, OAuthApp, generate_secret_key
 from tnhl.simulator import (
@@ -99,32 +93,6 @@ def test_every_event_takes_effect_once_despite_faults(tmp_path: Path) -> None:
     applied = _metric(metrics, "tnhl_events_applied_total")
     assert applied + _metric(metrics, "tnhl_events_skipped_total") == len(EVENTS) == 57
     assert _metric(metrics, "tnhl_events_dead_total") == 0
-
-
-PG_SERVER = os.environ.get("TNHL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture
-def pg_database_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
-    admin = sa.create_engine(
-        PG_SERVER, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2}
-    )
-    try:
-        with admin.connect():
-            reachable = True
-    except sa.exc.OperationalError:
-        reachable = False
-    need(reachable, "PostgreSQL is not reachable on 127.0.0.1:5432")
-    name = f"tnhl_e2e_{os.getpid()}_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def test_events_reach_highlevel_on_postgresql(tmp_path: Path, pg_database_url: str) -> None:
