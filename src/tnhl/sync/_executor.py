@@ -84,8 +84,7 @@ def _first_body(call: PlannedCall, stored: str | None) -> PlannedCall | None:
     if stored is None or call.body is None:
         return None
     first = json.loads(stored)
-    now = json.loads(json.dumps(call.body, sort_keys=True, default=str))
-    return None if first == now else replace(call, body=first)
+    return None if first == json.loads(_stored_form(call.body)) else replace(call, body=first)
 
 
 def _already_gone(exc: APIError) -> bool:
@@ -93,8 +92,9 @@ def _already_gone(exc: APIError) -> bool:
     return exc.status in (404, 410) or (exc.status == 400 and "not found" in exc.message.lower())
 
 
-def _dumps(body: Mapping[str, Any] | None) -> str | None:
-    return None if body is None else json.dumps(body, sort_keys=True, default=str)
+def _stored_form(body: Mapping[str, Any]) -> str:
+    """A request body as outbound_ops keeps it (keys sorted, so equal bodies compare equal)."""
+    return json.dumps(body, sort_keys=True, default=str)
 
 
 class Executor:
@@ -161,11 +161,10 @@ class Executor:
             plan = self._planner(claim.state, lookup, self._mapping)
             warnings = plan.warnings
             settlement = self._apply(plan, claim, lookup, run)
-        except RescheduleNeeded as exc:
-            if run.calls == 0 and now + exc.wait < claim.lease_until - self._lease_margin:
-                return Deferral(exc.wait)
-            settlement = self.decider.failed(claim, exc, now, warnings=warnings)
         except Exception as exc:  # every failure becomes an outcome; nothing loops
+            wait = exc.wait if isinstance(exc, RescheduleNeeded) and run.calls == 0 else None
+            if wait is not None and now + wait < claim.lease_until - self._lease_margin:
+                return Deferral(wait)
             if self._contact_went_away(claim, exc):
                 reason = f"contact {claim.state.contact_id} is deleted"
                 settlement = Settlement("skipped", reason, deleted=True, warnings=warnings)
@@ -177,6 +176,7 @@ class Executor:
                     ops_unknown=tuple(run.ops_unknown),
                     warnings=warnings,
                 )
+            # What the calls before the failure achieved (a link, a finished create) stands.
             settlement = replace(settlement, links=tuple(run.links), ops_done=tuple(run.ops_done))
         return self._settle(claim, settlement, lookup)
 
@@ -328,7 +328,7 @@ class Executor:
             key,
             inbox_id=claim.events[0].inbox_id if claim.events else None,
             operation_id=call.operation_id,
-            body=_dumps(call.body),
+            body=None if call.body is None else _stored_form(call.body),
         )
         try:
             response = self._send(
