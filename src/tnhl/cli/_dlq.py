@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -14,33 +11,17 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from tnhl.store import SqlStore
+    pass
+
+from tnhl.cli._run import ConfigOpt, DatabaseOpt, DataDirOpt, opened_store
 
 __all__ = ["register"]
-
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file.")]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="TNHL_DATA_DIR")]
-DatabaseOpt = Annotated[str | None, typer.Option("--database-url", help="TNHL_DATABASE_URL")]
 
 
 def _when(epoch: float | None) -> str:
     if epoch is None:
         return ""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-@contextmanager
-def _opened_store(
-    config: Path | None, data_dir: Path | None, database_url: str | None
-) -> Iterator[SqlStore]:
-    """The store the settings name, closed afterwards; a clear exit when it cannot open."""
-    from tnhl.cli._run import settings_or_exit, store_or_exit
-
-    store = store_or_exit(settings_or_exit(config, data_dir=data_dir, database_url=database_url))
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def register(app: typer.Typer) -> None:
@@ -59,7 +40,7 @@ def register(app: typer.Typer) -> None:
         """List dead letters, newest last."""
         from tnhl.sync import dead_letter_summary
 
-        with _opened_store(config, data_dir, database_url) as store:
+        with opened_store(config, data_dir, database_url) as store:
             dead = store.list_dead(include_replayed=all_, limit=limit)
             rows = [dead_letter_summary(d) for d in dead]
         if as_json:
@@ -95,7 +76,7 @@ def register(app: typer.Typer) -> None:
         from tnhl.store import RecordNotFoundError
         from tnhl.sync import dead_letter_detail
 
-        with _opened_store(config, data_dir, database_url) as store:
+        with opened_store(config, data_dir, database_url) as store:
             try:
                 detail = dead_letter_detail(store.get_dead(dead_letter_id=dead_letter_id))
             except RecordNotFoundError:
@@ -124,7 +105,7 @@ def register(app: typer.Typer) -> None:
 
         if not ids and not all_:
             fail("give dead letter ids, or --all")
-        with _opened_store(config, data_dir, database_url) as store:
+        with opened_store(config, data_dir, database_url) as store:
             targets = list(ids or [])
             if all_:
                 targets = [d.id for d in store.list_dead(limit=100_000)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -11,7 +13,21 @@ if TYPE_CHECKING:
     from tnhl.store import SqlStore
     from tnhl.sync import Settings
 
-__all__ = ["fail", "register", "settings_or_exit", "store_or_exit"]
+__all__ = [
+    "ConfigOpt",
+    "DataDirOpt",
+    "DatabaseOpt",
+    "fail",
+    "opened_store",
+    "register",
+    "settings_or_exit",
+    "store_or_exit",
+]
+
+# The options every command that reads the store takes.
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file.")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="TNHL_DATA_DIR")]
+DatabaseOpt = Annotated[str | None, typer.Option("--database-url", help="TNHL_DATABASE_URL")]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -37,6 +53,18 @@ def store_or_exit(settings: Settings) -> SqlStore:
         return open_settings_store(settings)
     except StoreError as exc:
         fail(f"cannot open the store: {exc}")
+
+
+@contextmanager
+def opened_store(
+    config: Path | None, data_dir: Path | None, database_url: str | None
+) -> Iterator[SqlStore]:
+    """The store the settings name, closed afterwards; a clear exit when it cannot open."""
+    store = store_or_exit(settings_or_exit(config, data_dir=data_dir, database_url=database_url))
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def register(app: typer.Typer) -> None:

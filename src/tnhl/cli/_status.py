@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from tnhl.cli._run import ConfigOpt, DatabaseOpt, DataDirOpt, fail, opened_store
 
 __all__ = ["register"]
 
@@ -20,11 +21,9 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[
             bool, typer.Option("--json", help="Print JSON instead of tables.")
         ] = False,
-        config: Annotated[Path | None, typer.Option("--config", help="YAML settings file.")] = None,
-        data_dir: Annotated[Path | None, typer.Option("--data-dir", help="TNHL_DATA_DIR")] = None,
-        database_url: Annotated[
-            str | None, typer.Option("--database-url", help="TNHL_DATABASE_URL")
-        ] = None,
+        config: ConfigOpt = None,
+        data_dir: DataDirOpt = None,
+        database_url: DatabaseOpt = None,
     ) -> None:
         """Show events by state, the oldest pending event's age and rate-limit state."""
         from tnhl.cli._run import fail, settings_or_exit
@@ -78,26 +77,17 @@ def register(app: typer.Typer) -> None:
     @events_app.command("show")
     def show(
         inbox_id: Annotated[int, typer.Argument(help="The event's inbox id.")],
-        config: Annotated[Path | None, typer.Option("--config", help="YAML settings file.")] = None,
-        data_dir: Annotated[Path | None, typer.Option("--data-dir", help="TNHL_DATA_DIR")] = None,
-        database_url: Annotated[
-            str | None, typer.Option("--database-url", help="TNHL_DATABASE_URL")
-        ] = None,
+        config: ConfigOpt = None,
+        data_dir: DataDirOpt = None,
+        database_url: DatabaseOpt = None,
     ) -> None:
         """Show one event as JSON: state, result or error, warnings, body and its record."""
-        from tnhl.cli._run import fail, settings_or_exit
-        from tnhl.store import RecordNotFoundError, StoreError
-        from tnhl.sync import event_detail, open_settings_store
+        from tnhl.store import RecordNotFoundError
+        from tnhl.sync import event_detail
 
-        settings = settings_or_exit(config, data_dir=data_dir, database_url=database_url)
-        try:
-            store = open_settings_store(settings)
+        with opened_store(config, data_dir, database_url) as store:
             try:
                 detail = event_detail(store, inbox_id)
-            finally:
-                store.close()
-        except RecordNotFoundError as exc:
-            fail(str(exc))
-        except StoreError as exc:
-            fail(f"cannot read the store: {exc}")
+            except RecordNotFoundError as exc:
+                fail(str(exc))
         typer.echo(json.dumps(detail, indent=2, default=str))
