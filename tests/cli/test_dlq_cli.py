@@ -28,7 +28,7 @@ def _seed_dead(data_dir: Path) -> None:
         InboundEvent("talknotes", "evt_1", "task.created", "loc", "ghost", body, time.time())
     )
     [claim] = store.claim("w", fold=event_delta)
-    store.settle(claim, Settlement("dead", "contact ghost never synced to HighLevel"))
+    store.settle([(claim, Settlement("dead", "contact ghost never synced to HighLevel"))])
     store.close()
 
 

@@ -38,8 +38,8 @@ def _seed(data_dir: Path) -> None:
         )
     first, second = store.claim("w", fold=event_delta, now=now, limit=2, fold_limit=2)
     warned = Settlement("applied", "ok", warnings=("phone: not a valid number (dropped)",))
-    store.settle(first, warned, now=now)
-    store.settle(second, Settlement("dead", "HighLevel answered 422"), now=now)
+    store.settle([(first, warned)], now=now)
+    store.settle([(second, Settlement("dead", "HighLevel answered 422"))], now=now)
     store.close()
 
 

@@ -65,7 +65,7 @@ def rounds_main(url: str, worker: str, rounds_dir: str, peers: int) -> None:
             break
         mine.append(got)
         for c in claims:
-            store.settle(c, Settlement("applied", "ok", applied_fields=c.state.values()))
+            store.settle([(c, Settlement("applied", "ok", applied_fields=c.state.values()))])
     store.close()
     print(json.dumps(mine))
 
@@ -78,7 +78,7 @@ def killable_main(url: str, worker: str, start: int) -> None:
         store.add_inbound(ev)
         print(f"added {n}", flush=True)
         for claim in store.claim(worker, fold=fold_entity, now=2.0, lease_seconds=1.0, limit=2):
-            store.settle(claim, Settlement("applied", "ok"), now=2.0)
+            store.settle([(claim, Settlement("applied", "ok"))], now=2.0)
             if claim.events:
                 print("done " + ",".join(str(e.inbox_id) for e in claim.events), flush=True)
         n += 1

@@ -258,7 +258,7 @@ def test_a_delete_is_final(store: SqlStore) -> None:
     assert (rec.deleted_at, rec.values()) == (7.0, {"name": "Ann B"})
 
     [c] = claim(store)
-    store.settle(c, Settlement("applied", "deleted in HighLevel", deleted=True))
+    store.settle([(c, Settlement("applied", "deleted in HighLevel", deleted=True))])
     add(store, change(3, at=11, fields={"name": "Ann C"}))
     claim(store, limit=0)
     rec = store.get_record(LOC, "contact", "c1")
@@ -347,13 +347,17 @@ def test_a_record_is_leased_once_until_the_lease_ends(store: SqlStore, clock: Fa
 
     with pytest.raises(LeaseLostError):
         store.settle(
-            slow,
-            Settlement(
-                "applied",
-                "late",
-                applied_fields={"name": "Ann"},
-                links=(Link("contact", "c1", "hl-1"),),
-            ),
+            [
+                (
+                    slow,
+                    Settlement(
+                        "applied",
+                        "late",
+                        applied_fields={"name": "Ann"},
+                        links=(Link("contact", "c1", "hl-1"),),
+                    ),
+                )
+            ]
         )
     assert event_state(store, 1) == ("pending", None, None, "contact:c1")
     assert lease_row(store, "contact:c1") == (1_000_060.0, "fast", 1_000_060.0)
@@ -362,10 +366,10 @@ def test_a_record_is_leased_once_until_the_lease_ends(store: SqlStore, clock: Fa
     assert (rec.status, rec.applied) == ("new", {})
     assert store.get_highlevel_id(LOC, "contact", "c1") is None
 
-    store.settle(fast, Settlement("applied", "created", applied_fields={"name": "Ann"}))
+    store.settle([(fast, Settlement("applied", "created", applied_fields={"name": "Ann"}))])
     assert event_state(store, 1) == ("done", "created", None, "contact:c1")
     with pytest.raises(LeaseLostError):  # settled: a second settle of the same claim is refused
-        store.settle(fast, Settlement("applied", "again"))
+        store.settle([(fast, Settlement("applied", "again"))])
 
 
 # settling --------------------------------------------------------------------------------------
@@ -443,7 +447,7 @@ def test_settle_leaves_the_stated_states(store: SqlStore, case: str) -> None:
     settlement, ev, rec_expected, due_at, dead = SETTLE_CASES[case]
     add(store, change(1, fields={"name": "Ann"}))
     [c] = claim(store)
-    store.settle(c, settlement)
+    store.settle([(c, settlement)])
     assert event_state(store, 1) == (*ev, "contact:c1")
     rec = store.get_record(LOC, "contact", "c1")
     assert rec is not None
@@ -462,7 +466,7 @@ def test_settle_links_an_applied_record(store: SqlStore) -> None:
     """An applied settle's links go to the id map with the events' outcome."""
     add(store, change(1))
     [c] = claim(store)
-    store.settle(c, SETTLE_CASES["applied"][0])
+    store.settle([(c, SETTLE_CASES["applied"][0])])
     assert store.get_highlevel_id(LOC, "contact", "c1") == "hl-1"
     assert store.get_talknotes_id(LOC, "contact", "hl-1") == "c1"
 
@@ -472,8 +476,8 @@ def test_backoff_holds_new_events_but_waiting_does_not(store: SqlStore) -> None:
     record due at once."""
     add(store, change(1, "c1"), change(2, "c2"))
     got = by_key(claim(store, limit=2))
-    store.settle(got["contact:c1"], Settlement("retry", "HTTP 503", due_at=1_000_120.0))
-    store.settle(got["contact:c2"], Settlement("waiting", "not yet", due_at=1_003_600.0))
+    store.settle([(got["contact:c1"], Settlement("retry", "HTTP 503", due_at=1_000_120.0))])
+    store.settle([(got["contact:c2"], Settlement("waiting", "not yet", due_at=1_003_600.0))])
     add(store, change(3, "c1", at=6), change(4, "c2", at=6))
     [c2] = claim(store, limit=5, lease_seconds=600)
     assert (c2.state.record_key, event_ids(c2)) == ("contact:c2", [2, 4])
@@ -503,7 +507,7 @@ def test_events_folded_during_a_lease_make_the_record_due_after_settle(
     assert claim(store, "w2") == []  # folded, but the record is leased
     assert event_state(store, 2) == ("pending", None, None, "contact:c1")
     assert lease_row(store, "contact:c1") == (1_000_600.0, "w1", 1_000_600.0)
-    store.settle(c, settlement)
+    store.settle([(c, settlement)])
     assert lease_row(store, "contact:c1") == (NOW, None, None)
     [again] = claim(store, "w2")
     assert event_ids(again) == next_events
@@ -534,9 +538,9 @@ def test_a_contact_linked_or_deleted_wakes_its_waiting_children(
     )
     got = by_key(claim(store, limit=4))
     for key in ("task:t1", "note:n1", "task:t2"):
-        store.settle(got[key], Settlement("waiting", "contact not synced", due_at=1_003_600.0))
+        store.settle([(got[key], Settlement("waiting", "contact not synced", due_at=1_003_600.0))])
     assert store.stats().waiting_records == 3
-    store.settle(got["contact:c1"], settlement)
+    store.settle([(got["contact:c1"], settlement)])
     due = sorted(by_key(claim(store, limit=10)))
     if settlement.outcome == "retry":
         due.remove("contact:c1")  # the contact itself retries now (no due_at given)
@@ -551,12 +555,19 @@ def test_a_child_deciding_to_wait_while_its_contact_links_is_not_left_waiting(
     add(store, change(1, "c1"), change(2, "t1", kind="task", contact="c1"))
     got = by_key(claim(store, limit=2))
     link = Link("contact", "c1", "hl-c1")
-    store.settle(got["contact:c1"], Settlement("applied", "created", links=(link,)))
+    store.settle([(got["contact:c1"], Settlement("applied", "created", links=(link,)))])
     store.settle(
-        got["task:t1"],
-        Settlement(
-            "waiting", "contact c1 is not in HighLevel yet", due_at=1_000_300.0, for_contact=True
-        ),
+        [
+            (
+                got["task:t1"],
+                Settlement(
+                    "waiting",
+                    "contact c1 is not in HighLevel yet",
+                    due_at=1_000_300.0,
+                    for_contact=True,
+                ),
+            )
+        ]
     )
     assert [c.state.record_key for c in claim(store)] == ["task:t1"]
 
@@ -569,10 +580,10 @@ def test_a_child_waiting_for_its_own_events_waits_its_time_once_its_contact_land
     add(store, change(1, "c1"))
     [c1] = claim(store)
     link = Link("contact", "c1", "hl-c1")
-    store.settle(c1, Settlement("applied", "created", applied_fields={"n": 1}, links=(link,)))
+    store.settle([(c1, Settlement("applied", "created", applied_fields={"n": 1}, links=(link,)))])
     add(store, change(2, "t1", kind="task", contact="c1"))
     [t1] = claim(store)
-    store.settle(t1, Settlement("waiting", "task t1 has no taskName yet", due_at=1_000_300.0))
+    store.settle([(t1, Settlement("waiting", "task t1 has no taskName yet", due_at=1_000_300.0))])
     assert lease_row(store, "task:t1") == (1_000_300.0, None, None)
     assert claim(store) == []
     assert [c.state.record_key for c in claim(store, now=1_000_300.0)] == ["task:t1"]
@@ -583,13 +594,84 @@ def test_a_waiting_record_settled_skipped_is_no_longer_waiting(store: SqlStore) 
     contact's link does not hand out a claim with no events."""
     add(store, change(1, "t1", kind="task", contact="c1"), change(2, "c1"))
     got = by_key(claim(store, limit=2))
-    store.settle(got["task:t1"], Settlement("waiting", "contact not synced", due_at=NOW))
+    store.settle([(got["task:t1"], Settlement("waiting", "contact not synced", due_at=NOW))])
     [t1] = claim(store)
-    store.settle(t1, Settlement("skipped", "nothing to write"))
+    store.settle([(t1, Settlement("skipped", "nothing to write"))])
     assert store.stats().waiting_records == 0
     link = Link("contact", "c1", "hl-c1")
-    store.settle(got["contact:c1"], Settlement("applied", "created", links=(link,)))
+    store.settle([(got["contact:c1"], Settlement("applied", "created", links=(link,)))])
     assert claim(store) == []
+
+
+def test_one_settle_records_a_whole_batch_and_a_contact_wakes_its_child_in_it(
+    store: SqlStore,
+) -> None:
+    """Settlements of several records in one call: each record, event, link and op is written
+    as if settled alone, and a task settled waiting for its contact in the same batch as the
+    contact's create is due at once (the create lands in that same transaction)."""
+    add(
+        store,
+        change(1, "c1"),
+        change(2, "t1", kind="task", contact="c1"),
+        change(3, "c2"),
+        change(4, "n1", kind="note", contact="c2"),
+    )
+    got = by_key(claim(store, limit=4, lease_seconds=600))
+    store.send_op("loc-1:create-contact:c1", inbox_id=1, operation_id="create-contact", body="{}")
+    store.settle(
+        [
+            (
+                got["task:t1"],
+                Settlement("waiting", "contact c1 not yet", due_at=1_003_600.0, for_contact=True),
+            ),
+            (
+                got["contact:c1"],
+                Settlement(
+                    "applied",
+                    "created",
+                    applied_fields={"n": 1},
+                    links=(Link("contact", "c1", "hl-c1"),),
+                    ops_done=(("loc-1:create-contact:c1", "hl-c1"),),
+                ),
+            ),
+            (got["contact:c2"], Settlement("retry", "HTTP 503", due_at=1_000_120.0)),
+            (got["note:n1"], Settlement("dead", "rejected: no body", error="boom")),
+        ]
+    )
+    assert event_state(store, 1) == ("done", "created", None, "contact:c1")
+    assert event_state(store, 2) == ("pending", None, "contact c1 not yet", "task:t1")
+    assert event_state(store, 3) == ("pending", None, "HTTP 503", "contact:c2")
+    assert event_state(store, 4) == ("dead", None, "rejected: no body", "note:n1")
+    assert store.get_highlevel_id(LOC, "contact", "c1") == "hl-c1"
+    op = store.get_op("loc-1:create-contact:c1")
+    assert op is not None
+    assert (op.state, op.highlevel_id) == ("succeeded", "hl-c1")
+    assert lease_row(store, "task:t1") == (NOW, None, None)
+    assert lease_row(store, "contact:c2") == (1_000_120.0, None, None)
+    assert lease_row(store, "contact:c1") == (None, None, None)
+    [dl] = store.list_dead()
+    assert (dl.inbox_id, dl.reason, dl.error) == (4, "rejected: no body", "boom")
+    c1 = store.get_record(LOC, "contact", "c1")
+    assert c1 is not None
+    assert (c1.status, c1.applied) == ("synced", {"n": 1})
+    assert [c.state.record_key for c in claim(store)] == ["task:t1"]
+
+
+def test_a_batch_with_one_lost_lease_changes_nothing(store: SqlStore, clock: FakeClock) -> None:
+    """If one claim of a batch lost its lease, the settle raises LeaseLostError naming that
+    claim's events and records nothing of the others either."""
+    add(store, change(1, "c1"), change(2, "c2"))
+    [c1] = claim(store, lease_seconds=10)
+    clock.advance(5)
+    [c2] = claim(store, lease_seconds=100)
+    clock.advance(6)
+    [again] = claim(store, "w2")  # c1's lease ran out: w2 has it now
+    assert again.state.record_key == "contact:c1"
+    with pytest.raises(LeaseLostError) as caught:
+        store.settle([(c2, Settlement("applied", "ok")), (c1, Settlement("applied", "ok"))])
+    assert caught.value.inbox_ids == [1]
+    assert event_state(store, 2) == ("pending", None, None, "contact:c2")
+    assert event_state(store, 1) == ("pending", None, None, "contact:c1")
 
 
 def test_a_link_conflict_rolls_back_the_whole_settle(store: SqlStore) -> None:
@@ -607,7 +689,7 @@ def test_a_link_conflict_rolls_back_the_whole_settle(store: SqlStore) -> None:
         ops_done=(("loc-1:create-task:t1", "hl-t1"),),
     )
     with pytest.raises(MappingConflictError):
-        store.settle(c, conflicting)
+        store.settle([(c, conflicting)])
     assert store.get_highlevel_id(LOC, "task", "t1") is None
     assert store.get_highlevel_id(LOC, "contact", "c1") is None
     op = store.get_op("loc-1:create-task:t1")
@@ -619,7 +701,7 @@ def test_a_link_conflict_rolls_back_the_whole_settle(store: SqlStore) -> None:
     assert (rec.status, rec.applied) == ("new", {})
     assert lease_row(store, "task:t1") == (1_000_060.0, "w1", 1_000_060.0)
 
-    store.settle(c, Settlement("dead", "id map conflict"))  # the lease is still ours
+    store.settle([(c, Settlement("dead", "id map conflict"))])  # the lease is still ours
     assert event_state(store, 1) == ("dead", None, "id map conflict", "task:t1")
 
 
@@ -654,10 +736,14 @@ def test_send_op_keeps_the_first_body(store: SqlStore, clock: FakeClock) -> None
 
     store.send_op("k2", inbox_id=2, operation_id="create-contact")
     got = by_key(claim(store, limit=2))
-    store.settle(got["contact:c1"], Settlement("applied", "created", ops_done=((key, "hl-1"),)))
+    store.settle([(got["contact:c1"], Settlement("applied", "created", ops_done=((key, "hl-1"),)))])
     store.settle(
-        got["contact:c2"],
-        Settlement("retry", "timeout", error="read timed out", ops_unknown=("k2",)),
+        [
+            (
+                got["contact:c2"],
+                Settlement("retry", "timeout", error="read timed out", ops_unknown=("k2",)),
+            )
+        ]
     )
     done = store.get_op(key)
     assert done is not None
@@ -679,10 +765,10 @@ def test_dead_letter_list_show_and_replay(store: SqlStore, clock: FakeClock) -> 
     (status retry, counters reset), and the record is claimable again."""
     add(store, change(1, fields={"name": "Ann"}))
     [c] = claim(store)
-    store.settle(c, Settlement("retry", "HTTP 500", count_attempt=True, crashed=True))
+    store.settle([(c, Settlement("retry", "HTTP 500", count_attempt=True, crashed=True))])
     [c] = claim(store)
     assert (c.state.attempts, c.state.crashes) == (1, 1)
-    store.settle(c, Settlement("dead", "contact never synced"))
+    store.settle([(c, Settlement("dead", "contact never synced"))])
     [dl] = store.list_dead()
     assert (dl.inbox_id, dl.reason, dl.event.state, dl.replayed_at) == (
         1,
@@ -713,7 +799,7 @@ def test_dead_letter_list_show_and_replay(store: SqlStore, clock: FakeClock) -> 
 
     [back] = claim(store)
     assert (event_ids(back), back.state.values()) == ([1], {"name": "Ann"})
-    store.settle(back, Settlement("dead", "again"))
+    store.settle([(back, Settlement("dead", "again"))])
     again = store.get_dead(dead_letter_id=dl.id)  # one letter per event
     assert (again.reason, again.replayed_at) == ("again", None)
     with pytest.raises(RecordNotFoundError):
@@ -747,7 +833,7 @@ def test_threads_claiming_concurrently_never_share_a_record(store: SqlStore) -> 
                 if not any(claimed[rnd].values()):
                     return
                 for c in claims:
-                    store.settle(c, Settlement("applied", "ok"))
+                    store.settle([(c, Settlement("applied", "ok"))])
         except BaseException as e:
             errors.append(e)
             barrier.abort()
@@ -786,12 +872,12 @@ def test_purge_deletes_only_old_finished_events(store: SqlStore, clock: FakeCloc
     got = by_key(claim(store, limit=2))
     key = "loc-1:create-contact:a"
     store.send_op(key, inbox_id=1, operation_id="create-contact")
-    store.settle(got["contact:a"], Settlement("applied", "created", ops_done=((key, "hl-a"),)))
-    store.settle(got["contact:b"], Settlement("dead", "bad"))
+    store.settle([(got["contact:a"], Settlement("applied", "created", ops_done=((key, "hl-a"),)))])
+    store.settle([(got["contact:b"], Settlement("dead", "bad"))])
     clock.advance(8 * 86400)
     add(store, change(3, "c"))
     [c] = claim(store)
-    store.settle(c, Settlement("applied", "created"))
+    store.settle([(c, Settlement("applied", "created"))])
     assert store.purge_finished(older_than=clock.now - 7 * 86400) == 1
     with pytest.raises(RecordNotFoundError):
         store.get_event(1)
@@ -841,10 +927,16 @@ def test_stats_count_states_leases_waiting_and_warnings(store: SqlStore) -> None
     assert store.stats().oldest_unfinished_age is None
     add(store, change(1, "a", received_at=NOW - 90), change(2, "b"), change(3, "c"))
     got = by_key(claim(store, limit=3))
-    store.settle(got["contact:b"], Settlement("applied", "updated"))
+    store.settle([(got["contact:b"], Settlement("applied", "updated"))])
     store.settle(
-        got["contact:a"],
-        Settlement("waiting", "no contact", due_at=1_003_600.0, warnings=("phone dropped",)),
+        [
+            (
+                got["contact:a"],
+                Settlement(
+                    "waiting", "no contact", due_at=1_003_600.0, warnings=("phone dropped",)
+                ),
+            )
+        ]
     )
     add(store, change(4, "d"))
     s = store.stats()

@@ -82,7 +82,7 @@ class StoreMachine(RuleBasedStateMachine):
         due = self.now + data.draw(st.sampled_from([0.0, 10.0]))
         self.held[worker] = [c for c in self.held[worker] if c is not claim]
         try:
-            self.store.settle(claim, Settlement(outcome, "r", due_at=due))  # type: ignore[arg-type]
+            self.store.settle([(claim, Settlement(outcome, "r", due_at=due))])  # type: ignore[arg-type]
         except LeaseLostError:
             # Only a claim whose lease ran out may be refused.
             assert claim.lease_until <= self.now

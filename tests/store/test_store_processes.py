@@ -116,7 +116,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     # At 10.0 the killed workers' leases (until 3.0) have run out: their records are due again.
     while claims := store.claim("final", fold=fold_entity, now=10.0, limit=10):
         for c in claims:
-            store.settle(c, Settlement("applied", "ok"), now=10.0)
+            store.settle([(c, Settlement("applied", "ok"))], now=10.0)
     stats = store.stats(now=10.0)
     assert stats.counts["done"] == len(stored)
     assert sum(stats.counts.values()) == len(stored)

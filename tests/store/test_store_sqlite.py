@@ -143,7 +143,7 @@ def test_busy_workers_do_not_starve_intake(tmp_path: Path) -> None:
         try:
             while not stop.is_set():
                 for claim in store.claim("hog", fold=_fold, now=2.0, limit=5):
-                    store.settle(claim, Settlement("reschedule", "busy", due_at=2.0), now=2.0)
+                    store.settle([(claim, Settlement("reschedule", "busy", due_at=2.0))], now=2.0)
         except BaseException as e:
             errors.append(e)
 

@@ -51,12 +51,14 @@ class Store(Protocol):
         ...
 
     def settle(
-        self, claim: RecordClaim, settlement: Settlement, *, now: float | None = None
+        self, items: Sequence[tuple[RecordClaim, Settlement]], *, now: float | None = None
     ) -> None:
-        """Record how a claimed record's try ended, in one transaction (see `Settlement`).
+        """Record how each claimed record's try ended, all in one transaction (see
+        `Settlement`): a batch costs one commit.
 
-        LeaseLostError when the claim's lease is no longer held; MappingConflictError (and
-        nothing changed) when a link maps an id already mapped to another."""
+        All or nothing. LeaseLostError when a claim's lease is no longer held (it names that
+        claim's events); MappingConflictError when a link maps an id already mapped to
+        another. Then nothing of the batch changed."""
         ...
 
     def get_record(self, location_id: str, kind: str, talknotes_id: str) -> RecordState | None: ...

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tnhl.store import _batch, _dead, _inbox, _records, _work
+from tnhl.store import _batch, _dead, _inbox, _records, _settle, _work
 from tnhl.store._engine import DEFAULT_SETTING, WRITE, make_engine, translate_errors
 from tnhl.store._errors import InvalidRecordError, StoreUnavailableError
 from tnhl.store._migrate import upgrade_to_head
@@ -165,10 +165,10 @@ class SqlStore:
             )
 
     def settle(
-        self, claim: RecordClaim, settlement: Settlement, *, now: float | None = None
+        self, items: Sequence[tuple[RecordClaim, Settlement]], *, now: float | None = None
     ) -> None:
         with self._write() as conn:
-            _work.settle(conn, claim, settlement, self._now(now))
+            _settle.settle(conn, items, self._now(now))
 
     def get_record(self, location_id: str, kind: str, talknotes_id: str) -> RecordState | None:
         with self._read() as conn:

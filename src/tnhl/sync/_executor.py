@@ -22,14 +22,7 @@ import structlog
 
 from tnhl.highlevel import APIError, DuplicateContactError, OutcomeUnknownError
 from tnhl.mapping import MappingConfig
-from tnhl.store import (
-    LeaseLostError,
-    Link,
-    MappingConflictError,
-    RecordClaim,
-    Settlement,
-    SqlStore,
-)
+from tnhl.store import Link, RecordClaim, Settlement, SqlStore
 from tnhl.sync._errors import RecordConflictError, RescheduleNeeded
 from tnhl.sync._lookup import BatchLookup
 from tnhl.sync._metrics import SyncMetrics
@@ -37,6 +30,7 @@ from tnhl.sync._outcome import Decider
 from tnhl.sync._plan_types import Calls, Plan, PlannedCall, Reject, Skip
 from tnhl.sync._planner import CLEARABLE, plan_record, update_body
 from tnhl.sync._readback import CallFn, can_read_back, read_back
+from tnhl.sync._settler import Settler
 
 __all__ = ["Deferral", "Executor", "Limiter"]
 
@@ -60,6 +54,7 @@ class Limiter(Protocol):
 class _Run:
     """What the calls of one plan achieved so far (kept even when a later call fails)."""
 
+    settler: Settler
     links: list[Link] = field(default_factory=list)
     ops_done: list[tuple[str, str | None]] = field(default_factory=list)
     ops_unknown: list[str] = field(default_factory=list)
@@ -132,21 +127,32 @@ class Executor:
         for loc in {c.state.location_id for c in claims}:
             lookups[loc] = BatchLookup(self._store, loc)
             lookups[loc].prime([c for c in claims if c.state.location_id == loc])
-        for claim in claims:
-            lookup = lookups[claim.state.location_id]
-            result = self.execute(claim, lookup)
-            if isinstance(result, Deferral):
-                deferred.append((claim, result.wait))
+        settler = self._settler()
+        try:
+            for claim in claims:
+                lookup = lookups[claim.state.location_id]
+                result = self.execute(claim, lookup, settler)
+                if isinstance(result, Deferral):
+                    deferred.append((claim, result.wait))
+        finally:
+            settler.flush()
         return deferred
+
+    def _settler(self) -> Settler:
+        return Settler(self._store, self.decider, self._metrics, clock=self._clock)
 
     def settle_deferred(self, claim: RecordClaim, wait: float) -> None:
         """Give a deferred record back to the store, due when its slot is."""
         s = Settlement("reschedule", "rate limit", due_at=self._clock() + wait)
-        self._settle(claim, s, BatchLookup(self._store, claim.state.location_id))
+        settler = self._settler()
+        settler.add(claim, s, BatchLookup(self._store, claim.state.location_id))
+        settler.flush()
 
-    def execute(self, claim: RecordClaim, lookup: BatchLookup) -> Settlement | Deferral | None:
-        """Plan, run and settle one record; a Deferral when it waits (leased) for a slot,
-        None when the lease was lost (another worker has it now)."""
+    def execute(
+        self, claim: RecordClaim, lookup: BatchLookup, settler: Settler
+    ) -> Settlement | Deferral | None:
+        """Plan, run and settle one record (`settler` commits it, with others of the batch);
+        a Deferral when it waits (leased) for a slot, None when the lease was lost."""
         now = self._clock()
         if now > claim.lease_until - self._lease_margin:
             # Too little lease left for a call: another worker may take the record before the
@@ -154,9 +160,11 @@ class Executor:
             if now >= claim.lease_until:
                 return None
             s = Settlement("reschedule", "lease nearly over before it ran", due_at=now)
-            return self._settle(claim, s, lookup)
+            settler.add(claim, s, lookup)
+            settler.flush()
+            return s
         warnings: tuple[str, ...] = ()
-        run = _Run()
+        run = _Run(settler)
         try:
             plan = self._planner(claim.state, lookup, self._mapping)
             warnings = plan.warnings
@@ -178,7 +186,8 @@ class Executor:
                 )
             # What the calls before the failure achieved (a link, a finished create) stands.
             settlement = replace(settlement, links=tuple(run.links), ops_done=tuple(run.ops_done))
-        return self._settle(claim, settlement, lookup)
+        settler.add(claim, settlement, lookup)
+        return settlement
 
     def _contact_went_away(self, claim: RecordClaim, exc: Exception) -> bool:
         """A task or note write answered "not found" because its contact's delete landed while
@@ -188,44 +197,6 @@ class Executor:
             return False
         contact = self._store.get_record(st.location_id, "contact", st.contact_id)
         return contact is not None and contact.deleted_at is not None
-
-    def _settle(self, claim: RecordClaim, s: Settlement, lookup: BatchLookup) -> Settlement | None:
-        try:
-            try:
-                self._store.settle(claim, s)
-            except MappingConflictError as exc:
-                s = self.decider.failed(claim, exc, self._clock(), warnings=s.warnings)
-                self._store.settle(claim, s)
-        except LeaseLostError:
-            log.warning("lease lost; another worker has the record", record=claim.state.record_key)
-            return None
-        for link in s.links:
-            lookup.learn(link)
-        if s.deleted:
-            lookup.learn_deleted(claim.state.kind, claim.state.talknotes_id)
-        self._count(s, len(claim.events))
-        log.info(
-            s.outcome,
-            record=claim.state.record_key,
-            events=[e.event_id for e in claim.events],
-            reason=s.reason,
-            warnings=list(s.warnings) or None,
-        )
-        return s
-
-    def _count(self, s: Settlement, n: int) -> None:
-        m = self._metrics
-        if m is None:
-            return
-        counter = {
-            "applied": m.applied,
-            "skipped": m.skipped,
-            "dead": m.dead,
-            "retry": m.retried,
-            "reschedule": m.rescheduled,
-            "waiting": m.waiting,
-        }[s.outcome]
-        counter.inc(n if s.outcome in ("applied", "skipped", "dead") else 1)
 
     def _apply(self, plan: Plan, claim: RecordClaim, lookup: BatchLookup, run: _Run) -> Settlement:
         if isinstance(plan, Skip):
@@ -265,14 +236,18 @@ class Executor:
             if wait > 0:
                 raise RescheduleNeeded(wait)
         run.calls += 1
+        run.settler.before_call()
+        started = time.monotonic()
         try:
             result = self._client(operation_id, params=dict(params), json=body)
         except Exception as exc:
+            run.settler.call_took(time.monotonic() - started)
             if self._metrics is not None:
                 cause = getattr(exc, "cause", None)  # an unknown outcome wraps the 5xx
                 status = getattr(exc, "status", None) or getattr(cause, "status", None)
                 self._metrics.call(status if isinstance(status, int) else "error")
             raise
+        run.settler.call_took(time.monotonic() - started)
         if self._metrics is not None:
             self._metrics.call(200)
         return result
