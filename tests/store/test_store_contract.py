@@ -24,6 +24,7 @@ from tnhl.store import (
     LeaseLostError,
     Link,
     MappingConflictError,
+    OpMark,
     RecordClaim,
     RecordNotFoundError,
     Settlement,
@@ -187,8 +188,8 @@ def test_bad_arguments_name_the_field(store: SqlStore) -> None:
         "lease_seconds": lambda: claim(store, lease_seconds=0),
         "limit": lambda: claim(store, limit=-1),
         "fold_limit": lambda: claim(store, fold_limit=-1),
-        "key": lambda: store.send_op("", inbox_id=None, operation_id="create-contact"),
-        "operation_id": lambda: store.send_op("k", inbox_id=None, operation_id="x" * 200),
+        "key": lambda: store.send_ops([OpMark("", "create-contact", inbox_id=None)]),
+        "operation_id": lambda: store.send_ops([OpMark("k", "x" * 200, inbox_id=None)]),
         "dead_letter_id": lambda: store.get_dead(),
         "talknotes_id": lambda: store.put_mapping(LOC, "contact", "", "hl-1"),
     }
@@ -617,7 +618,7 @@ def test_one_settle_records_a_whole_batch_and_a_contact_wakes_its_child_in_it(
         change(4, "n1", kind="note", contact="c2"),
     )
     got = by_key(claim(store, limit=4, lease_seconds=600))
-    store.send_op("loc-1:create-contact:c1", inbox_id=1, operation_id="create-contact", body="{}")
+    store.send_ops([OpMark("loc-1:create-contact:c1", "create-contact", inbox_id=1, body="{}")])
     store.settle(
         [
             (
@@ -680,7 +681,7 @@ def test_a_link_conflict_rolls_back_the_whole_settle(store: SqlStore) -> None:
     store.put_mapping(LOC, "contact", "other", "hl-9")
     add(store, change(1, "t1", kind="task", contact="c1"))
     [c] = claim(store)
-    store.send_op("loc-1:create-task:t1", inbox_id=1, operation_id="create-task", body="{}")
+    store.send_ops([OpMark("loc-1:create-task:t1", "create-task", inbox_id=1, body="{}")])
     conflicting = Settlement(
         "applied",
         "created",
@@ -709,11 +710,11 @@ def test_a_link_conflict_rolls_back_the_whole_settle(store: SqlStore) -> None:
 
 
 def test_send_op_keeps_the_first_body(store: SqlStore, clock: FakeClock) -> None:
-    """send_op plans a create on its first try and marks it sent on every try, keeping the
+    """send_ops plans a create on its first try and marks it sent on every try, keeping the
     first body; settle finishes it, and a succeeded create is never sent again."""
     add(store, change(1), change(2, "c2"))
     key = "loc-1:create-contact:c1"
-    store.send_op(key, inbox_id=1, operation_id="create-contact", body='{"a": 1}')
+    store.send_ops([OpMark(key, "create-contact", inbox_id=1, body='{"a": 1}')])
     first = store.get_op(key)
     assert first is not None
     assert (first.state, first.attempts, first.request_body, first.created_at) == (
@@ -723,7 +724,7 @@ def test_send_op_keeps_the_first_body(store: SqlStore, clock: FakeClock) -> None
         NOW,
     )
     clock.advance(5)
-    store.send_op(key, inbox_id=1, operation_id="create-contact", body='{"b": 2}')
+    store.send_ops([OpMark(key, "create-contact", inbox_id=1, body='{"b": 2}')])
     again = store.get_op(key)
     assert again is not None
     assert (again.state, again.attempts, again.request_body, again.created_at) == (
@@ -734,7 +735,7 @@ def test_send_op_keeps_the_first_body(store: SqlStore, clock: FakeClock) -> None
     )
     assert again.updated_at == 1_000_005.0
 
-    store.send_op("k2", inbox_id=2, operation_id="create-contact")
+    store.send_ops([OpMark("k2", "create-contact", inbox_id=2)])
     got = by_key(claim(store, limit=2))
     store.settle([(got["contact:c1"], Settlement("applied", "created", ops_done=((key, "hl-1"),)))])
     store.settle(
@@ -752,7 +753,7 @@ def test_send_op_keeps_the_first_body(store: SqlStore, clock: FakeClock) -> None
     assert unknown is not None
     assert (unknown.state, unknown.response) == ("unknown", "read timed out")
     with pytest.raises(InvalidRecordError):
-        store.send_op(key, inbox_id=1, operation_id="create-contact")
+        store.send_ops([OpMark(key, "create-contact", inbox_id=1)])
     assert store.get_op(key) == done
     assert store.get_op("nope") is None
 
@@ -871,7 +872,7 @@ def test_purge_deletes_only_old_finished_events(store: SqlStore, clock: FakeCloc
     add(store, change(1, "a"), change(2, "b"))
     got = by_key(claim(store, limit=2))
     key = "loc-1:create-contact:a"
-    store.send_op(key, inbox_id=1, operation_id="create-contact")
+    store.send_ops([OpMark(key, "create-contact", inbox_id=1)])
     store.settle([(got["contact:a"], Settlement("applied", "created", ops_done=((key, "hl-a"),)))])
     store.settle([(got["contact:b"], Settlement("dead", "bad"))])
     clock.advance(8 * 86400)

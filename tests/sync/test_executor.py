@@ -20,7 +20,7 @@ import pytest
 from tnhl.highlevel import HighLevelClient, PrivateIntegrationToken, RetryPolicy
 from tnhl.mapping import MappingConfig, default_mapping, load_mapping_text
 from tnhl.simulator import RunningSimulator, SimulatorConfig, running_simulator
-from tnhl.store import InboundEvent, RecordClaim, RecordState, SqlStore, open_store
+from tnhl.store import InboundEvent, OpMark, RecordClaim, RecordState, SqlStore, open_store
 from tnhl.sync._delta import event_delta
 from tnhl.sync._executor import Executor
 from tnhl.sync._outcome import Decider
@@ -378,7 +378,7 @@ def test_create_whose_outcome_was_lost_is_read_back_not_created_twice(env: Env) 
 
 
 def test_create_marked_sent_that_never_reached_highlevel_is_sent_once(env: Env) -> None:
-    """The op is 'sent' (store.send_op) but the crash came before the request: the read-back
+    """The op is 'sent' (store.send_ops) but the crash came before the request: the read-back
     proves it absent, and exactly one task is created."""
     ex = env.executor()
     env.add("contact.created", SAM, T0)
@@ -386,7 +386,7 @@ def test_create_marked_sent_that_never_reached_highlevel_is_sent_once(env: Env) 
     [contact] = env.contacts()
     env.add("task.created", TASK, T0 + 70)
     key = f"{env.loc}:create-task:t1"
-    env.store.send_op(key, inbox_id=2, operation_id="create-task")
+    env.store.send_ops([OpMark(key, "create-task", inbox_id=2)])
     ex.run(env.claim())
 
     [task] = env.tasks()
@@ -459,6 +459,8 @@ def test_existing_unmapped_contact_is_adopted_without_touching_its_tags(env: Env
     assert env.client.sent == ["get-duplicate-contact", "update-contact"]
     assert env.store.get_highlevel_id(env.loc, "contact", "c1") == existing
     assert env.event_states() == {"msg_001": "done"}
+    # The create was marked sent ahead with its batch and never went out: the mark is gone.
+    assert env.store.get_op(f"{env.loc}:create-contact:c1") is None
 
 
 def test_task_deciding_to_wait_while_its_contact_lands_elsewhere_is_still_due_at_once(
@@ -606,4 +608,71 @@ def test_lost_contact_create_then_a_cleared_phone_ends_with_no_phone(env: Env) -
     assert contact["id"] == created["id"]
     assert contact.get("phone") is None
     assert env.client.sent[2:] == ["get-duplicate-contact", "update-contact"]
+    assert env.event_states() == {"msg_001": "done", "msg_002": "done"}
+
+
+class SlotsAfter:
+    """A limiter that makes the first `waits` asks wait 5 s, then grants every slot."""
+
+    def __init__(self, waits: int) -> None:
+        self.waits = waits
+
+    def try_acquire(self, key: str) -> float:
+        if self.waits > 0:
+            self.waits -= 1
+            return 5.0
+        return 0.0
+
+
+def test_creates_of_a_batch_are_marked_sent_in_one_write(env: Env) -> None:
+    """Three new contacts and a task of a known contact in one batch: their four creates are
+    marked sent by ONE store write before any goes out, and each is created once."""
+    ex = env.executor()
+    env.add("contact.created", SAM, T0)
+    ex.run(env.claim())
+    writes: list[int] = []
+    real = env.store.send_ops
+    env.store.send_ops = lambda marks: (writes.append(len(marks)), real(marks))[1]  # type: ignore[method-assign]
+    env.add("task.created", TASK, T0 + 70)
+    for n in (2, 3, 4):
+        person = {"id": f"c{n}", "full_name": f"Person {n}", "email": f"p{n}@example.com"}
+        env.add("contact.created", person, T0 + n)
+    ex.run(env.claim())
+
+    assert writes == [4]
+    assert sorted(c["email"] for c in env.contacts()) == [
+        "p2@example.com",
+        "p3@example.com",
+        "p4@example.com",
+        "sam.reyes@example.com",
+    ]
+    assert len(env.tasks()) == 1
+    assert env.client.sent[2:].count("create-contact") == 3
+    assert set(env.event_states().values()) == {"done"}
+
+
+def test_a_create_marked_ahead_then_held_for_a_slot_is_sent_once_with_no_read_back(
+    env: Env,
+) -> None:
+    """A task whose create was marked sent with its batch, then held for a rate-limit slot,
+    is sent when its slot comes with no read-back first: this process knows the mark was
+    never a send."""
+    ex = env.executor()
+    env.add("contact.created", SAM, T0)
+    ex.run(env.claim())
+    env.add("task.created", TASK, T0 + 70)
+    limited = env.executor(limiter=SlotsAfter(waits=1))
+    [(held, wait)] = limited.run(env.claim())
+    assert wait == 5.0
+    op = env.store.get_op(f"{env.loc}:create-task:t1")
+    assert op is not None and op.state == "sent"
+    assert env.client.sent[2:] == []
+    env.clock.advance(5)
+    assert limited.run([held]) == []
+
+    assert env.client.sent[2:] == ["create-task"]
+    [task] = env.tasks()
+    op = env.store.get_op(f"{env.loc}:create-task:t1")
+    assert op is not None
+    assert (op.state, op.highlevel_id) == ("succeeded", task["id"])
     assert env.event_states() == {"msg_001": "done", "msg_002": "done"}

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 
 from tnhl.store import _records
 from tnhl.store._errors import InvalidRecordError
-from tnhl.store._models import BatchRead, RecordState
+from tnhl.store._models import BatchRead, OpMark, RecordState
 from tnhl.store._schema import id_map, outbound_ops, records
 from tnhl.store._work import record_state
 
-__all__ = ["get_record", "read_batch", "send_op"]
+__all__ = ["get_record", "read_batch", "send_ops"]
 
 
 def get_record(conn: sa.Connection, location_id: str, record_key: str) -> RecordState | None:
@@ -25,31 +25,27 @@ def get_record(conn: sa.Connection, location_id: str, record_key: str) -> Record
     return None if r is None else record_state(r)
 
 
-def send_op(
-    conn: sa.Connection,
-    key: str,
-    *,
-    inbox_id: int | None,
-    operation_id: str,
-    body: str | None,
-    now: float,
-    insert: Any,
-) -> None:
-    """Mark the create under `key` as sent (inserting it on its first try), before it goes out.
-
-    One statement. The first body is kept: a create re-planned later with newer content is
-    looked for by either body when its outcome is unknown. A succeeded create stays succeeded.
-    """
-    _records.check_op(key, operation_id)
+def send_ops(conn: sa.Connection, marks: Sequence[OpMark], *, now: float, insert: Any) -> None:
+    """Mark the creates under these keys sent (inserting each on its first try), before they
+    go out. One statement. A first body is kept: a create re-planned later with newer content
+    is looked for by either body when its outcome is unknown. A succeeded create stays
+    succeeded, and asking to send it again is refused (nothing is marked)."""
+    for m in marks:
+        _records.check_op(m.key, m.operation_id)
     stmt = insert(outbound_ops).values(
-        key=key,
-        inbox_id=inbox_id,
-        operation_id=operation_id,
-        state="sent",
-        request_body=body,
-        attempts=1,
-        created_at=now,
-        updated_at=now,
+        [
+            {
+                "key": m.key,
+                "inbox_id": m.inbox_id,
+                "operation_id": m.operation_id,
+                "state": "sent",
+                "request_body": m.body,
+                "attempts": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for m in marks
+        ]
     )
     done = conn.execute(
         stmt.on_conflict_do_update(
@@ -61,10 +57,13 @@ def send_op(
             },
             where=outbound_ops.c.state != "succeeded",
         ).returning(outbound_ops.c.key)
-    ).first()
-    if done is None:
+    ).scalars()
+    refused = sorted({m.key for m in marks} - set(done))
+    if refused:
         # Sending a succeeded create again is exactly the duplicate the table prevents.
-        raise InvalidRecordError("state", f"operation {key!r} succeeded; it cannot be sent again")
+        raise InvalidRecordError(
+            "state", f"operation {refused[0]!r} succeeded; it cannot be sent again"
+        )
 
 
 def read_batch(

@@ -8,13 +8,14 @@ joined to `unnest()` of one array parameter per column.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
-__all__ = ["BulkUpdate"]
+__all__ = ["BulkUpdate", "insert_new", "keyed"]
 
 Column = Callable[[str], Any]
 
@@ -41,3 +42,68 @@ class BulkUpdate:
             conn.execute(self._joined, {n: [r[n] for r in rows] for n in self._names})
         else:
             conn.execute(self._per_row, list(rows))
+
+
+def keyed(
+    conn: sa.Connection, location_col: Any, key_col: Any, keys: Iterable[tuple[str, str]]
+) -> Any:
+    """`(location, key) IN keys` written per location as `location = ? AND key IN (...)`:
+    SQLite uses no index for a row-value IN list (a full scan per claim at 300k records). On
+    PostgreSQL the keys are one array parameter (`= ANY(?)`): one query text whatever their
+    number, so neither SQLAlchemy nor psycopg converts a new one per call."""
+    by_loc: dict[str, set[str]] = {}
+    for loc, key in keys:
+        by_loc.setdefault(loc, set()).add(key)
+    pg = conn.dialect.name == "postgresql"
+    return sa.or_(
+        *(
+            sa.and_(
+                location_col == loc,
+                key_col == sa.any_(sa.literal(sorted(ks), ARRAY(sa.String())))
+                if pg
+                else key_col.in_(sorted(ks)),
+            )
+            for loc, ks in sorted(by_loc.items())
+        )
+    )
+
+
+_INSERT_NEW: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def insert_new(
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    returning: Sequence[str] = (),
+) -> list[sa.Row[Any]]:
+    """INSERT the rows that conflict with no unique key (the others are left alone); returns
+    the `returning` columns of those inserted. On PostgreSQL ONE statement over `unnest()` of
+    one array per column: a multi-row VALUES of 500 rows has 6,000 parameters, and its text,
+    new for every row count, is converted afresh by SQLAlchemy and psycopg."""
+    if not rows:
+        return []
+    names = tuple(rows[0])
+    want = [table.c[n] for n in returning]
+    stmt: Any
+    if conn.dialect.name != "postgresql":
+        stmt = sqlite.insert(table).values(list(rows)).on_conflict_do_nothing()
+        result = conn.execute(stmt.returning(*want) if want else stmt)
+        return list(result.all()) if want else []
+    key = (table.name, names, tuple(returning))
+    stmt = _INSERT_NEW.get(key)
+    if stmt is None:
+        cols = [table.c[n] for n in names]
+        source = (
+            sa.func.unnest(*(sa.bindparam(c.name, type_=ARRAY(c.type)) for c in cols))
+            .table_valued(*(sa.column(c.name, c.type) for c in cols))
+            .render_derived(name="v")
+        )
+        stmt = (
+            postgresql.insert(table)
+            .from_select(list(names), sa.select(*(source.c[n] for n in names)))
+            .on_conflict_do_nothing()
+        )
+        stmt = _INSERT_NEW[key] = stmt.returning(*want) if want else stmt
+    result = conn.execute(stmt, {n: [r[n] for r in rows] for n in names})
+    return list(result.all()) if want else []

@@ -62,9 +62,7 @@ def make_engine(
         parsed = parsed.set(drivername="postgresql+psycopg")
         query = dict(parsed.query)
         query.setdefault("connect_timeout", str(max(1, round(busy_timeout))))
-        return sa.create_engine(
-            parsed.set(query=query), pool_size=pool_size, pool_pre_ping=True, future=True
-        )
+        return sa.create_engine(parsed.set(query=query), pool_size=pool_size, future=True)
     raise StoreConfigError(
         setting,
         f"backend {backend!r} is not supported; use sqlite:///path or postgresql+psycopg://",

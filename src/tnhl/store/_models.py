@@ -103,6 +103,17 @@ class OutboundOp:
 
 
 @dataclass(frozen=True)
+class OpMark:
+    """A create about to go out under `key`, marked sent first (`Store.send_ops`); `body` is
+    the request body as first planned, kept to read the create back by."""
+
+    key: str
+    operation_id: str
+    inbox_id: int | None = None
+    body: str | None = None
+
+
+@dataclass(frozen=True)
 class DeadLetter:
     """An event that will not be retried until someone replays it."""
 
@@ -227,7 +238,8 @@ class Settlement:
     applied/skipped settle the claim's events (done/skipped); dead files them as dead letters;
     waiting/retry/reschedule leave them pending until `due_at`. `applied_fields` are merged
     over the record's applied body, `links` go into the id map, `ops_done` (key, HighLevel id)
-    finish exactly-once creates and `ops_unknown` mark creates whose outcome is unknown.
+    finish exactly-once creates, `ops_unknown` mark creates whose outcome is unknown and
+    `ops_unsent` drop marks of creates that never went out (marked sent ahead, then not needed).
     `for_contact` (waiting): the record waits for its contact, and is due at once if the
     contact is in HighLevel by the time this commits.
     """
@@ -239,6 +251,7 @@ class Settlement:
     links: tuple[Link, ...] = ()
     ops_done: tuple[tuple[str, str | None], ...] = ()
     ops_unknown: tuple[str, ...] = ()
+    ops_unsent: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     error: str | None = None
     count_attempt: bool = False

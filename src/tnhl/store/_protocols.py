@@ -13,6 +13,7 @@ from tnhl.store._models import (
     DeadLetter,
     InboundEvent,
     InboxRow,
+    OpMark,
     OutboundOp,
     RecordClaim,
     RecordState,
@@ -119,10 +120,9 @@ class Store(Protocol):
         """The id links, deletions and outbound ops of a batch of records, read at once."""
         ...
 
-    def send_op(
-        self, key: str, *, inbox_id: int | None, operation_id: str, body: str | None = None
-    ) -> None:
-        """Mark the create under `key` sent (planning it on its first try) before it goes out."""
+    def send_ops(self, marks: Sequence[OpMark]) -> None:
+        """Mark creates sent (planning each on its first try) before they go out, in one
+        statement. InvalidRecordError, and nothing marked, if one of them already succeeded."""
         ...
 
     def get_op(self, key: str) -> OutboundOp | None: ...

@@ -16,35 +16,20 @@ another transaction holds.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from tnhl.store import _records
-from tnhl.store._bulk import BulkUpdate
+from tnhl.store._bulk import BulkUpdate, insert_new, keyed
 from tnhl.store._errors import LeaseLostError
 from tnhl.store._models import Link, RecordClaim, RecordStatus, Settlement
 from tnhl.store._schema import dead_letters, id_map, inbox, outbound_ops, records
 
-__all__ = ["keyed", "settle"]
+__all__ = ["dumps", "finish_events", "settle"]
 
 Item = tuple[RecordClaim, Settlement]
-
-
-def keyed(location_col: Any, key_col: Any, keys: Iterable[tuple[str, str]]) -> Any:
-    """`(location, key) IN keys` written per location as `location = ? AND key IN (...)`:
-    SQLite uses no index for a row-value IN list (a full scan per claim at 300k records)."""
-    by_loc: dict[str, set[str]] = {}
-    for loc, key in keys:
-        by_loc.setdefault(loc, set()).add(key)
-    return sa.or_(
-        *(
-            sa.and_(location_col == loc, key_col.in_(sorted(ks)))
-            for loc, ks in sorted(by_loc.items())
-        )
-    )
 
 
 def dumps(value: Any) -> str:
@@ -239,7 +224,7 @@ def settle(conn: sa.Connection, items: Sequence[Item], now: float) -> None:
         records.c.lease_until,
         records.c.version,
         records.c.status,
-    ).where(keyed(records.c.location_id, records.c.record_key, mine | parents))
+    ).where(keyed(conn, records.c.location_id, records.c.record_key, mine | parents))
     if pg:
         q = q.order_by(records.c.location_id, records.c.record_key).with_for_update()
     rows = {(r.location_id, r.record_key): r for r in conn.execute(q).all()}
@@ -268,7 +253,7 @@ def _waiting_children(
     if not landing:
         return set()
     q = sa.select(records.c.location_id, records.c.record_key).where(
-        keyed(records.c.location_id, records.c.contact_id, landing),
+        keyed(conn, records.c.location_id, records.c.contact_id, landing),
         records.c.kind != "contact",
         records.c.status == "waiting",
     )
@@ -296,7 +281,7 @@ def _landed(
     if unknown:
         q = sa.select(id_map.c.location_id, id_map.c.talknotes_id).where(
             id_map.c.kind == "contact",
-            keyed(id_map.c.location_id, id_map.c.talknotes_id, unknown),
+            keyed(conn, id_map.c.location_id, id_map.c.talknotes_id, unknown),
         )
         out |= {(r.location_id, f"contact:{r.talknotes_id}") for r in conn.execute(q).all()}
     return out
@@ -312,25 +297,18 @@ def _links(conn: sa.Connection, items: Sequence[Item], now: float) -> None:
             wanted.setdefault((claim.state.location_id, link.kind, link.talknotes_id), link)
     if not wanted:
         return
-    insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = (
-        insert(id_map)
-        .values(
-            [
-                {
-                    "location_id": loc,
-                    "kind": kind,
-                    "talknotes_id": tn,
-                    "highlevel_id": link.highlevel_id,
-                    "updated_at": now,
-                }
-                for (loc, kind, tn), link in sorted(wanted.items())
-            ]
-        )
-        .on_conflict_do_nothing()
-        .returning(id_map.c.location_id, id_map.c.kind, id_map.c.talknotes_id)
-    )
-    added = {(r.location_id, r.kind, r.talknotes_id) for r in conn.execute(stmt).all()}
+    rows = [
+        {
+            "location_id": loc,
+            "kind": kind,
+            "talknotes_id": tn,
+            "highlevel_id": link.highlevel_id,
+            "updated_at": now,
+        }
+        for (loc, kind, tn), link in sorted(wanted.items())
+    ]
+    inserted = insert_new(conn, id_map, rows, returning=("location_id", "kind", "talknotes_id"))
+    added = {(r.location_id, r.kind, r.talknotes_id) for r in inserted}
     for (loc, kind, tn), link in sorted(wanted.items()):
         if (loc, kind, tn) not in added:
             _records.put_mapping(conn, loc, kind, tn, link.highlevel_id, None, now)
@@ -345,6 +323,10 @@ def _ops(conn: sa.Connection, items: Sequence[Item], now: float) -> None:
         for key in s.ops_unknown
     ]
     _OP_UNKNOWN(conn, unknown)
+    unsent = sorted({key for _, s in items for key in s.ops_unsent})
+    if unsent:
+        stale = outbound_ops.c.key.in_(unsent) & (outbound_ops.c.state == "sent")
+        conn.execute(sa.delete(outbound_ops).where(stale))
 
 
 def _events(conn: sa.Connection, items: Sequence[Item], now: float) -> None:

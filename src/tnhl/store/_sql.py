@@ -21,6 +21,7 @@ from tnhl.store._models import (
     DeadLetter,
     InboundEvent,
     InboxRow,
+    OpMark,
     OutboundOp,
     RecordClaim,
     RecordState,
@@ -119,6 +120,20 @@ class SqlStore:
         ):
             yield conn
 
+    @contextmanager
+    def _one_statement(self) -> Iterator[sa.Connection]:
+        """A write of ONE statement, atomic by itself: on PostgreSQL it runs in autocommit, one
+        round trip to the server instead of three (BEGIN, the statement, COMMIT)."""
+        if self._write_gate is not None:
+            with self._write() as conn:
+                yield conn
+            return
+        with (
+            translate_errors(),
+            self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn,
+        ):
+            yield conn
+
     def _write_retrying(self, fn: Callable[[sa.Connection], T]) -> T:
         # On PostgreSQL two writers can both see "no row" and both insert; the loser gets an
         # IntegrityError and, on a second look, finds the winner's row.
@@ -184,19 +199,12 @@ class SqlStore:
         with self._read() as conn:
             return _batch.read_batch(conn, location_id, records, op_keys)
 
-    def send_op(
-        self, key: str, *, inbox_id: int | None, operation_id: str, body: str | None = None
-    ) -> None:
-        with self._write() as conn:
-            _batch.send_op(
-                conn,
-                key,
-                inbox_id=inbox_id,
-                operation_id=operation_id,
-                body=body,
-                now=self._clock(),
-                insert=self._insert,
-            )
+    def send_ops(self, marks: Sequence[OpMark]) -> None:
+        if not marks:
+            return
+        # Several in a transaction: one refused (succeeded) key must leave all unmarked.
+        with self._one_statement() if len(marks) == 1 else self._write() as conn:
+            _batch.send_ops(conn, marks, now=self._clock(), insert=self._insert)
 
     def replay_dead(
         self,

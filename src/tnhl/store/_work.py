@@ -19,9 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
-from tnhl.store._bulk import BulkUpdate
+from tnhl.store._bulk import BulkUpdate, insert_new, keyed
 from tnhl.store._inbox import row
 from tnhl.store._models import (
     Delta,
@@ -32,7 +31,7 @@ from tnhl.store._models import (
     RecordState,
 )
 from tnhl.store._schema import inbox, records
-from tnhl.store._settle import dumps, finish_events, keyed
+from tnhl.store._settle import dumps, finish_events
 
 __all__ = ["Folder", "claim", "lww_merge", "record_state"]
 
@@ -135,12 +134,8 @@ def _fold(conn: sa.Connection, rows: list[InboxRow], fold: Folder, now: float, p
     keys = sorted(groups)
     if pg:
         # Sorted inserts and locks: two folders touching the same records never deadlock.
-        conn.execute(
-            postgresql.insert(records)
-            .values([_new_row(loc, groups[(loc, key)][0], now) for loc, key in keys])
-            .on_conflict_do_nothing(index_elements=["location_id", "record_key"])
-        )
-    q = sa.select(records).where(keyed(records.c.location_id, records.c.record_key, keys))
+        insert_new(conn, records, [_new_row(loc, groups[(loc, key)][0], now) for loc, key in keys])
+    q = sa.select(records).where(keyed(conn, records.c.location_id, records.c.record_key, keys))
     if pg:
         q = q.order_by(records.c.location_id, records.c.record_key).with_for_update()
     found = {(r.location_id, r.record_key): r for r in conn.execute(q).all()}
@@ -227,7 +222,7 @@ def claim(
     keys = [(s.location_id, s.record_key) for s in due]
     conn.execute(
         sa.update(records)
-        .where(keyed(records.c.location_id, records.c.record_key, keys))
+        .where(keyed(conn, records.c.location_id, records.c.record_key, keys))
         .values(lease_owner=worker, lease_until=lease_until, due_at=lease_until)
     )
     events: dict[tuple[str, str], list[PendingEvent]] = {}
@@ -243,7 +238,7 @@ def claim(
         )
         # No `state = 'pending'` in SQL: SQLite (no statistics) would pick the state index
         # and walk every pending event of the backlog; a record's own events are few.
-        .where(keyed(inbox.c.location_id, inbox.c.record_key, keys))
+        .where(keyed(conn, inbox.c.location_id, inbox.c.record_key, keys))
         .order_by(inbox.c.id)
     ).all():
         if r.state != "pending":

@@ -22,12 +22,12 @@ import structlog
 
 from tnhl.highlevel import APIError, DuplicateContactError, OutcomeUnknownError
 from tnhl.mapping import MappingConfig
-from tnhl.store import Link, RecordClaim, Settlement, SqlStore
+from tnhl.store import Link, OpMark, RecordClaim, Settlement, SqlStore, StoreError
 from tnhl.sync._errors import RecordConflictError, RescheduleNeeded
 from tnhl.sync._lookup import BatchLookup
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._outcome import Decider
-from tnhl.sync._plan_types import Calls, Plan, PlannedCall, Reject, Skip
+from tnhl.sync._plan_types import Calls, Plan, PlannedCall, Reject, Skip, create_key
 from tnhl.sync._planner import CLEARABLE, plan_record, update_body
 from tnhl.sync._readback import CallFn, can_read_back, read_back
 from tnhl.sync._settler import Settler
@@ -118,6 +118,9 @@ class Executor:
         self._planner = planner
         # No record starts with less than this left on its lease (a call may take that long).
         self._lease_margin = lease_margin
+        # Creates this process marked sent ahead (`_mark_ahead`) that have not gone out: a mark
+        # known not to be a send needs no read-back. Each belongs to a record leased here.
+        self._unsent: set[str] = set()
 
     def run(self, claims: Sequence[RecordClaim]) -> list[tuple[RecordClaim, float]]:
         """Execute and settle `claims` (one batch: id-map reads are shared); returns the
@@ -128,15 +131,57 @@ class Executor:
             lookups[loc] = BatchLookup(self._store, loc)
             lookups[loc].prime([c for c in claims if c.state.location_id == loc])
         settler = self._settler()
+        plans = self._mark_ahead(claims, lookups)
         try:
             for claim in claims:
                 lookup = lookups[claim.state.location_id]
-                result = self.execute(claim, lookup, settler)
+                result = self.execute(claim, lookup, settler, plans.get(id(claim)))
                 if isinstance(result, Deferral):
                     deferred.append((claim, result.wait))
         finally:
             settler.flush()
         return deferred
+
+    def _mark_ahead(
+        self, claims: Sequence[RecordClaim], lookups: Mapping[str, BatchLookup]
+    ) -> dict[int, Plan]:
+        """Plan the batch up front and mark every create it will make sent, in one statement
+        instead of one write per create. Plans are pure; one that later finds its contact
+        landed (or gone) in the batch is planned again. A create marked but not sent (a rate
+        limit, an adopted duplicate) is unmarked when its record settles."""
+        plans: dict[int, Plan] = {}
+        marks: dict[str, OpMark] = {}
+        for claim in claims:
+            lookup = lookups[claim.state.location_id]
+            try:
+                plan: Plan | None = self._planner(claim.state, lookup, self._mapping)
+            except Exception:  # `execute` plans it again and makes the error an outcome
+                plan = None
+            if plan is not None:
+                plans[id(claim)] = plan
+            if not isinstance(plan, Calls):
+                continue
+            inbox_id = claim.events[0].inbox_id if claim.events else None
+            for call in plan.calls:
+                key = call.key
+                if key is None or key in self._unsent or not lookup.op_absent(key):
+                    continue
+                body = None if call.body is None else _stored_form(call.body)
+                marks[key] = OpMark(key, call.operation_id, inbox_id, body)
+        try:
+            self._store.send_ops(list(marks.values()))
+        except StoreError:
+            return plans  # each create is marked when it goes out, as without this
+        self._unsent.update(marks)
+        return plans
+
+    def _unmark(self, claim: RecordClaim, s: Settlement) -> Settlement:
+        st = claim.state
+        key = create_key(st.location_id, st.kind, st.talknotes_id)
+        if key not in self._unsent:
+            return s
+        self._unsent.discard(key)
+        return replace(s, ops_unsent=(key,))
 
     def _settler(self) -> Settler:
         return Settler(self._store, self.decider, self._metrics, clock=self._clock)
@@ -149,10 +194,15 @@ class Executor:
         settler.flush()
 
     def execute(
-        self, claim: RecordClaim, lookup: BatchLookup, settler: Settler
+        self,
+        claim: RecordClaim,
+        lookup: BatchLookup,
+        settler: Settler,
+        planned: Plan | None = None,
     ) -> Settlement | Deferral | None:
-        """Plan, run and settle one record (`settler` commits it, with others of the batch);
-        a Deferral when it waits (leased) for a slot, None when the lease was lost."""
+        """Plan (unless `planned` still holds), run and settle one record (`settler` commits
+        it, with others of the batch); a Deferral when it waits (leased) for a slot, None when
+        the lease was lost."""
         now = self._clock()
         if now > claim.lease_until - self._lease_margin:
             # Too little lease left for a call: another worker may take the record before the
@@ -160,13 +210,15 @@ class Executor:
             if now >= claim.lease_until:
                 return None
             s = Settlement("reschedule", "lease nearly over before it ran", due_at=now)
-            settler.add(claim, s, lookup)
+            settler.add(claim, self._unmark(claim, s), lookup)
             settler.flush()
             return s
         warnings: tuple[str, ...] = ()
         run = _Run(settler)
         try:
-            plan = self._planner(claim.state, lookup, self._mapping)
+            plan = planned
+            if plan is None or lookup.touched(claim.state):
+                plan = self._planner(claim.state, lookup, self._mapping)
             warnings = plan.warnings
             settlement = self._apply(plan, claim, lookup, run)
         except Exception as exc:  # every failure becomes an outcome; nothing loops
@@ -186,6 +238,7 @@ class Executor:
                 )
             # What the calls before the failure achieved (a link, a finished create) stands.
             settlement = replace(settlement, links=tuple(run.links), ops_done=tuple(run.ops_done))
+        settlement = self._unmark(claim, settlement)
         settler.add(claim, settlement, lookup)
         return settlement
 
@@ -260,6 +313,8 @@ class Executor:
         if key is None:
             return self._send_known(call, location, run)
         op = lookup.op(key)
+        if op is not None and op.state == "sent" and key in self._unsent:
+            op = None  # marked ahead here and never sent: there is nothing to read back
         original = _first_body(call, op.request_body) if op is not None else None
         if op is not None and op.state == "succeeded" and op.highlevel_id:
             run.link(call, op.highlevel_id)
@@ -299,12 +354,12 @@ class Executor:
             wait = self._limiter.try_acquire(location)
             if wait > 0:
                 raise RescheduleNeeded(wait)
-        self._store.send_op(
-            key,
-            inbox_id=claim.events[0].inbox_id if claim.events else None,
-            operation_id=call.operation_id,
-            body=None if call.body is None else _stored_form(call.body),
-        )
+        if key in self._unsent:
+            self._unsent.discard(key)  # from here on the mark may be a send
+        else:
+            inbox_id = claim.events[0].inbox_id if claim.events else None
+            body = None if call.body is None else _stored_form(call.body)
+            self._store.send_ops([OpMark(key, call.operation_id, inbox_id, body)])
         try:
             response = self._send(
                 location, call.operation_id, call.params, call.body, run, paced=True

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tnhl.store import Link, OutboundOp, RecordClaim, SqlStore
+from tnhl.store import Link, OutboundOp, RecordClaim, RecordState, SqlStore
 from tnhl.sync._plan_types import create_key
 
 __all__ = ["BatchLookup"]
@@ -24,6 +24,7 @@ class BatchLookup:
         self._tn: dict[tuple[str, str], str | None] = {}
         self._deleted: dict[tuple[str, str], bool] = {}
         self._ops: dict[str, OutboundOp | None] = {}
+        self._learnt: set[tuple[str, str]] = set()
 
     def prime(self, claims: Sequence[RecordClaim]) -> None:
         """Read what these records' plans will ask, in one go (three queries, not ~4 each)."""
@@ -46,6 +47,17 @@ class BatchLookup:
             return self._store.get_op(key)
         return self._ops.pop(key)
 
+    def op_absent(self, key: str) -> bool:
+        """Known (read when the batch began) to have no outbound op yet."""
+        return key in self._ops and self._ops[key] is None
+
+    def touched(self, state: RecordState) -> bool:
+        """Something was learnt about this record or its contact since the batch began."""
+        return (state.kind, state.talknotes_id) in self._learnt or (
+            "contact",
+            state.contact_id,
+        ) in self._learnt
+
     def highlevel_id(self, kind: str, talknotes_id: str) -> str | None:
         key = (kind, talknotes_id)
         if key not in self._hl:
@@ -66,8 +78,10 @@ class BatchLookup:
         return self._deleted[key]
 
     def learn(self, link: Link) -> None:
+        self._learnt.add((link.kind, link.talknotes_id))
         self._hl[(link.kind, link.talknotes_id)] = link.highlevel_id
         self._tn[(link.kind, link.highlevel_id)] = link.talknotes_id
 
     def learn_deleted(self, kind: str, talknotes_id: str) -> None:
+        self._learnt.add((kind, talknotes_id))
         self._deleted[(kind, talknotes_id)] = True
