@@ -12,6 +12,7 @@ same thing in every process sharing the state.
 
 from __future__ import annotations
 
+import bisect
 import json
 import sqlite3
 import threading
@@ -78,8 +79,8 @@ class KeyState:
     def rolled(self, now: float, policy: Policy) -> KeyState:
         """This state with expired sends dropped and the daily counter reset on a new day."""
         _, window, _ = self.limits(policy)
-        sends = tuple(t for t in self.sends if t > now - window)
-        state = self if sends == self.sends else replace(self, sends=sends)
+        expired = bisect.bisect_right(self.sends, now - window)  # the log is ascending
+        state = replace(self, sends=self.sends[expired:]) if expired else self
         today = day_of(now)
         if state.day != today:
             state = replace(state, day=today, daily_used=0)

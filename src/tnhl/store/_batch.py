@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tnhl.store import _records
+from tnhl.store._bulk import insert_rows, keyed, one_of
 from tnhl.store._errors import InvalidRecordError
 from tnhl.store._models import BatchRead, OpMark, RecordState
 from tnhl.store._schema import id_map, outbound_ops, records
@@ -25,40 +26,44 @@ def get_record(conn: sa.Connection, location_id: str, record_key: str) -> Record
     return None if r is None else record_state(r)
 
 
-def send_ops(conn: sa.Connection, marks: Sequence[OpMark], *, now: float, insert: Any) -> None:
+def _resend(stmt: Any) -> Any:
+    return stmt.on_conflict_do_update(
+        index_elements=["key"],
+        set_={
+            "state": "sent",
+            "attempts": outbound_ops.c.attempts + 1,
+            "updated_at": stmt.excluded.updated_at,
+        },
+        where=outbound_ops.c.state != "succeeded",
+    )
+
+
+_RESEND = ("resend", _resend)
+
+
+def send_ops(conn: sa.Connection, marks: Sequence[OpMark], *, now: float) -> None:
     """Mark the creates under these keys sent (inserting each on its first try), before they
     go out. One statement. A first body is kept: a create re-planned later with newer content
     is looked for by either body when its outcome is unknown. A succeeded create stays
     succeeded, and asking to send it again is refused (nothing is marked)."""
     for m in marks:
         _records.check_op(m.key, m.operation_id)
-    stmt = insert(outbound_ops).values(
-        [
-            {
-                "key": m.key,
-                "inbox_id": m.inbox_id,
-                "operation_id": m.operation_id,
-                "state": "sent",
-                "request_body": m.body,
-                "attempts": 1,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for m in marks
-        ]
-    )
-    done = conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["key"],
-            set_={
-                "state": "sent",
-                "attempts": outbound_ops.c.attempts + 1,
-                "updated_at": now,
-            },
-            where=outbound_ops.c.state != "succeeded",
-        ).returning(outbound_ops.c.key)
-    ).scalars()
-    refused = sorted({m.key for m in marks} - set(done))
+    rows = [
+        {
+            "key": m.key,
+            "inbox_id": m.inbox_id,
+            "operation_id": m.operation_id,
+            "state": "sent",
+            "request_body": m.body,
+            "attempts": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for m in {m.key: m for m in reversed(marks)}.values()  # one row per key, the first
+    ]
+    marked = insert_rows(conn, outbound_ops, rows, returning=("key",), on_conflict=_RESEND)
+    done = {r.key for r in marked}
+    refused = sorted({m.key for m in marks} - done)
     if refused:
         # Sending a succeeded create again is exactly the duplicate the table prevents.
         raise InvalidRecordError(
@@ -80,7 +85,7 @@ def read_batch(
         for kind, tn, hl in conn.execute(
             sa.select(id_map.c.kind, id_map.c.talknotes_id, id_map.c.highlevel_id).where(
                 id_map.c.location_id == location_id,
-                sa.tuple_(id_map.c.kind, id_map.c.talknotes_id).in_(pairs),
+                keyed(conn, id_map.c.kind, id_map.c.talknotes_id, pairs),
             )
         ).all():
             links[(kind, tn)] = hl
@@ -88,7 +93,7 @@ def read_batch(
         for kind, tn in conn.execute(
             sa.select(records.c.kind, records.c.talknotes_id).where(
                 records.c.location_id == location_id,
-                records.c.record_key.in_(keys),
+                one_of(conn, records.c.record_key, keys),
                 records.c.deleted_at.is_not(None),
             )
         ).all():
@@ -96,7 +101,7 @@ def read_batch(
     ops = {}
     if op_keys:
         for r in conn.execute(
-            sa.select(outbound_ops).where(outbound_ops.c.key.in_(sorted(set(op_keys))))
+            sa.select(outbound_ops).where(one_of(conn, outbound_ops.c.key, op_keys))
         ).all():
             op = _records.op_from_row(r)
             ops[op.key] = op

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
-__all__ = ["BulkUpdate", "insert_new", "keyed"]
+__all__ = ["BulkUpdate", "insert_rows", "keyed", "one_of"]
 
 Column = Callable[[str], Any]
 
@@ -44,54 +44,63 @@ class BulkUpdate:
             conn.execute(self._per_row, list(rows))
 
 
+def one_of(conn: sa.Connection, col: Any, values: Iterable[Any]) -> Any:
+    """`col IN (values)`; on PostgreSQL `col = ANY(?)` with the values as one array
+    parameter: one query text whatever their number, so neither SQLAlchemy nor psycopg
+    converts a new one per call."""
+    wanted = sorted(set(values))
+    if conn.dialect.name == "postgresql":
+        return col == sa.any_(sa.literal(wanted, ARRAY(col.type)))
+    return col.in_(wanted)
+
+
 def keyed(
     conn: sa.Connection, location_col: Any, key_col: Any, keys: Iterable[tuple[str, str]]
 ) -> Any:
     """`(location, key) IN keys` written per location as `location = ? AND key IN (...)`:
-    SQLite uses no index for a row-value IN list (a full scan per claim at 300k records). On
-    PostgreSQL the keys are one array parameter (`= ANY(?)`): one query text whatever their
-    number, so neither SQLAlchemy nor psycopg converts a new one per call."""
+    SQLite uses no index for a row-value IN list (a full scan per claim at 300k records)."""
     by_loc: dict[str, set[str]] = {}
     for loc, key in keys:
         by_loc.setdefault(loc, set()).add(key)
-    pg = conn.dialect.name == "postgresql"
     return sa.or_(
         *(
-            sa.and_(
-                location_col == loc,
-                key_col == sa.any_(sa.literal(sorted(ks), ARRAY(sa.String())))
-                if pg
-                else key_col.in_(sorted(ks)),
-            )
+            sa.and_(location_col == loc, one_of(conn, key_col, ks))
             for loc, ks in sorted(by_loc.items())
         )
     )
 
 
-_INSERT_NEW: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
+_INSERTS: dict[tuple[str, tuple[str, ...], tuple[str, ...], str], Any] = {}
 
 
-def insert_new(
+def _ignore(stmt: Any) -> Any:
+    return stmt.on_conflict_do_nothing()
+
+
+def insert_rows(
     conn: sa.Connection,
     table: sa.Table,
     rows: Sequence[Mapping[str, Any]],
+    *,
     returning: Sequence[str] = (),
+    on_conflict: tuple[str, Callable[[Any], Any]] = ("ignore", _ignore),
 ) -> list[sa.Row[Any]]:
-    """INSERT the rows that conflict with no unique key (the others are left alone); returns
-    the `returning` columns of those inserted. On PostgreSQL ONE statement over `unnest()` of
-    one array per column: a multi-row VALUES of 500 rows has 6,000 parameters, and its text,
-    new for every row count, is converted afresh by SQLAlchemy and psycopg."""
+    """INSERT rows; `on_conflict` (a name, and what it adds to the INSERT) says what happens
+    to a row that conflicts with a unique key: by default it is left alone. Returns the
+    `returning` columns of the rows written. On PostgreSQL ONE statement over `unnest()` of one
+    array per column: a multi-row VALUES of 500 rows has 6,000 parameters, and its text, new
+    for every row count, is converted afresh by SQLAlchemy and psycopg."""
     if not rows:
         return []
     names = tuple(rows[0])
     want = [table.c[n] for n in returning]
     stmt: Any
     if conn.dialect.name != "postgresql":
-        stmt = sqlite.insert(table).values(list(rows)).on_conflict_do_nothing()
+        stmt = on_conflict[1](sqlite.insert(table).values(list(rows)))
         result = conn.execute(stmt.returning(*want) if want else stmt)
         return list(result.all()) if want else []
-    key = (table.name, names, tuple(returning))
-    stmt = _INSERT_NEW.get(key)
+    key = (table.name, names, tuple(returning), on_conflict[0])
+    stmt = _INSERTS.get(key)
     if stmt is None:
         cols = [table.c[n] for n in names]
         source = (
@@ -99,11 +108,10 @@ def insert_new(
             .table_valued(*(sa.column(c.name, c.type) for c in cols))
             .render_derived(name="v")
         )
-        stmt = (
-            postgresql.insert(table)
-            .from_select(list(names), sa.select(*(source.c[n] for n in names)))
-            .on_conflict_do_nothing()
+        stmt = postgresql.insert(table).from_select(
+            list(names), sa.select(*(source.c[n] for n in names))
         )
-        stmt = _INSERT_NEW[key] = stmt.returning(*want) if want else stmt
+        stmt = on_conflict[1](stmt)
+        stmt = _INSERTS[key] = stmt.returning(*want) if want else stmt
     result = conn.execute(stmt, {n: [r[n] for r in rows] for n in names})
     return list(result.all()) if want else []

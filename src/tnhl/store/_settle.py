@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tnhl.store import _records
-from tnhl.store._bulk import BulkUpdate, insert_new, keyed
+from tnhl.store._bulk import BulkUpdate, insert_rows, keyed
 from tnhl.store._errors import LeaseLostError
 from tnhl.store._models import Link, RecordClaim, RecordStatus, Settlement
 from tnhl.store._schema import dead_letters, id_map, inbox, outbound_ops, records
@@ -307,7 +307,7 @@ def _links(conn: sa.Connection, items: Sequence[Item], now: float) -> None:
         }
         for (loc, kind, tn), link in sorted(wanted.items())
     ]
-    inserted = insert_new(conn, id_map, rows, returning=("location_id", "kind", "talknotes_id"))
+    inserted = insert_rows(conn, id_map, rows, returning=("location_id", "kind", "talknotes_id"))
     added = {(r.location_id, r.kind, r.talknotes_id) for r in inserted}
     for (loc, kind, tn), link in sorted(wanted.items()):
         if (loc, kind, tn) not in added:

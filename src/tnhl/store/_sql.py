@@ -204,7 +204,7 @@ class SqlStore:
             return
         # Several in a transaction: one refused (succeeded) key must leave all unmarked.
         with self._one_statement() if len(marks) == 1 else self._write() as conn:
-            _batch.send_ops(conn, marks, now=self._clock(), insert=self._insert)
+            _batch.send_ops(conn, marks, now=self._clock())
 
     def replay_dead(
         self,

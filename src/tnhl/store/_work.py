@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tnhl.store._bulk import BulkUpdate, insert_new, keyed
+from tnhl.store._bulk import BulkUpdate, insert_rows, keyed
 from tnhl.store._inbox import row
 from tnhl.store._models import (
     Delta,
@@ -134,7 +134,7 @@ def _fold(conn: sa.Connection, rows: list[InboxRow], fold: Folder, now: float, p
     keys = sorted(groups)
     if pg:
         # Sorted inserts and locks: two folders touching the same records never deadlock.
-        insert_new(conn, records, [_new_row(loc, groups[(loc, key)][0], now) for loc, key in keys])
+        insert_rows(conn, records, [_new_row(loc, groups[(loc, key)][0], now) for loc, key in keys])
     q = sa.select(records).where(keyed(conn, records.c.location_id, records.c.record_key, keys))
     if pg:
         q = q.order_by(records.c.location_id, records.c.record_key).with_for_update()
