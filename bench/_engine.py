@@ -100,6 +100,12 @@ def settings_for(
     return load_settings(**values)
 
 
+# How often the harness polls for the end. The figure is the newest `done_at` minus the start,
+# so polling later changes nothing measured; polling often costs the measured run CPU (on
+# PostgreSQL a 3 ms count every 20 ms).
+POLL = 0.1
+
+
 def settled_events(engine: sa.Engine) -> tuple[int, float | None]:
     """(settled events, newest done_at) in the store."""
     with engine.connect() as conn:
@@ -158,7 +164,7 @@ def engine_phases(
             while (done := settled_events(service.store.engine))[0] < total:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"engine settled {done[0]} of {total} events")
-                time.sleep(0.02)
+                time.sleep(POLL)
             service.pool.stop()
             sa.event.remove(service.store.engine, "commit", on_commit)
             sa.event.remove(service.store.engine, "before_execute", on_statement)
@@ -339,7 +345,7 @@ def _rate(events: int, seconds: float) -> float:
     return round(events / seconds, 1) if seconds > 0 else float("nan")
 
 
-def run(people: int = 250) -> dict[str, Any]:
+def run(people: int = 250, rounds: int = 3) -> dict[str, Any]:
     creates, changes = two_phase(people)
     phases = [creates, changes]
     n = len(creates) + len(changes)
@@ -363,13 +369,27 @@ def run(people: int = 250) -> dict[str, Any]:
         baseline_calls=dict(sorted(base_calls.items())),
         same_calls=eng_calls == base_calls,
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        fake = FakeHighLevel()
-        only = engine_phases(phases, Path(tmp), client_call=fake)
-    only_s = sum(only["seconds"])
+    # Engine only, SQLite and PostgreSQL alternated, three rounds each (the phases take under
+    # a second each: one round is too noisy on this machine); medians are reported.
+    only_runs: list[tuple[float, dict[str, Any], FakeHighLevel]] = []
+    pg_runs: list[float] = []
+    pg_dead = 0
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            fake = FakeHighLevel()
+            only = engine_phases(phases, Path(tmp), client_call=fake)
+        only_runs.append((sum(only["seconds"]), only, fake))
+        with postgres_database() as url, tempfile.TemporaryDirectory() as tmp:
+            if url is None:
+                continue
+            pg = engine_phases(phases, Path(tmp), database_url=url, client_call=FakeHighLevel())
+        pg_runs.append(sum(pg["seconds"]))
+        pg_dead = max(pg_dead, pg["dead"])
+    only_s, only, fake = sorted(only_runs, key=lambda r: r[0])[len(only_runs) // 2]
     writes = only["write_transactions"]
     out.update(
         engine_only_events_per_s=_rate(n, only_s),
+        engine_only_rounds_s=[round(r[0], 3) for r in only_runs],
         goal_engine_only_events_per_s=1000,
         engine_only_dead=only["dead"],
         engine_only_calls=dict(sorted(fake.calls.items())),
@@ -378,18 +398,16 @@ def run(people: int = 250) -> dict[str, Any]:
         write_transactions_per_change=round(writes[1] / len(changes), 3),
         read_transactions_per_event=round(sum(only["read_transactions"]) / n, 3),
     )
-    with postgres_database() as url:
-        if url is None:
-            out["postgres_skipped"] = "PostgreSQL is not reachable on 127.0.0.1:5432"
-            print(f"  postgres: skipped ({out['postgres_skipped']})")
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                pg = engine_phases(phases, Path(tmp), database_url=url, client_call=FakeHighLevel())
-            pg_s = sum(pg["seconds"])
-            out.update(
-                postgres_engine_only_events_per_s=_rate(n, pg_s),
-                postgres_dead=pg["dead"],
-                postgres_over_sqlite=round(only_s / pg_s, 3),
-                goal_postgres_over_sqlite=0.8,
-            )
+    if not pg_runs:
+        out["postgres_skipped"] = "PostgreSQL is not reachable on 127.0.0.1:5432"
+        print(f"  postgres: skipped ({out['postgres_skipped']})")
+    else:
+        pg_s = sorted(pg_runs)[len(pg_runs) // 2]
+        out.update(
+            postgres_engine_only_events_per_s=_rate(n, pg_s),
+            postgres_rounds_s=[round(r, 3) for r in pg_runs],
+            postgres_dead=pg_dead,
+            postgres_over_sqlite=round(only_s / pg_s, 3),
+            goal_postgres_over_sqlite=0.8,
+        )
     return out

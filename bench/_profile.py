@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bench._engine import (
     LOCATION,
+    POLL,
     FakeHighLevel,
     postgres_database,
     settings_for,
@@ -45,7 +46,7 @@ def engine_only(people: int, database_url: str | None = None) -> float:
 
                 def watch(service: Service = service, total: int = total) -> None:
                     while settled_events(service.store.engine)[0] < total:
-                        time.sleep(0.02)
+                        time.sleep(POLL)
                     service.pool.stop()
 
                 watcher = threading.Thread(target=watch)
