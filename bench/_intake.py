@@ -23,8 +23,7 @@ from starlette.routing import Route
 
 from bench._load import post_all
 from tnhl.simulator._serve import serve_in_thread
-from tnhl.store import open_store
-from tnhl.sync._inbox import FastInbox
+from tnhl.store import FastInbox, open_store
 from tnhl.talknotes import generate_secret
 from tnhl.talknotes._generator import generate, signed_requests
 from tnhl.webhooks import create_intake_app

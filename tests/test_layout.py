@@ -136,13 +136,7 @@ def test_checker_allows_permitted_imports(tmp_path: Path) -> None:
 
 # Private modules of another package that are still imported, each with its reason. Anything
 # new here is a design decision to write down, not a shortcut.
-KNOWN_PRIVATE = {
-    # intake's group-commit inbox writer (sync/_inbox.py) writes the store's table directly;
-    # moving it into the store needs the intake's error protocol reworked (issue 7, left over).
-    ("sync", "tnhl.store._engine"),
-    ("sync", "tnhl.store._inbox"),
-    ("sync", "tnhl.store._schema"),
-}
+KNOWN_PRIVATE: set[tuple[str, str]] = set()
 
 
 def private_imports(root: Path) -> list[str]:

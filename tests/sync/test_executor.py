@@ -665,7 +665,8 @@ def test_a_create_marked_ahead_then_held_for_a_slot_is_sent_once_with_no_read_ba
     [(held, wait)] = limited.run(env.claim())
     assert wait == 5.0
     op = env.store.get_op(f"{env.loc}:create-task:t1")
-    assert op is not None and op.state == "sent"
+    assert op is not None
+    assert op.state == "sent"
     assert env.client.sent[2:] == []
     env.clock.advance(5)
     assert limited.run([held]) == []

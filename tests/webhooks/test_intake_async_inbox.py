@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import datetime
+from typing import Any
 
 import httpx
+import pytest
 from intake_inboxes import MemoryInbox
 
 from tnhl.talknotes import generate_secret, sign
@@ -103,3 +106,35 @@ async def test_add_async_unavailable_is_503_and_nothing_stored() -> None:
     assert response.status_code == 503
     assert "retry-after" in response.headers
     assert inbox.rows() == []
+
+
+class _Busy(Exception):
+    """An inbox's own "cannot persist now" error (as the store's StoreUnavailableError is)."""
+
+
+class BusyInbox(MemoryInbox):
+    def add(self, *args: Any, **kwargs: Any) -> bool:
+        raise _Busy("store busy")
+
+
+async def test_an_inbox_error_named_unavailable_is_a_503_logged_as_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An error type passed as `unavailable` answers 503 with Retry-After and is logged as a
+    warning (a transient state), not as an unexpected failure with its traceback."""
+    caplog.set_level(logging.INFO, logger="tnhl.webhooks.intake")
+    app = create_intake_app(
+        inbox=BusyInbox(),
+        talknotes_secret=SECRET,
+        location_id="loc",
+        clock=lambda: NOW,
+        unavailable=(_Busy,),
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://i") as c:
+        response = await _post(c, 4)
+    assert response.status_code == 503
+    assert "retry-after" in response.headers
+    [record] = [r for r in caplog.records if "m4" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert record.exc_info is None

@@ -14,6 +14,7 @@ from tnhl.store._errors import (
     StoreError,
     StoreUnavailableError,
 )
+from tnhl.store._fast_inbox import FastInbox
 from tnhl.store._migrate import current_revision, head_revision, upgrade_to_head
 from tnhl.store._models import (
     BatchRead,
@@ -45,6 +46,7 @@ __all__ = [
     "Delta",
     "EventState",
     "EventVerdict",
+    "FastInbox",
     "Folder",
     "InboundEvent",
     "InboxRow",

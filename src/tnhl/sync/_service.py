@@ -34,12 +34,11 @@ from tnhl.highlevel import (
     SqliteLimiterState,
 )
 from tnhl.mapping import MappingConfig, load_mapping
-from tnhl.store import SqlStore
+from tnhl.store import FastInbox, SqlStore, StoreUnavailableError
 from tnhl.sync._admin import limiter_path, open_settings_store, write_limiter_snapshot
 from tnhl.sync._delta import door_check
 from tnhl.sync._errors import SettingsError
 from tnhl.sync._executor import Executor
-from tnhl.sync._inbox import FastInbox
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._outcome import Decider
 from tnhl.sync._pacing import PacedLimiter
@@ -201,7 +200,7 @@ class Service:
         inbox: FastInbox | None = None
         if secret is not None:
             # SQLite: insert inline on the event loop (cheaper than a thread hop); a network
-            # database: offload to threads and group-commit (see _inbox.py).
+            # database: offload to threads and group-commit (see store/_fast_inbox.py).
             inline = store.engine.dialect.name == "sqlite"
             inbox = FastInbox(
                 store, inline=inline, on_duplicate=on_duplicate, write_lock=store.write_lock
@@ -213,6 +212,7 @@ class Service:
                 on_stored=on_stored,
                 check=door_check(mapping),
                 offload=not inline,
+                unavailable=(StoreUnavailableError,),
             )
             routes.append(Mount("/", app=intake_app))
         app = Starlette(routes=routes)

@@ -71,7 +71,8 @@ class InboxWriter(Protocol):
     """Where intake persists events. The engine adapts the store to it.
 
     `add` returns False when (source, event_id) is already stored (a duplicate delivery) and
-    raises `InboxUnavailable` when it cannot persist. It must be durable when it returns. A
+    raises `InboxUnavailable` (or an error type given to `create_intake_app` as `unavailable`)
+    when it cannot persist. It must be durable when it returns. A
     `ValueError` (such as the store's `InvalidRecordError`) means the event can never be stored:
     intake refuses it (422 / 400) rather than ask the sender to retry it.
     """
@@ -152,8 +153,10 @@ class _Intake:
         offload: bool,
         retry_after: int,
         max_body_bytes: int,
+        unavailable: tuple[type[Exception], ...],
     ) -> None:
         self.inbox = inbox
+        self.unavailable: tuple[type[Exception], ...] = (InboxUnavailable, *unavailable)
         self.talknotes = talknotes
         self.highlevel = highlevel
         self.location_id = location_id
@@ -205,7 +208,7 @@ class _Intake:
                 stored = self.inbox.add(
                     source, event_id, event_type, location, key, text, received_at
                 )
-        except InboxUnavailable as exc:
+        except self.unavailable as exc:
             _log.warning("inbox unavailable for %s event %s: %s", source, event_id, exc)
             return None
         except ValueError as exc:
@@ -342,6 +345,7 @@ def create_intake_app(
     offload: bool = False,
     retry_after: int = 30,
     max_body_bytes: int = MAX_BODY_BYTES,
+    unavailable: tuple[type[Exception], ...] = (),
 ) -> Starlette:
     """The ASGI app serving `POST /webhooks/talknotes`, `POST /webhooks/highlevel`,
     `GET /openapi.json` (the TalkNotes contract) and `GET /healthz`.
@@ -354,7 +358,8 @@ def create_intake_app(
     (and that is what a bare Starlette + SQLite app does); an inbox with `add_async`
     (`AsyncInboxWriter`) is awaited instead, so it can group-commit. Pass `offload=True` for
     an inbox on a network database, so slow writes do not serialise requests. `retry_after` is the
-    seconds sent in Retry-After when the inbox is unavailable.
+    seconds sent in Retry-After when the inbox is unavailable: when it raises `InboxUnavailable`
+    or one of the `unavailable` exception types (its own "cannot persist now").
 
     `check` runs on each TalkNotes event that parsed (e.g. rules from the user's field
     mapping); a non-empty list of problems (`field` a dotted path such as `data.phone`) answers
@@ -372,6 +377,7 @@ def create_intake_app(
         offload=offload,
         retry_after=retry_after,
         max_body_bytes=max_body_bytes,
+        unavailable=unavailable,
     )
     return Starlette(
         routes=[

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tnhl.store import SqlStore, open_store
-from tnhl.sync._inbox import FastInbox
-from tnhl.webhooks import InboxUnavailable
+from tnhl.store import FastInbox, SqlStore, StoreUnavailableError, open_store
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
@@ -63,7 +61,7 @@ def test_group_commit_answers_each_concurrent_caller(store: SqlStore) -> None:
 
 
 def test_locked_database_is_unavailable(tmp_path: Path) -> None:
-    """A write lock held past the busy timeout makes add raise InboxUnavailable."""
+    """A write lock held past the busy timeout makes add raise StoreUnavailableError."""
     import sqlite3
 
     db = tmp_path / "locked.db"
@@ -72,7 +70,7 @@ def test_locked_database_is_unavailable(tmp_path: Path) -> None:
     holder.execute("BEGIN IMMEDIATE")
     inbox = FastInbox(s, inline=True)
     try:
-        with pytest.raises(InboxUnavailable):
+        with pytest.raises(StoreUnavailableError):
             inbox.add("talknotes", "e1", "contact.created", "loc", "c1", "{}", NOW)
     finally:
         holder.execute("ROLLBACK")
@@ -127,7 +125,8 @@ async def test_add_async_row_is_committed_before_it_returns(
 
 
 async def test_add_async_locked_store_fails_the_whole_batch(tmp_path: Path) -> None:
-    """A write lock held past the busy timeout: every caller gets InboxUnavailable, no row kept."""
+    """A write lock held past the busy timeout: every caller gets StoreUnavailableError, and
+    no row is kept."""
     import sqlite3
 
     db = tmp_path / "locked.db"
@@ -143,7 +142,7 @@ async def test_add_async_locked_store_fails_the_whole_batch(tmp_path: Path) -> N
             ),
             return_exceptions=True,
         )
-        assert all(isinstance(r, InboxUnavailable) for r in results), results
+        assert all(isinstance(r, StoreUnavailableError) for r in results), results
         holder.execute("ROLLBACK")
         assert s.stats().counts.get("received", 0) == 0
         # The inbox recovers once the lock is gone.
@@ -178,13 +177,13 @@ async def test_add_async_one_refused_row_does_not_fail_the_others(
         inbox.close()
     assert results[0] is True
     assert results[2] is True
-    assert isinstance(results[1], InboxUnavailable)
+    assert isinstance(results[1], StoreUnavailableError)
     assert store.stats().counts["received"] == 2
 
 
 async def test_foreign_write_lock_never_stalls_the_event_loop(tmp_path: Path) -> None:
     """While another process holds SQLite's write lock, the loop keeps running other work and
-    add_async ends with InboxUnavailable (a 503) instead of blocking the loop."""
+    add_async ends with StoreUnavailableError (a 503) instead of blocking the loop."""
     import sqlite3
 
     db = tmp_path / "held.db"
@@ -203,7 +202,7 @@ async def test_foreign_write_lock_never_stalls_the_event_loop(tmp_path: Path) ->
 
     task = asyncio.ensure_future(ticker())
     try:
-        with pytest.raises(InboxUnavailable):
+        with pytest.raises(StoreUnavailableError):
             await inbox.add_async("talknotes", "e1", "contact.created", "loc", "c1", "{}", NOW)
         # The writer waited ~1.5 s off the loop; on the loop the ticker ran meanwhile.
         assert ticks > 20

@@ -39,11 +39,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tnhl.store import InboundEvent, SqlStore, StoreError, StoreUnavailableError
 from tnhl.store._engine import WRITE, translate_errors
+from tnhl.store._errors import StoreError, StoreUnavailableError
 from tnhl.store._inbox import validate_event
+from tnhl.store._models import InboundEvent
 from tnhl.store._schema import inbox
-from tnhl.webhooks import InboxUnavailable
+from tnhl.store._sql import SqlStore
 
 __all__ = ["FastInbox"]
 
@@ -61,7 +62,8 @@ _RAW_INSERT = (
 
 
 class FastInbox:
-    """An `InboxWriter` over the store's inbox table; call `close()` at the end."""
+    """Intake's writer of the store's inbox table (the intake's `InboxWriter` protocol, with
+    `StoreUnavailableError` for "cannot persist now"); call `close()` at the end."""
 
     def __init__(
         self,
@@ -74,7 +76,7 @@ class FastInbox:
     ) -> None:
         self._store = store
         self._inline = inline
-        # Shared with the workers' writes (see _wiring._Serialized): no busy-handler sleeps.
+        # The store's own write lock (`SqlStore.write_lock`): no busy-handler sleeps.
         self._lock = write_lock or threading.Lock()
         self._max_batch = max_batch
         self._on_duplicate = on_duplicate
@@ -152,10 +154,8 @@ class FastInbox:
                 done: Future[bool] = Future()
                 self._queue.put((event, done))
                 added = done.result(timeout=60)
-        except StoreUnavailableError as exc:
-            raise InboxUnavailable(str(exc)) from None
         except TimeoutError:
-            raise InboxUnavailable("the inbox did not answer within 60 s") from None
+            raise StoreUnavailableError("the inbox did not answer within 60 s") from None
         return self._counted(source, added)
 
     def _counted(self, source: str, added: bool) -> bool:
@@ -176,7 +176,7 @@ class FastInbox:
         """`add` for callers on an event loop, group-committed on that loop (inline SQLite).
 
         Returns once the commit holding this event's row has completed: True if stored, False
-        if (source, event_id) was already stored; `InboxUnavailable` if it could not persist
+        if (source, event_id) was already stored; `StoreUnavailableError` if it could not persist
         (then the row is not stored). Without a raw SQLite connection this is `add`.
         """
         if self._raw_path is None or not self._inline:
@@ -193,10 +193,7 @@ class FastInbox:
             waiting = self._waiting[loop] = []
             loop.call_soon(self._flush, loop)
         waiting.append((_params(event), fut))
-        try:
-            added = await fut
-        except StoreUnavailableError as exc:
-            raise InboxUnavailable(str(exc)) from None
+        added = await fut
         return self._counted(source, added)
 
     def close(self) -> None:
