@@ -52,7 +52,7 @@ _Item = tuple[InboundEvent, "Future[bool]"]
 _Params = tuple[str, str, str, str, str, str, float, float]
 _Waiting = tuple[_Params, "asyncio.Future[bool]"]
 
-# The same row SqlStore.add_inbound writes (checked by tests/sync/test_inbox.py).
+# The same row SqlStore.add_inbound writes (checked by tests/store/test_fast_inbox.py).
 _RAW_INSERT = (
     "INSERT INTO inbox (source, event_id, event_type, location_id, entity_key, body,"
     " received_at, next_attempt_at, state, attempts)"
