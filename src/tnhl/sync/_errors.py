@@ -24,8 +24,9 @@ class SettingsError(SyncError, ValueError):
     def __init__(self, field: str, problem: str) -> None:
         self.field = field
         self.problem = problem
-        env = f"TNHL_{field.upper()}"
-        super().__init__(f"setting {field} ({env}): {problem}")
+        # A connection's field (connections[acme].name) has no environment variable of its own.
+        env = f" (TNHL_{field.upper()})" if field.isidentifier() else ""
+        super().__init__(f"setting {field}{env}: {problem}")
 
 
 class RescheduleNeeded(SyncError):

@@ -108,6 +108,15 @@ class Service:
     ) -> Service:
         """Build the service (`intake=False`: workers only, for `tnhl worker`); a missing
         setting raises SettingsError naming it."""
+        if len(settings.connections) > 1:
+            # Served alone, each connection's events stay its own; two services on one store
+            # would take each other's events (the store's claims are not per connection yet).
+            raise SettingsError(
+                "connections",
+                f"{len(settings.connections)} connections are configured, and this version "
+                "serves one per process: run one `tnhl run --config FILE` per connection, "
+                "each file with its own data_dir (or database_url)",
+            )
         secret = settings.require_talknotes_secret() if intake else None
         client: HighLevelClient | None = None
         location = settings.location_id

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from tnhl.sync._connections import DEFAULT_CONNECTION, ConnectionSettings, check_connections
 from tnhl.sync._errors import SettingsError
 
 __all__ = ["Settings", "load_settings"]
@@ -68,6 +69,15 @@ class Settings(BaseSettings):
     http_timeout: float = Field(default=30.0, gt=0)
     log_json: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Sub-accounts served, each with its own credentials (see _connections). Empty: the one
+    # connection "default" made of location_id, highlevel_token, talknotes_secret, mapping_file.
+    connections: list[ConnectionSettings] = Field(default_factory=list)
+
+    @field_validator("connections")
+    @classmethod
+    def _unique_connections(cls, value: list[ConnectionSettings]) -> list[ConnectionSettings]:
+        check_connections(value)
+        return value
 
     @model_validator(mode="after")
     def _lease_outlasts_a_call(self) -> Settings:
@@ -79,6 +89,23 @@ class Settings(BaseSettings):
                 f"({3 * self.http_timeout + 2:g}): a call must end before its lease does"
             )
         return self
+
+    def connection_list(self) -> list[ConnectionSettings]:
+        """The connections served: `connections`, else "default" from the single-location
+        settings (none when no location_id is set)."""
+        if self.connections:
+            return list(self.connections)
+        if not self.location_id:
+            return []
+        return [
+            ConnectionSettings(
+                name=DEFAULT_CONNECTION,
+                location_id=self.location_id,
+                highlevel_token=self.highlevel_token,
+                talknotes_secret=self.talknotes_secret,
+                mapping_file=self.mapping_file,
+            )
+        ]
 
     @property
     def store_url(self) -> str:
@@ -191,7 +218,42 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except ValidationError as exc:
         err = exc.errors()[0]
         # The one model-level rule is about lease_seconds (see _lease_outlasts_a_call).
-        field = ".".join(str(p) for p in err["loc"]) or "lease_seconds"
+        field = _field_name(err["loc"], file_values) or "lease_seconds"
         # err["msg"] describes the problem; the input value is left out (it may be a secret).
-        raise SettingsError(field, err["msg"]) from None
-    return Settings.model_construct(**{k: getattr(loaded, k) for k in Settings.model_fields})
+        raise SettingsError(field, err["msg"].removeprefix("Value error, ")) from None
+    values = {k: getattr(loaded, k) for k in Settings.model_fields}
+    return Settings.model_construct(**_with_single_connection(values))
+
+
+_PER_CONNECTION = ("location_id", "highlevel_token", "talknotes_secret", "mapping_file")
+
+
+def _with_single_connection(values: dict[str, Any]) -> dict[str, Any]:
+    """With `connections:` the per-location settings live in its entries only; one entry is
+    served as the single-location settings were."""
+    connections: list[ConnectionSettings] = values["connections"]
+    if not connections:
+        return values
+    for name in _PER_CONNECTION:
+        if values[name] is not None:
+            raise SettingsError(
+                name,
+                "is set (by TNHL_" + name.upper() + " or the file) while `connections:` is "
+                "given: set it in each connection entry instead",
+            )
+    if len(connections) == 1:
+        [one] = connections
+        values.update({name: getattr(one, name) for name in _PER_CONNECTION})
+    return values
+
+
+def _field_name(loc: tuple[int | str, ...], file_values: dict[str, Any]) -> str:
+    """A dotted field path; a connection is named by its `name`: connections[acme].field."""
+    parts = [str(p) for p in loc]
+    if len(loc) >= 2 and loc[0] == "connections" and isinstance(loc[1], int):
+        entries = file_values.get("connections")
+        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        label = f"connections[{name}]" if isinstance(name, str) else f"connections[{loc[1]}]"
+        parts = [label, *parts[2:]]
+    return ".".join(parts)

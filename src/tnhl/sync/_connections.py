@@ -1,0 +1,92 @@
+"""Connections: one HighLevel sub-account (location) each, with its own credentials, TalkNotes
+secret, mapping and time zone, as the settings file's `connections:` list gives them.
+
+A secret may be written `env:VARNAME`, so the file holds none: it is read from that
+environment variable when the settings load, and an unset variable is an error naming the
+connection, the field and the variable (never a value).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+
+__all__ = ["DEFAULT_CONNECTION", "ConnectionSettings", "check_connections"]
+
+DEFAULT_CONNECTION = "default"
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class ConnectionSettings(BaseModel):
+    """One entry of `connections:`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    location_id: str
+    highlevel_token: SecretStr | None = None
+    talknotes_secret: SecretStr | None = None
+    mapping_file: Path | None = None
+    time_zone: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError("must be 1-64 letters, digits, '-' or '_' (it is part of a URL)")
+        return value
+
+    @field_validator("location_id")
+    @classmethod
+    def _location(cls, value: str) -> str:
+        if not value.strip() or any(c.isspace() for c in value) or len(value) > 255:
+            raise ValueError("must be a HighLevel location id (no spaces, at most 255 characters)")
+        return value
+
+    @field_validator("highlevel_token", "talknotes_secret", mode="before")
+    @classmethod
+    def _from_env(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not value.startswith("env:"):
+            return value
+        var = value.removeprefix("env:")
+        if not _ENV_VAR.fullmatch(var):
+            raise ValueError(f"env:{var} does not name an environment variable")
+        found = os.environ.get(var)
+        if not found:
+            raise ValueError(f"environment variable {var} is not set")
+        return found
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone (e.g. America/New_York)"
+            ) from None
+        return value
+
+
+def check_connections(connections: list[ConnectionSettings]) -> None:
+    """Names and locations are unique: a ValueError naming the first repeat."""
+    names: set[str] = set()
+    locations: dict[str, str] = {}
+    for c in connections:
+        if c.name in names:
+            raise ValueError(f"connection name {c.name!r} is used twice")
+        names.add(c.name)
+        if c.location_id in locations:
+            raise ValueError(
+                f"connections {locations[c.location_id]!r} and {c.name!r} have the same "
+                "location_id: one location is one connection"
+            )
+        locations[c.location_id] = c.name

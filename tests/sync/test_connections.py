@@ -1,0 +1,184 @@
+"""Connections in the settings (issue 8): the `connections:` list, `env:` secrets, the
+single-location settings as the connection "default", and every bad entry refused at load
+with the connection and field named (never a secret's value)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tnhl.sync import load_settings
+from tnhl.sync._errors import SettingsError
+from tnhl.sync._service import Service
+
+TWO = """
+connections:
+  - name: acme
+    location_id: ve9EPM428h8vShlRW1KT
+    highlevel_token: env:ACME_PIT
+    talknotes_secret: env:ACME_WHSEC
+    time_zone: America/New_York
+  - name: bolt_2
+    location_id: Ab3dEf6hIj9kLm2nOp5Q
+    highlevel_token: pit-bolt-literal
+    talknotes_secret: whsec_Ym9sdHNlY3JldA==
+    mapping_file: bolt-mapping.yaml
+"""
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LOCATION_ID", "HIGHLEVEL_TOKEN", "TALKNOTES_SECRET", "MAPPING_FILE", "CONFIG"):
+        monkeypatch.delenv(f"TNHL_{name}", raising=False)
+    monkeypatch.setenv("ACME_PIT", "pit-acme-from-env")
+    monkeypatch.setenv("ACME_WHSEC", "whsec_YWNtZXNlY3JldA==")
+
+
+def _file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "tnhl.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _refused(tmp_path: Path, text: str) -> SettingsError:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_file(tmp_path, text))
+    return caught.value
+
+
+def test_two_connections_load_with_their_secrets_read_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    """Each entry keeps its own location, credentials, mapping and zone; `env:ACME_PIT` is
+    replaced by that variable's value."""
+    settings = load_settings(_file(tmp_path, TWO))
+    acme, bolt = settings.connection_list()
+    assert (acme.name, acme.location_id, acme.time_zone) == (
+        "acme",
+        "ve9EPM428h8vShlRW1KT",
+        "America/New_York",
+    )
+    assert acme.highlevel_token is not None
+    assert acme.highlevel_token.get_secret_value() == "pit-acme-from-env"
+    assert acme.talknotes_secret is not None
+    assert acme.talknotes_secret.get_secret_value() == "whsec_YWNtZXNlY3JldA=="
+    assert (bolt.name, bolt.location_id, bolt.mapping_file) == (
+        "bolt_2",
+        "Ab3dEf6hIj9kLm2nOp5Q",
+        Path("bolt-mapping.yaml"),
+    )
+    assert bolt.highlevel_token is not None
+    assert bolt.highlevel_token.get_secret_value() == "pit-bolt-literal"
+    assert "pit-acme-from-env" not in repr(settings)
+
+
+def test_the_single_location_environment_is_the_connection_named_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TNHL_LOCATION_ID, TNHL_HIGHLEVEL_TOKEN and TNHL_TALKNOTES_SECRET, as today, are one
+    connection "default"; without a location there is no connection."""
+    assert load_settings().connection_list() == []
+    monkeypatch.setenv("TNHL_LOCATION_ID", "loc-env-1")
+    monkeypatch.setenv("TNHL_HIGHLEVEL_TOKEN", "pit-env")
+    monkeypatch.setenv("TNHL_TALKNOTES_SECRET", "whsec_ZW52")
+    [default] = load_settings().connection_list()
+    assert (default.name, default.location_id) == ("default", "loc-env-1")
+    assert default.highlevel_token is not None
+    assert default.highlevel_token.get_secret_value() == "pit-env"
+
+
+def test_one_connection_entry_is_served_as_the_single_location_settings(
+    tmp_path: Path,
+) -> None:
+    """A file with one entry sets location_id, highlevel_token and talknotes_secret from it,
+    so everything that reads those works unchanged."""
+    text = TWO.split("  - name: bolt_2")[0]
+    settings = load_settings(_file(tmp_path, text))
+    assert settings.location_id == "ve9EPM428h8vShlRW1KT"
+    assert settings.highlevel_token is not None
+    assert settings.highlevel_token.get_secret_value() == "pit-acme-from-env"
+    assert settings.talknotes_secret is not None
+    assert settings.talknotes_secret.get_secret_value() == "whsec_YWNtZXNlY3JldA=="
+    assert [c.name for c in settings.connection_list()] == ["acme"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "problem"),
+    [
+        (
+            "name: ac me\n    location_id: L1",
+            "connections[ac me].name",
+            "must be 1-64 letters, digits, '-' or '_' (it is part of a URL)",
+        ),
+        (
+            "name: acme\n    location_id: L1\n    highlevel_token: env:NOT_SET_ANYWHERE",
+            "connections[acme].highlevel_token",
+            "environment variable NOT_SET_ANYWHERE is not set",
+        ),
+        (
+            "name: acme\n    location_id: L1\n    talknotes_secret: env:9bad",
+            "connections[acme].talknotes_secret",
+            "env:9bad does not name an environment variable",
+        ),
+        (
+            "name: acme\n    location_id: L1\n    time_zone: Mars/Olympus",
+            "connections[acme].time_zone",
+            "'Mars/Olympus' is not an IANA time zone (e.g. America/New_York)",
+        ),
+        (
+            "name: acme\n    location_id: L1\n    colour: blue",
+            "connections[acme].colour",
+            "Extra inputs are not permitted",
+        ),
+        ("name: acme", "connections[acme].location_id", "Field required"),
+        (
+            "name: acme\n    location_id: 'has space'",
+            "connections[acme].location_id",
+            "must be a HighLevel location id (no spaces, at most 255 characters)",
+        ),
+    ],
+)
+def test_a_bad_entry_is_refused_naming_the_connection_and_the_field(
+    tmp_path: Path, entry: str, field: str, problem: str
+) -> None:
+    """Each problem is a SettingsError whose field is connections[NAME].FIELD."""
+    err = _refused(tmp_path, f"connections:\n  - {entry}\n")
+    assert (err.field, err.problem) == (field, problem)
+    assert str(err) == f"setting {field}: {problem}"
+
+
+def test_repeated_names_or_locations_are_refused(tmp_path: Path) -> None:
+    """Two entries with one name, or with one location_id, are refused naming both."""
+    same_name = "connections:\n  - {name: a, location_id: L1}\n  - {name: a, location_id: L2}\n"
+    err = _refused(tmp_path, same_name)
+    assert (err.field, err.problem) == ("connections", "connection name 'a' is used twice")
+    same_loc = "connections:\n  - {name: a, location_id: L1}\n  - {name: b, location_id: L1}\n"
+    err = _refused(tmp_path, same_loc)
+    assert (err.field, err.problem) == (
+        "connections",
+        "connections 'a' and 'b' have the same location_id: one location is one connection",
+    )
+
+
+def test_single_location_settings_beside_connections_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TNHL_LOCATION_ID set while the file lists connections is ambiguous: refused, naming it,
+    and the secret it would have come with is not in the message."""
+    monkeypatch.setenv("TNHL_LOCATION_ID", "loc-env-1")
+    err = _refused(tmp_path, TWO)
+    assert err.field == "location_id"
+    assert "set it in each connection entry instead" in err.problem
+    assert "pit-acme-from-env" not in str(err)
+
+
+def test_the_service_refuses_several_connections_in_one_process(tmp_path: Path) -> None:
+    """Until one process serves several connections, `tnhl run` with two says so and how to
+    run them instead, rather than serve one and drop the other."""
+    settings = load_settings(_file(tmp_path, TWO), data_dir=tmp_path / "data")
+    with pytest.raises(SettingsError) as caught:
+        Service.from_settings(settings)
+    assert caught.value.field == "connections"
+    assert caught.value.problem.startswith("2 connections are configured")
+    assert not (tmp_path / "data").exists()
