@@ -945,3 +945,36 @@ def test_stats_count_states_leases_waiting_and_warnings(store: SqlStore) -> None
     assert (s.leased, s.waiting_records, s.events_with_warnings, s.dead_letters) == (1, 1, 1, 0)
     assert s.oldest_unfinished_age == 90.0
     assert store.get_event(1).warnings == '["phone dropped"]'
+
+
+# connections -------------------------------------------------------------------------------
+
+
+def test_a_claim_for_some_locations_never_folds_or_leases_another_locations_work(
+    store: SqlStore,
+) -> None:
+    """A worker serving location A folds and claims A's events only: B's event stays received
+    and B's record is never handed out (its credentials are another process's)."""
+    add(store, change(1, "a1", loc="A"), change(2, "b1", loc="B"))
+    got = claim(store, limit=10, locations=["A"])
+    assert [(c.state.location_id, c.state.record_key) for c in got] == [("A", "contact:a1")]
+    assert event_state(store, 2) == ("received", None, None, None)
+    assert [c.state.location_id for c in claim(store, "w2", limit=10, locations=["B"])] == ["B"]
+
+
+def test_a_burst_on_one_location_does_not_fill_the_claim_while_another_waits(
+    store: SqlStore, clock: FakeClock
+) -> None:
+    """30 older records of A and 2 newer of B, limit 10 over [A, B]: both of B's are in the
+    first claim (A gets its share, then the room B left); alone, A fills a claim."""
+    add(store, *(change(n, f"a{n}", loc="A") for n in range(1, 31)))
+    clock.advance(5)
+    add(store, change(31, "b1", loc="B"), change(32, "b2", loc="B"))
+    clock.advance(1)
+    got = claim(store, limit=10, locations=["A", "B"])
+    by_loc = defaultdict(list)
+    for c in got:
+        by_loc[c.state.location_id].append(c.state.record_key)
+    assert sorted(by_loc["B"]) == ["contact:b1", "contact:b2"]
+    assert len(by_loc["A"]) == 8
+    assert len(claim(store, limit=10, locations=["A", "B"])) == 10

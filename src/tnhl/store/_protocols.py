@@ -45,10 +45,12 @@ class Store(Protocol):
         lease_seconds: float = 60.0,
         limit: int = 1,
         fold_limit: int = 500,
+        locations: Sequence[str] | None = None,
     ) -> list[RecordClaim]:
         """Fold up to `fold_limit` received events into their records (`fold` derives each
         event's Delta, or settles it at once), then lease up to `limit` due records, each with
-        its pending events. One transaction."""
+        its pending events. One transaction. With `locations`, only their events and records,
+        each location served in turn (a share of `limit` each, then the rest oldest first)."""
         ...
 
     def settle(

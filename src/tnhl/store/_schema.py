@@ -88,6 +88,8 @@ records = sa.Table(
         "status IN ('new', 'synced', 'waiting', 'retry', 'dead', 'deleted')", name="status"
     ),
     sa.Index(None, "due_at"),
+    # Claims serve connections (locations) in turn: each takes its due records by this index.
+    sa.Index(None, "location_id", "due_at"),
     # Children (tasks, notes) waiting for their contact are woken by contact id.
     sa.Index(None, "location_id", "contact_id"),
 )

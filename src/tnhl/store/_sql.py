@@ -161,6 +161,7 @@ class SqlStore:
         lease_seconds: float = 60.0,
         limit: int = 1,
         fold_limit: int = 500,
+        locations: Sequence[str] | None = None,
     ) -> list[RecordClaim]:
         if not worker or len(worker) > 255:
             raise InvalidRecordError("worker", "must be a non-empty name of at most 255 characters")
@@ -177,6 +178,7 @@ class SqlStore:
                 limit=limit,
                 fold=fold,
                 fold_limit=fold_limit,
+                locations=locations,
             )
 
     def settle(

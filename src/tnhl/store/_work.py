@@ -15,12 +15,12 @@ rows may simply be passed over).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from tnhl.store._bulk import BulkUpdate, insert_rows, keyed
+from tnhl.store._bulk import BulkUpdate, insert_rows, keyed, one_of
 from tnhl.store._inbox import row
 from tnhl.store._models import (
     Delta,
@@ -190,6 +190,38 @@ def _new_row(location_id: str, d: Delta, now: float) -> dict[str, Any]:
     }
 
 
+def _due(
+    conn: sa.Connection, now: float, limit: int, locations: Sequence[str] | None, pg: bool
+) -> list[RecordState]:
+    """Up to `limit` due records, oldest due first. With `locations`, fairly: first up to
+    limit/len(locations) of each location (so a burst on one cannot fill the claim while
+    another waits), then, if that leaves room, more of those that had more."""
+
+    def pick(loc: str | None, offset: int, n: int) -> list[sa.Row[Any]]:
+        q = sa.select(records).where(records.c.due_at <= now)
+        if loc is not None:
+            q = q.where(records.c.location_id == loc)
+        q = q.order_by(records.c.due_at).offset(offset).limit(n)
+        if pg:
+            q = q.with_for_update(skip_locked=True)
+        return list(conn.execute(q).all())
+
+    if locations is None:
+        return [record_state(r) for r in pick(None, 0, limit)]
+    share = -(-limit // max(1, len(locations)))
+    first = {loc: pick(loc, 0, share) for loc in sorted(set(locations))}
+    out = sorted((r for got in first.values() for r in got), key=_due_order)[:limit]
+    full = [loc for loc, got in first.items() if len(got) == share]
+    if len(out) < limit and full:
+        more = [r for loc in full for r in pick(loc, share, limit - len(out))]
+        out += sorted(more, key=_due_order)[: limit - len(out)]
+    return [record_state(r) for r in out]
+
+
+def _due_order(r: sa.Row[Any]) -> tuple[float, str, str]:
+    return (r.due_at, r.location_id, r.record_key)
+
+
 def claim(
     conn: sa.Connection,
     worker: str,
@@ -199,11 +231,15 @@ def claim(
     limit: int,
     fold: Folder,
     fold_limit: int,
+    locations: Sequence[str] | None = None,
 ) -> list[RecordClaim]:
-    """Fold up to `fold_limit` received events, then lease up to `limit` due records."""
+    """Fold up to `fold_limit` received events, then lease up to `limit` due records; only
+    of `locations` when given (the connections this worker serves), each served in turn."""
     pg = conn.dialect.name == "postgresql"
     if fold_limit > 0:
         q = sa.select(inbox).where(inbox.c.state == "received").order_by(inbox.c.id)
+        if locations is not None:
+            q = q.where(one_of(conn, inbox.c.location_id, locations))
         q = q.limit(fold_limit)
         if pg:
             q = q.with_for_update(skip_locked=True)
@@ -212,10 +248,7 @@ def claim(
             _fold(conn, received, fold, now, pg)
     if limit <= 0:
         return []
-    q = sa.select(records).where(records.c.due_at <= now).order_by(records.c.due_at).limit(limit)
-    if pg:
-        q = q.with_for_update(skip_locked=True)
-    due = [record_state(r) for r in conn.execute(q).all()]
+    due = _due(conn, now, limit, locations, pg)
     if not due:
         return []
     lease_until = now + lease_seconds
