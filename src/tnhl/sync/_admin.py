@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,23 +31,29 @@ def limiter_path(settings: Settings) -> Path:
     return settings.data_dir / "ratelimit.json"
 
 
-def write_limiter_snapshot(path: Path, limiter: RateLimiter, location: str, now: float) -> None:
-    """Write one location's limiter state (atomically: temp file + rename)."""
-    snap = limiter.snapshot(location)
-    paused = snap.paused_until if snap.paused_until and snap.paused_until > now else None
-    data = {
-        "written_at": now,
-        "locations": {
-            location: {
-                "limit": snap.limit,
-                "interval_seconds": snap.interval,
-                "used_in_window": snap.used_in_window,
-                "remaining": snap.remaining,
-                "daily_remaining": snap.daily_remaining,
-                "paused_for_seconds": round(paused - now, 3) if paused else 0.0,
-            }
-        },
-    }
+def write_limiter_snapshot(
+    path: Path,
+    limiter: RateLimiter,
+    locations: Sequence[str],
+    now: float,
+    paused: Mapping[str, str] | None = None,
+) -> None:
+    """Write each location's limiter state, and why a connection is paused (its credentials
+    refused), atomically (temp file + rename)."""
+    out: dict[str, Any] = {}
+    for location in locations:
+        snap = limiter.snapshot(location)
+        until = snap.paused_until if snap.paused_until and snap.paused_until > now else None
+        out[location] = {
+            "limit": snap.limit,
+            "interval_seconds": snap.interval,
+            "used_in_window": snap.used_in_window,
+            "remaining": snap.remaining,
+            "daily_remaining": snap.daily_remaining,
+            "paused_for_seconds": round(until - now, 3) if until else 0.0,
+            "credentials_refused": (paused or {}).get(location),
+        }
+    data = {"written_at": now, "locations": out}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data))

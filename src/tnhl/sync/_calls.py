@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from tnhl.highlevel import APIError, DuplicateContactError, OutcomeUnknownError
+from tnhl.mapping import MappingConfig
 from tnhl.store import Link, OpMark, RecordClaim, SqlStore
 from tnhl.sync._errors import RecordConflictError, RescheduleNeeded
 from tnhl.sync._lookup import BatchLookup
@@ -25,7 +26,15 @@ from tnhl.sync._planner import CLEARABLE, update_body
 from tnhl.sync._readback import CallFn, can_read_back, read_back
 from tnhl.sync._settler import Settler
 
-__all__ = ["CallRun", "Caller", "Limiter", "already_gone", "stored_form"]
+__all__ = ["CallRun", "Caller", "Limiter", "Route", "already_gone", "stored_form"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """What one connection's records run with: its HighLevel client and its field mapping."""
+
+    call: CallFn
+    mapping: MappingConfig
 
 
 class Limiter(Protocol):
@@ -82,12 +91,12 @@ class Caller:
     def __init__(
         self,
         store: SqlStore,
-        client: CallFn,
+        client_for: Callable[[str], CallFn],
         limiter: Limiter | None,
         metrics: SyncMetrics | None,
     ) -> None:
         self._store = store
-        self._client = client
+        self._client_for = client_for
         self._limiter = limiter
         self._metrics = metrics
         # Creates marked sent ahead (`Executor._mark_ahead`) that have not gone out: a mark
@@ -113,7 +122,7 @@ class Caller:
         run.settler.before_call()
         started = time.monotonic()
         try:
-            result = self._client(operation_id, params=dict(params), json=body)
+            result = self._client_for(location)(operation_id, params=dict(params), json=body)
         except Exception as exc:
             run.settler.call_took(time.monotonic() - started)
             if self._metrics is not None:

@@ -17,11 +17,12 @@ import structlog
 from tnhl.highlevel import APIError
 from tnhl.mapping import MappingConfig
 from tnhl.store import OpMark, RecordClaim, Settlement, SqlStore, StoreError
-from tnhl.sync._calls import Caller, CallRun, Limiter, already_gone, stored_form
+from tnhl.sync._calls import Caller, CallRun, Limiter, Route, already_gone, stored_form
 from tnhl.sync._errors import RescheduleNeeded
 from tnhl.sync._lookup import BatchLookup
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._outcome import Decider
+from tnhl.sync._pauses import Pauses
 from tnhl.sync._plan_types import Calls, Plan, Reject, Skip, create_key
 from tnhl.sync._planner import plan_record
 from tnhl.sync._readback import CallFn
@@ -30,6 +31,11 @@ from tnhl.sync._settler import Settler
 __all__ = ["Deferral", "Executor"]
 
 log = structlog.get_logger("tnhl.sync")
+
+
+class UnservedLocation(Exception):
+    def __init__(self, location: str) -> None:
+        super().__init__(f"no connection of this process serves location {location}")
 
 
 @dataclass(frozen=True)
@@ -54,16 +60,30 @@ class Executor:
         metrics: SyncMetrics | None = None,
         planner: Callable[..., Plan] = plan_record,
         lease_margin: float = 0.0,
+        routes: Mapping[str, Route] | None = None,
+        pauses: Pauses | None = None,
     ) -> None:
         self._store = store
-        self._mapping = mapping
+        # One connection: `client` and `mapping` serve every record. Several: `routes` has
+        # each location's own, and a record is only ever sent with its location's client.
+        self._routes = routes
+        self._default = Route(client, mapping)
+        self.pauses = pauses or Pauses()
         self.decider = decider
         self._clock = clock
         self._metrics = metrics
         self._planner = planner
         # No record starts with less than this left on its lease (a call may take that long).
         self._lease_margin = lease_margin
-        self._calls = Caller(store, client, limiter, metrics)
+        self._calls = Caller(store, lambda loc: self._route(loc).call, limiter, metrics)
+
+    def _route(self, location: str) -> Route:
+        if self._routes is None:
+            return self._default
+        route = self._routes.get(location)
+        if route is None:
+            raise UnservedLocation(location)
+        return route
 
     def run(self, claims: Sequence[RecordClaim]) -> list[tuple[RecordClaim, float]]:
         """Execute and settle `claims` (one batch: id-map reads are shared); returns the
@@ -97,7 +117,8 @@ class Executor:
         for claim in claims:
             lookup = lookups[claim.state.location_id]
             try:
-                plan: Plan | None = self._planner(claim.state, lookup, self._mapping)
+                mapping = self._route(claim.state.location_id).mapping
+                plan: Plan | None = self._planner(claim.state, lookup, mapping)
             except Exception:  # `execute` plans it again and makes the error an outcome
                 plan = None
             if plan is not None:
@@ -156,19 +177,30 @@ class Executor:
             settler.add(claim, self._unmark(claim, s), lookup)
             settler.flush()
             return s
+        location = claim.state.location_id
+        held = self.pauses.held(location, now)
+        if held is not None:
+            settler.add(claim, self._unmark(claim, held), lookup)
+            return held
         warnings: tuple[str, ...] = ()
         run = CallRun(settler)
         try:
             plan = planned
             if plan is None or lookup.touched(claim.state):
-                plan = self._planner(claim.state, lookup, self._mapping)
+                plan = self._planner(claim.state, lookup, self._route(location).mapping)
             warnings = plan.warnings
             settlement = self._apply(plan, claim, lookup, run)
         except Exception as exc:  # every failure becomes an outcome; nothing loops
             wait = exc.wait if isinstance(exc, RescheduleNeeded) and run.calls == 0 else None
             if wait is not None and now + wait < claim.lease_until - self._lease_margin:
                 return Deferral(wait)
-            if self._contact_went_away(claim, exc):
+            paused = self.pauses.refused(location, exc, self._clock())
+            if paused is not None:
+                settlement = replace(paused, ops_unknown=tuple(run.ops_unknown), warnings=warnings)
+            elif isinstance(exc, UnservedLocation):
+                # Not this process's connection (claims name their locations; a bug if here).
+                settlement = Settlement("reschedule", str(exc), due_at=now + 60.0)
+            elif self._contact_went_away(claim, exc):
                 reason = f"contact {claim.state.contact_id} is deleted"
                 settlement = Settlement("skipped", reason, deleted=True, warnings=warnings)
             else:

@@ -23,6 +23,7 @@ from tnhl.webhooks._intake import (
     SOURCE_TALKNOTES,
     InboxWriter,
     StoredInfo,
+    TalkNotesRoute,
     create_intake_app,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "InboxWriter",
     "KeyFormatError",
     "StoredInfo",
+    "TalkNotesRoute",
     "WebhookError",
     "create_intake_app",
     "sign_ed25519",

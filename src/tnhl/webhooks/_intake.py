@@ -30,7 +30,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
@@ -139,17 +139,32 @@ def _too_large(limit: int) -> Response:
     return _json(413, {"error": "too_large", "message": f"body exceeds {limit} bytes"})
 
 
+@dataclass(frozen=True)
+class TalkNotesRoute:
+    """One connection's TalkNotes intake: its secret (or several while rotating), the
+    HighLevel location its events belong to, and its door check (e.g. its mapping's rules)."""
+
+    secret: str | Sequence[str]
+    location_id: str
+    check: EventCheck | None = None
+
+
+@dataclass(frozen=True)
+class _Route:
+    verifier: WebhookVerifier
+    location_id: str
+    check: EventCheck | None
+
+
 class _Intake:
     def __init__(
         self,
         *,
         inbox: InboxWriter,
-        talknotes: WebhookVerifier,
+        routes: Mapping[str | None, _Route],
         highlevel: HighLevelVerifier,
-        location_id: str,
         clock: Callable[[], float],
         on_stored: Callable[[StoredInfo], None] | None,
-        check: EventCheck | None,
         offload: bool,
         retry_after: int,
         max_body_bytes: int,
@@ -157,12 +172,10 @@ class _Intake:
     ) -> None:
         self.inbox = inbox
         self.unavailable: tuple[type[Exception], ...] = (InboxUnavailable, *unavailable)
-        self.talknotes = talknotes
+        self.routes = routes
         self.highlevel = highlevel
-        self.location_id = location_id
         self.clock = clock
         self.on_stored = on_stored
-        self.check = check
         self.offload = offload
         self.async_inbox = inbox if not offload and isinstance(inbox, AsyncInboxWriter) else None
         self.retry_after = str(retry_after)
@@ -230,11 +243,21 @@ class _Intake:
         return stored
 
     async def talknotes_webhook(self, request: Request) -> Response:
+        name = request.path_params.get("name")
+        route = self.routes.get(name)
+        if route is None:
+            # Nothing is read or stored for a connection this service does not have.
+            message = (
+                f"no connection named {name!r} here"
+                if name is not None
+                else "this service has several connections: post to /webhooks/talknotes/{name}"
+            )
+            return _json(404, {"error": "unknown_connection", "message": message})
         body = await self._body(request)
         if body is None:
             return _too_large(self.max_body_bytes)
         try:
-            event_id = self.talknotes.verify(request.headers, body)
+            event_id = route.verifier.verify(request.headers, body)
         except SignatureError as exc:
             _log.info("talknotes delivery refused (401): %s", exc)
             return _json(401, {"error": "invalid_signature", "message": str(exc)})
@@ -248,11 +271,11 @@ class _Intake:
             return self._refused(event_id, 400, "malformed_json", header + exc.problems)
         except InvalidEvent as exc:
             return self._refused(event_id, 422, "invalid_event", header + exc.problems)
-        problems = header + self._checked(event_id, event)
+        problems = header + self._checked(route.check, event_id, event)
         if problems:
             return self._refused(event_id, 422, "invalid_event", problems)
         stored = await self._store(
-            SOURCE_TALKNOTES, event_id, event.type, self.location_id, entity_key(event), body
+            SOURCE_TALKNOTES, event_id, event.type, route.location_id, entity_key(event), body
         )
         if isinstance(stored, ValueError):
             return self._refused(event_id, 422, "invalid_event", _inbox_problems(stored))
@@ -295,15 +318,15 @@ class _Intake:
             )
         return _accepted(200, stored, event.webhook_id)
 
-    def _checked(self, event_id: str, event: TalkNotesEvent) -> list[Problem]:
-        if self.check is None:
+    def _checked(
+        self, check: EventCheck | None, event_id: str, event: TalkNotesEvent
+    ) -> list[Problem]:
+        if check is None:
             return []
         try:
             # Copied field by field so a malformed result fails here, inside the guard, and
             # not later while the answer is serialised.
-            return [
-                {"field": str(p["field"]), "problem": str(p["problem"])} for p in self.check(event)
-            ]
+            return [{"field": str(p["field"]), "problem": str(p["problem"])} for p in check(event)]
         except Exception:
             _log.exception("the intake check failed on talknotes event %s; accepting it", event_id)
             return []
@@ -336,8 +359,9 @@ def _inbox_problems(exc: ValueError) -> list[Problem]:
 def create_intake_app(
     *,
     inbox: InboxWriter,
-    talknotes_secret: str | Sequence[str],
-    location_id: str,
+    talknotes_secret: str | Sequence[str] | None = None,
+    location_id: str | None = None,
+    connections: Mapping[str, TalkNotesRoute] | None = None,
     highlevel_keys: HighLevelKeys | None = None,
     clock: Callable[[], float] = time.time,
     on_stored: Callable[[StoredInfo], None] | None = None,
@@ -352,7 +376,10 @@ def create_intake_app(
 
     `talknotes_secret` is the `whsec_` secret, or several while rotating (checked now: a bad
     one raises `SecretFormatError`). `location_id` is the HighLevel location TalkNotes events
-    belong to.
+    belong to. Both serve `POST /webhooks/talknotes` (one connection). `connections` adds
+    `POST /webhooks/talknotes/{name}` for each, verified with that connection's secret and
+    stored under its location; an unknown name answers 404 and stores nothing (as does the
+    plain path when only named connections are given).
     `highlevel_keys=None` uses HighLevel's published keys. The inbox is called on the event
     loop by default: an embedded SQLite insert takes less time than a hop to a worker thread
     (and that is what a bare Starlette + SQLite app does); an inbox with `add_async`
@@ -366,14 +393,20 @@ def create_intake_app(
     422 like a contract violation and stores nothing. A check that raises is logged at error
     level and the event is accepted as if it had found no problem.
     """
+    routes: dict[str | None, _Route] = {}
+    if talknotes_secret is not None:
+        if location_id is None:
+            raise ValueError("location_id: required with talknotes_secret")
+        routes[None] = _Route(WebhookVerifier(talknotes_secret, clock=clock), location_id, check)
+    for name, r in (connections or {}).items():
+        verifier = WebhookVerifier(r.secret, clock=clock)
+        routes[name] = _Route(verifier, r.location_id, r.check)
     intake = _Intake(
         inbox=inbox,
-        talknotes=WebhookVerifier(talknotes_secret, clock=clock),
+        routes=routes,
         highlevel=HighLevelVerifier(highlevel_keys, clock=clock),
-        location_id=location_id,
         clock=clock,
         on_stored=on_stored,
-        check=check,
         offload=offload,
         retry_after=retry_after,
         max_body_bytes=max_body_bytes,
@@ -382,6 +415,7 @@ def create_intake_app(
     return Starlette(
         routes=[
             Route("/webhooks/talknotes", intake.talknotes_webhook, methods=["POST"]),
+            Route("/webhooks/talknotes/{name}", intake.talknotes_webhook, methods=["POST"]),
             Route("/webhooks/highlevel", intake.highlevel_webhook, methods=["POST"]),
             Route("/openapi.json", intake.openapi_json, methods=["GET"]),
             Route("/healthz", intake.healthz, methods=["GET"]),

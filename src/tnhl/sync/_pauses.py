@@ -1,0 +1,65 @@
+"""Connections paused because HighLevel refused their credentials.
+
+A revoked or expired token, or one without access to its location, fails every record of that
+connection the same way until someone fixes it. Retrying each record on its own backoff would
+spend its retries (and dead-letter it) for a problem that is the connection's, and burn calls.
+So the connection pauses: its records are given back, due when the pause ends, without a call
+and without counting a try, and the first one due then probes. Other connections go on.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from tnhl.highlevel import AuthError, ForbiddenError, UnauthorizedError
+from tnhl.store import Settlement
+
+__all__ = ["Pauses", "credentials_refused"]
+
+PAUSED = "connection paused"
+
+
+def credentials_refused(exc: BaseException) -> bool:
+    """HighLevel refused the connection's token itself (not one request's content)."""
+    if isinstance(exc, UnauthorizedError | AuthError):
+        return True
+    return isinstance(exc, ForbiddenError) and "location" in exc.message.lower()
+
+
+class Pauses:
+    """Per location: paused until when, and why (in memory; a record's last_error says it)."""
+
+    def __init__(self, pause: float = 60.0) -> None:
+        self._pause = pause
+        self._until: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def held(self, location: str, now: float) -> Settlement | None:
+        """The settlement for a record of a paused connection, or None if it may run."""
+        with self._lock:
+            found = self._until.get(location)
+        if found is None or found[0] <= now:
+            return None
+        until, why = found
+        return Settlement("reschedule", f"{PAUSED}: {why}", due_at=until, error=why)
+
+    def refused(self, location: str, exc: BaseException, now: float) -> Settlement | None:
+        """Pause `location` if `exc` is a refusal of its credentials; its settlement then."""
+        if not credentials_refused(exc):
+            return None
+        why = _why(exc)
+        with self._lock:
+            self._until[location] = (now + self._pause, why)
+        return Settlement("reschedule", f"{PAUSED}: {why}", due_at=now + self._pause, error=why)
+
+    def paused(self, now: float) -> dict[str, str]:
+        """location -> why, for the connections paused now."""
+        with self._lock:
+            return {loc: why for loc, (until, why) in self._until.items() if until > now}
+
+
+def _why(exc: BaseException) -> str:
+    status = getattr(exc, "status", None)
+    message = getattr(exc, "message", None) or str(exc)
+    prefix = f"HighLevel answered {status}: " if isinstance(status, int) else ""
+    return f"{prefix}{message}"[:300]
