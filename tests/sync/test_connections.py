@@ -10,7 +10,6 @@ import pytest
 
 from tnhl.sync import load_settings
 from tnhl.sync._errors import SettingsError
-from tnhl.sync._service import Service
 
 TWO = """
 connections:
@@ -171,14 +170,3 @@ def test_single_location_settings_beside_connections_are_refused(
     assert err.field == "location_id"
     assert "set it in each connection entry instead" in err.problem
     assert "pit-acme-from-env" not in str(err)
-
-
-def test_the_service_refuses_several_connections_in_one_process(tmp_path: Path) -> None:
-    """Until one process serves several connections, `tnhl run` with two says so and how to
-    run them instead, rather than serve one and drop the other."""
-    settings = load_settings(_file(tmp_path, TWO), data_dir=tmp_path / "data")
-    with pytest.raises(SettingsError) as caught:
-        Service.from_settings(settings)
-    assert caught.value.field == "connections"
-    assert caught.value.problem.startswith("2 connections are configured")
-    assert not (tmp_path / "data").exists()

@@ -181,6 +181,11 @@ class TokenRegistry:
         with self._lock:
             self._pits[token] = principal
 
+    def revoke_pit(self, token: str) -> None:
+        """Stop accepting `token` (as HighLevel does when a PIT is deleted): 401 from now on."""
+        with self._lock:
+            self._pits.pop(token, None)
+
     def add_client(
         self,
         client_id: str,

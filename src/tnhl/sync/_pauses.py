@@ -41,7 +41,7 @@ class Pauses:
         if found is None or found[0] <= now:
             return None
         until, why = found
-        return Settlement("reschedule", f"{PAUSED}: {why}", due_at=until, error=why)
+        return Settlement("reschedule", f"{PAUSED}: {why}", due_at=until)
 
     def refused(self, location: str, exc: BaseException, now: float) -> Settlement | None:
         """Pause `location` if `exc` is a refusal of its credentials; its settlement then."""
@@ -50,7 +50,7 @@ class Pauses:
         why = _why(exc)
         with self._lock:
             self._until[location] = (now + self._pause, why)
-        return Settlement("reschedule", f"{PAUSED}: {why}", due_at=now + self._pause, error=why)
+        return Settlement("reschedule", f"{PAUSED}: {why}", due_at=now + self._pause)
 
     def paused(self, now: float) -> dict[str, str]:
         """location -> why, for the connections paused now."""

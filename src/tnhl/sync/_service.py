@@ -8,40 +8,35 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import structlog
 import uvicorn
-from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from tnhl.highlevel import (
-    Auth,
-    EncryptedFileTokenStore,
     HighLevelClient,
     LimiterState,
     MemoryLimiterState,
-    OAuthApp,
-    OAuthAuth,
-    PrivateIntegrationToken,
     RateLimiter,
     RedisLimiterState,
     RetryPolicy,
     SqliteLimiterState,
 )
-from tnhl.mapping import MappingConfig, load_mapping
+from tnhl.mapping import MappingConfig
 from tnhl.store import FastInbox, SqlStore, StoreUnavailableError
 from tnhl.sync._admin import limiter_path, open_settings_store, write_limiter_snapshot
-from tnhl.sync._delta import door_check
+from tnhl.sync._connect import highlevel_routes, talknotes_routes
 from tnhl.sync._errors import SettingsError
 from tnhl.sync._executor import Executor
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._outcome import Decider
 from tnhl.sync._pacing import PacedLimiter
+from tnhl.sync._pauses import Pauses
 from tnhl.sync._readback import CallFn
 from tnhl.sync._schedule import RetrySchedule
 from tnhl.sync._settings import Settings
@@ -51,16 +46,6 @@ from tnhl.webhooks import StoredInfo, create_intake_app
 __all__ = ["Service"]
 
 log = structlog.get_logger("tnhl.sync")
-
-
-def _auth(settings: Settings, base_url: str, token: SecretStr | None, location: str) -> Auth:
-    """A Private Integration Token, or the location's stored OAuth tokens (refreshed, rotated
-    and saved back by OAuthAuth)."""
-    if token is not None:
-        return PrivateIntegrationToken(token.get_secret_value(), location_id=location)
-    client_id, client_secret, token_file, key = settings.oauth_files()
-    app = OAuthApp(client_id, client_secret, base_url=base_url, timeout=settings.http_timeout)
-    return OAuthAuth(app, EncryptedFileTokenStore(token_file, key), location)
 
 
 def _limiter_state(settings: Settings) -> LimiterState:
@@ -90,7 +75,7 @@ class Service:
     app: Starlette
     metrics: SyncMetrics
     limiter: RateLimiter
-    client: HighLevelClient | None
+    clients: list[HighLevelClient]
     inbox: FastInbox | None
 
     @classmethod
@@ -108,27 +93,22 @@ class Service:
     ) -> Service:
         """Build the service (`intake=False`: workers only, for `tnhl worker`); a missing
         setting raises SettingsError naming it."""
-        if len(settings.connections) > 1:
-            # Served alone, each connection's events stay its own; two services on one store
-            # would take each other's events (the store's claims are not per connection yet).
-            raise SettingsError(
-                "connections",
-                f"{len(settings.connections)} connections are configured, and this version "
-                "serves one per process: run one `tnhl run --config FILE` per connection, "
-                "each file with its own data_dir (or database_url)",
-            )
-        secret = settings.require_talknotes_secret() if intake else None
-        client: HighLevelClient | None = None
-        location = settings.location_id
-        if client_call is None:
-            base_url, token, location = settings.require_highlevel()
-        if not location:
+        if intake and not settings.connections:
+            settings.require_talknotes_secret()
+        if intake:
+            for conn in settings.connections:  # every secret, before anything opens
+                if conn.talknotes_secret is None:
+                    raise SettingsError(
+                        f"connections[{conn.name}].talknotes_secret", "not set (whsec_...)"
+                    )
+        if client_call is None and not settings.connections:
+            settings.require_highlevel()  # names the first missing setting, as it always has
+        connections = settings.connection_list()
+        if not connections:
             raise SettingsError("location_id", "not set (the HighLevel sub-account id)")
-        if mapping is None:
-            mapping = load_mapping(settings.mapping_file)
         store = open_settings_store(settings)
         # In-memory windows: a SQLite-backed state cost ~9 ms per call under contention (two
-        # write transactions per call). One process owns the location's budget in embedded
+        # write transactions per call). One process owns its locations' budgets in embedded
         # mode; `tnhl status` reads the snapshot the sweeper writes (limiter_path).
         limiter = RateLimiter(
             state=_limiter_state(settings),
@@ -139,20 +119,22 @@ class Service:
             margin=0.03 * settings.rate_limit_interval,
         )
         paced = PacedLimiter(limiter)
-        if client_call is None:
-            client = HighLevelClient(
-                _auth(settings, base_url, token, location),
-                base_url=base_url,
+        try:
+            routes, clients = highlevel_routes(
+                settings,
+                connections,
+                limiter=paced,
+                client_call=client_call,
+                mapping=mapping,
                 transport=transport,
-                # The client paces through the executor's slot (PacedLimiter is duck-typed
-                # to the limiter the client expects).
-                rate_limiter=cast(RateLimiter, paced),
-                rate_limit_key=location,
                 retry=retry,
-                timeout=settings.http_timeout,
-                random=rng,
+                rng=rng,
             )
-            client_call = client.call
+        except BaseException:
+            store.close()
+            raise
+        locations = [c.location_id for c in connections]
+        first = routes[locations[0]]
         metrics = SyncMetrics()
         margin = 3 * settings.http_timeout + 1
         decider = Decider(
@@ -163,13 +145,15 @@ class Service:
         )
         executor = Executor(
             store,
-            client_call,
-            mapping,
+            first.call,
+            first.mapping,
             decider,
             limiter=paced,
             clock=clock,
             metrics=metrics,
             lease_margin=margin,
+            routes=routes,  # a record only ever goes out with its own location's client
+            pauses=Pauses(settings.credentials_pause),
         )
 
         def refresh_gauges() -> None:
@@ -179,7 +163,9 @@ class Service:
 
         def on_sweep() -> None:
             refresh_gauges()
-            write_limiter_snapshot(limiter_path(settings), limiter, location, clock())
+            now = clock()
+            paused = executor.pauses.paused(now)
+            write_limiter_snapshot(limiter_path(settings), limiter, locations, now, paused)
 
         pool = WorkerPool(
             store,
@@ -192,6 +178,7 @@ class Service:
             clock=clock,
             on_sweep=on_sweep,
             reschedule_spacing=settings.rate_limit_interval / settings.rate_limit_burst,
+            locations=locations,
         )
 
         def on_stored(info: StoredInfo) -> None:
@@ -205,27 +192,29 @@ class Service:
             refresh_gauges()
             return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
-        routes: list[BaseRoute] = [Route("/metrics", metrics_endpoint)]
+        http: list[BaseRoute] = [Route("/metrics", metrics_endpoint)]
         inbox: FastInbox | None = None
-        if secret is not None:
+        if intake:
             # SQLite: insert inline on the event loop (cheaper than a thread hop); a network
             # database: offload to threads and group-commit (see store/_fast_inbox.py).
             inline = store.engine.dialect.name == "sqlite"
             inbox = FastInbox(
                 store, inline=inline, on_duplicate=on_duplicate, write_lock=store.write_lock
             )
+            plain, named = talknotes_routes(settings, connections, routes)
             intake_app = create_intake_app(
                 inbox=inbox,
-                talknotes_secret=secret.get_secret_value(),
-                location_id=location,
+                talknotes_secret=plain.secret if plain is not None else None,
+                location_id=plain.location_id if plain is not None else None,
+                check=plain.check if plain is not None else None,
+                connections=named,
                 on_stored=on_stored,
-                check=door_check(mapping),
                 offload=not inline,
                 unavailable=(StoreUnavailableError,),
             )
-            routes.append(Mount("/", app=intake_app))
-        app = Starlette(routes=routes)
-        return cls(settings, store, executor, pool, app, metrics, limiter, client, inbox)
+            http.append(Mount("/", app=intake_app))
+        app = Starlette(routes=http)
+        return cls(settings, store, executor, pool, app, metrics, limiter, clients, inbox)
 
     def start(self) -> None:
         self.pool.start()
@@ -234,8 +223,8 @@ class Service:
         self.pool.stop()
         if self.inbox is not None:
             self.inbox.close()
-        if self.client is not None:
-            self.client.close()
+        for client in self.clients:
+            client.close()
         self.store.close()
 
     def serve_workers(self) -> None:

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     crash_limit: int = Field(
         default=3, ge=1, description="crashes of tnhl's own code on one record before it is dead"
     )
+    credentials_pause: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds a connection waits, calling nothing, after HighLevel refused its "
+        "token (then one record probes it)",
+    )
     rate_limit_burst: int = Field(default=100, ge=1)
     rate_limit_interval: float = Field(default=10.0, gt=0)
     rate_limit_state: str | None = Field(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -43,9 +43,12 @@ class WorkerPool:
         on_sweep: Callable[[], None] | None = None,
         max_deferred: int = 1000,
         reschedule_spacing: float = 0.0,
+        locations: Sequence[str] | None = None,
     ) -> None:
         self._store = store
         self._executor = executor
+        # The connections served: claims take only their records, each in turn.
+        self._locations = None if locations is None else list(locations)
         self._threads_n = threads
         self._batch_limit = batch_limit
         self._fold_limit = fold_limit
@@ -162,6 +165,7 @@ class WorkerPool:
                     lease_seconds=self._lease,
                     limit=self._batch_limit,
                     fold_limit=self._fold_limit,
+                    locations=self._locations,
                 )
             except Exception as exc:  # the store may be briefly unavailable: back off, go on
                 self.errors += 1

@@ -1,0 +1,124 @@
+"""Each connection's parts: its HighLevel client and mapping (a `Route` the executor runs its
+records with) and its TalkNotes intake route. Nothing is shared between connections but the
+rate limiter, whose windows are kept per location."""
+
+from __future__ import annotations
+
+import random
+from typing import cast
+
+import httpx
+from pydantic import SecretStr
+
+from tnhl.highlevel import (
+    Auth,
+    EncryptedFileTokenStore,
+    HighLevelClient,
+    OAuthApp,
+    OAuthAuth,
+    PrivateIntegrationToken,
+    RateLimiter,
+    RetryPolicy,
+)
+from tnhl.mapping import MappingConfig, load_mapping
+from tnhl.sync._calls import Route
+from tnhl.sync._connections import ConnectionSettings
+from tnhl.sync._delta import door_check
+from tnhl.sync._errors import SettingsError
+from tnhl.sync._pacing import PacedLimiter
+from tnhl.sync._readback import CallFn
+from tnhl.sync._settings import Settings
+from tnhl.webhooks import TalkNotesRoute
+
+__all__ = ["highlevel_routes", "talknotes_routes"]
+
+
+def _auth(settings: Settings, base_url: str, token: SecretStr | None, location: str) -> Auth:
+    """A Private Integration Token, or the location's stored OAuth tokens (refreshed, rotated
+    and saved back by OAuthAuth)."""
+    if token is not None and token.get_secret_value():
+        return PrivateIntegrationToken(token.get_secret_value(), location_id=location)
+    client_id, client_secret, token_file, key = settings.oauth_files()
+    app = OAuthApp(client_id, client_secret, base_url=base_url, timeout=settings.http_timeout)
+    return OAuthAuth(app, EncryptedFileTokenStore(token_file, key), location)
+
+
+def _credentials(settings: Settings, conn: ConnectionSettings) -> tuple[str, SecretStr | None]:
+    """Base URL and PIT (None: the location's OAuth tokens) of a connection, or a
+    SettingsError naming the missing one."""
+    if not settings.connections:  # the single-location settings: their own messages
+        base_url, token, _ = settings.require_highlevel()
+        return base_url, token
+    if not settings.highlevel_base_url:
+        settings.require_highlevel()  # raises, naming highlevel_base_url
+    assert settings.highlevel_base_url is not None
+    if conn.highlevel_token is not None and conn.highlevel_token.get_secret_value():
+        return settings.highlevel_base_url, conn.highlevel_token
+    if settings.oauth_client_id or settings.token_file is not None:
+        settings.oauth_files()
+        return settings.highlevel_base_url, None
+    raise SettingsError(
+        f"connections[{conn.name}].highlevel_token",
+        "not set (a Private Integration Token of that sub-account; or set oauth_client_id, "
+        "oauth_client_secret, token_file and token_file_key for its stored OAuth tokens)",
+    )
+
+
+def highlevel_routes(
+    settings: Settings,
+    connections: list[ConnectionSettings],
+    *,
+    limiter: PacedLimiter,
+    client_call: CallFn | None = None,
+    mapping: MappingConfig | None = None,
+    transport: httpx.BaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+    rng: random.Random | None = None,
+) -> tuple[dict[str, Route], list[HighLevelClient]]:
+    """location -> Route, and the clients to close. `client_call` and `mapping` replace every
+    connection's (tests and benchmarks: one fake HighLevel)."""
+    routes: dict[str, Route] = {}
+    clients: list[HighLevelClient] = []
+    for conn in connections:
+        conn_mapping = mapping if mapping is not None else load_mapping(conn.mapping_file)
+        call = client_call
+        if call is None:
+            base_url, token = _credentials(settings, conn)
+            client = HighLevelClient(
+                _auth(settings, base_url, token, conn.location_id),
+                base_url=base_url,
+                transport=transport,
+                # The client paces through the executor's slot (PacedLimiter is duck-typed
+                # to the limiter the client expects), keyed by this connection's location.
+                rate_limiter=cast(RateLimiter, limiter),
+                rate_limit_key=conn.location_id,
+                retry=retry,
+                timeout=settings.http_timeout,
+                random=rng,
+            )
+            clients.append(client)
+            call = client.call
+        routes[conn.location_id] = Route(call, conn_mapping)
+    return routes, clients
+
+
+def talknotes_routes(
+    settings: Settings, connections: list[ConnectionSettings], routes: dict[str, Route]
+) -> tuple[TalkNotesRoute | None, dict[str, TalkNotesRoute]]:
+    """The route of `POST /webhooks/talknotes` (one connection only) and of each
+    `POST /webhooks/talknotes/{name}`; a connection without a secret is a SettingsError."""
+    named: dict[str, TalkNotesRoute] = {}
+    for conn in connections:
+        if settings.connections:
+            secret = conn.talknotes_secret
+            if secret is None or not secret.get_secret_value():
+                raise SettingsError(
+                    f"connections[{conn.name}].talknotes_secret",
+                    "not set (the whsec_... secret that connection's TalkNotes signs with)",
+                )
+        else:
+            secret = settings.require_talknotes_secret()
+        check = door_check(routes[conn.location_id].mapping)
+        named[conn.name] = TalkNotesRoute(secret.get_secret_value(), conn.location_id, check)
+    plain = next(iter(named.values())) if len(named) == 1 else None
+    return plain, named
