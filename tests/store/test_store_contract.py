@@ -978,3 +978,13 @@ def test_a_burst_on_one_location_does_not_fill_the_claim_while_another_waits(
     assert sorted(by_loc["B"]) == ["contact:b1", "contact:b2"]
     assert len(by_loc["A"]) == 8
     assert len(claim(store, limit=10, locations=["A", "B"])) == 10
+
+
+def test_a_highlevel_event_for_a_location_no_connection_serves_is_still_settled(
+    store: SqlStore,
+) -> None:
+    """A HighLevel event for location Z, claimed by a worker serving A: it is folded (here
+    skipped by the folder) rather than left received forever."""
+    add(store, event(1, "x", source="highlevel", location_id="Z", body='{"skip": "not ours"}'))
+    assert claim(store, limit=10, locations=["A"]) == []
+    assert event_state(store, 1) == ("skipped", "not ours", None, None)

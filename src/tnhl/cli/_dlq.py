@@ -13,7 +13,16 @@ from rich.table import Table
 if TYPE_CHECKING:
     pass
 
-from tnhl.cli._run import ConfigOpt, DatabaseOpt, DataDirOpt, opened_store
+from tnhl.cli._run import (
+    ConfigOpt,
+    ConnectionOpt,
+    DatabaseOpt,
+    DataDirOpt,
+    location_or_exit,
+    opened_store,
+    settings_or_exit,
+    store_or_exit,
+)
 
 __all__ = ["register"]
 
@@ -33,16 +42,22 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
         all_: Annotated[bool, typer.Option("--all", help="Include replayed dead letters.")] = False,
         limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
+        connection: ConnectionOpt = None,
         config: ConfigOpt = None,
         data_dir: DataDirOpt = None,
         database_url: DatabaseOpt = None,
     ) -> None:
-        """List dead letters, newest last."""
+        """List dead letters, newest last (of one connection with --connection)."""
         from tnhl.sync import dead_letter_summary
 
-        with opened_store(config, data_dir, database_url) as store:
-            dead = store.list_dead(include_replayed=all_, limit=limit)
+        settings = settings_or_exit(config, data_dir=data_dir, database_url=database_url)
+        location = location_or_exit(settings, connection)
+        store = store_or_exit(settings)
+        try:
+            dead = store.list_dead(include_replayed=all_, limit=limit, location_id=location)
             rows = [dead_letter_summary(d) for d in dead]
+        finally:
+            store.close()
         if as_json:
             typer.echo(json.dumps(rows, indent=2))
             return

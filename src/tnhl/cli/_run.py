@@ -28,6 +28,9 @@ __all__ = [
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file.")]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="TNHL_DATA_DIR")]
 DatabaseOpt = Annotated[str | None, typer.Option("--database-url", help="TNHL_DATABASE_URL")]
+ConnectionOpt = Annotated[
+    str | None, typer.Option("--connection", help="Only this connection (its name).")
+]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -43,6 +46,17 @@ def settings_or_exit(config: Path | None, **overrides: Any) -> Settings:
         return load_settings(config, **overrides)
     except SettingsError as exc:
         fail(str(exc))
+
+
+def location_or_exit(settings: Settings, connection: str | None) -> str | None:
+    """The location of the connection named `connection` (None: all), or a clear exit."""
+    if connection is None:
+        return None
+    for c in settings.connection_list():
+        if c.name == connection:
+            return c.location_id
+    known = ", ".join(c.name for c in settings.connection_list()) or "none"
+    fail(f"no connection named {connection!r} (configured: {known})")
 
 
 def store_or_exit(settings: Settings) -> SqlStore:

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from tnhl.cli._run import ConfigOpt, DatabaseOpt, DataDirOpt, fail, opened_store
+from tnhl.cli._run import ConfigOpt, ConnectionOpt, DatabaseOpt, DataDirOpt, fail, opened_store
 
 __all__ = ["register"]
 
@@ -21,20 +21,23 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[
             bool, typer.Option("--json", help="Print JSON instead of tables.")
         ] = False,
+        connection: ConnectionOpt = None,
         config: ConfigOpt = None,
         data_dir: DataDirOpt = None,
         database_url: DatabaseOpt = None,
     ) -> None:
-        """Show events by state, the oldest pending event's age and rate-limit state."""
-        from tnhl.cli._run import fail, settings_or_exit
+        """Show events by state, the oldest pending event's age and rate-limit state, in all
+        and per connection (only one with --connection)."""
+        from tnhl.cli._run import fail, location_or_exit, settings_or_exit
         from tnhl.store import StoreError
         from tnhl.sync import open_settings_store, status_report
 
         settings = settings_or_exit(config, data_dir=data_dir, database_url=database_url)
+        location_or_exit(settings, connection)
         try:
             store = open_settings_store(settings)
             try:
-                report = status_report(store, settings)
+                report = status_report(store, settings, connection=connection)
             finally:
                 store.close()
         except StoreError as exc:
@@ -43,6 +46,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(report, indent=2))
             return
         console = Console()
+        _connections(console, report["connections"])
+        if connection is not None:
+            return
         events = Table(title="Events")
         events.add_column("state")
         events.add_column("count", justify="right")
@@ -91,3 +97,20 @@ def register(app: typer.Typer) -> None:
             except RecordNotFoundError as exc:
                 fail(str(exc))
         typer.echo(json.dumps(detail, indent=2, default=str))
+
+
+def _connections(console: Console, connections: list[dict[str, Any]]) -> None:
+    table = Table(title="Connections")
+    for col in ("name", "location", "received", "pending", "done", "dead", "oldest", "health"):
+        table.add_column(col)
+    for c in connections:
+        ev = c["events"]
+        age = c["oldest_pending_age_seconds"]
+        table.add_row(
+            c["name"],
+            c["location_id"],
+            *(str(ev.get(state, 0)) for state in ("received", "pending", "done", "dead")),
+            "-" if age is None else f"{age:.1f} s",
+            c["health"],
+        )
+    console.print(table)

@@ -33,9 +33,16 @@ def _dead(r: sa.Row[Any]) -> DeadLetter:
 
 
 def list_dead(
-    conn: sa.Connection, *, include_replayed: bool, limit: int, offset: int
+    conn: sa.Connection,
+    *,
+    include_replayed: bool,
+    limit: int,
+    offset: int,
+    location_id: str | None = None,
 ) -> list[DeadLetter]:
     q = _dead_query()
+    if location_id is not None:
+        q = q.where(inbox.c.location_id == location_id)
     if not include_replayed:
         q = q.where(dead_letters.c.replayed_at.is_(None))
     q = q.order_by(dead_letters.c.id).limit(limit).offset(offset)

@@ -114,28 +114,30 @@ def purge_finished(conn: sa.Connection, before: float, limit: int) -> int:
     return conn.execute(sa.delete(inbox).where(inbox.c.id.in_(ids))).rowcount
 
 
-def stats(conn: sa.Connection, now: float) -> StoreStats:
-    counts = {
-        cast(str, state): int(n)
-        for state, n in conn.execute(
-            sa.select(inbox.c.state, sa.func.count()).group_by(inbox.c.state)
-        ).all()
-    }
-    oldest = conn.execute(sa.select(sa.func.min(inbox.c.received_at)).where(_UNFINISHED)).scalar()
+def stats(conn: sa.Connection, now: float, location_id: str | None = None) -> StoreStats:
+    def mine(q: Any, table: sa.Table) -> Any:
+        return q if location_id is None else q.where(table.c.location_id == location_id)
+
+    by_state = mine(sa.select(inbox.c.state, sa.func.count()), inbox).group_by(inbox.c.state)
+    counts = {cast(str, state): int(n) for state, n in conn.execute(by_state).all()}
+    oldest = conn.execute(
+        mine(sa.select(sa.func.min(inbox.c.received_at)).where(_UNFINISHED), inbox)
+    ).scalar()
     leased = conn.execute(
-        sa.select(sa.func.count()).where(records.c.lease_until > now)
+        mine(sa.select(sa.func.count()).where(records.c.lease_until > now), records)
     ).scalar_one()
     waiting = conn.execute(
-        sa.select(sa.func.count()).where(records.c.status == "waiting")
+        mine(sa.select(sa.func.count()).where(records.c.status == "waiting"), records)
     ).scalar_one()
     warned = conn.execute(
-        sa.select(sa.func.count()).where(inbox.c.warnings.is_not(None))
+        mine(sa.select(sa.func.count()).where(inbox.c.warnings.is_not(None)), inbox)
     ).scalar_one()
-    dead = conn.execute(
+    dead_q = (
         sa.select(sa.func.count())
-        .select_from(dead_letters)
+        .select_from(dead_letters.join(inbox, inbox.c.id == dead_letters.c.inbox_id))
         .where(dead_letters.c.replayed_at.is_(None))
-    ).scalar_one()
+    )
+    dead = conn.execute(mine(dead_q, inbox)).scalar_one()
     return StoreStats(
         counts={s: counts.get(s, 0) for s in ("received", "pending", "done", "dead", "skipped")},
         oldest_unfinished_age=None if oldest is None else max(0.0, now - float(oldest)),

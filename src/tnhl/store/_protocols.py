@@ -78,7 +78,12 @@ class Store(Protocol):
         ...
 
     def list_dead(
-        self, *, include_replayed: bool = False, limit: int = 100, offset: int = 0
+        self,
+        *,
+        include_replayed: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+        location_id: str | None = None,
     ) -> list[DeadLetter]: ...
 
     def get_dead(
@@ -91,7 +96,9 @@ class Store(Protocol):
         """Delete done/skipped events finished before `older_than` (keep >= 7 days for dedupe)."""
         ...
 
-    def stats(self, *, now: float | None = None) -> StoreStats: ...
+    def stats(self, *, now: float | None = None, location_id: str | None = None) -> StoreStats:
+        """Counts over the whole store, or one location's (one connection's) only."""
+        ...
 
     # id map ----------------------------------------------------------------------------------
     def get_highlevel_id(self, location_id: str, kind: str, talknotes_id: str) -> str | None: ...

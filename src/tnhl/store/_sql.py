@@ -221,11 +221,20 @@ class SqlStore:
             )
 
     def list_dead(
-        self, *, include_replayed: bool = False, limit: int = 100, offset: int = 0
+        self,
+        *,
+        include_replayed: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+        location_id: str | None = None,
     ) -> list[DeadLetter]:
         with self._read() as conn:
             return _dead.list_dead(
-                conn, include_replayed=include_replayed, limit=limit, offset=offset
+                conn,
+                include_replayed=include_replayed,
+                limit=limit,
+                offset=offset,
+                location_id=location_id,
             )
 
     def get_dead(
@@ -242,9 +251,9 @@ class SqlStore:
         with self._write() as conn:
             return _inbox.purge_finished(conn, float(older_than), limit)
 
-    def stats(self, *, now: float | None = None) -> StoreStats:
+    def stats(self, *, now: float | None = None, location_id: str | None = None) -> StoreStats:
         with self._read() as conn:
-            return _inbox.stats(conn, self._now(now))
+            return _inbox.stats(conn, self._now(now), location_id)
 
     # id map ----------------------------------------------------------------------------------
     def _mapping(self, location_id: str, kind: str, **ids: str) -> _records.Mapping | None:

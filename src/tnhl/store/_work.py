@@ -239,7 +239,10 @@ def claim(
     if fold_limit > 0:
         q = sa.select(inbox).where(inbox.c.state == "received").order_by(inbox.c.id)
         if locations is not None:
-            q = q.where(one_of(conn, inbox.c.location_id, locations))
+            # HighLevel's events are folded whatever their location: one for a location no
+            # connection serves must still be settled (recorded, then skipped), not sit.
+            served = one_of(conn, inbox.c.location_id, locations)
+            q = q.where(sa.or_(served, inbox.c.source != "talknotes"))
         q = q.limit(fold_limit)
         if pg:
             q = q.with_for_update(skip_locked=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tnhl.highlevel import RateLimiter
-from tnhl.store import DeadLetter, SqlStore, open_store
+from tnhl.store import DeadLetter, SqlStore, StoreStats, open_store
+from tnhl.sync._errors import SettingsError
 from tnhl.sync._settings import Settings
 
 __all__ = [
@@ -81,11 +82,35 @@ def _rate_limits(settings: Settings, now: float) -> dict[str, Any]:
 
 
 def status_report(
-    store: SqlStore, settings: Settings, *, now: float | None = None
+    store: SqlStore,
+    settings: Settings,
+    *,
+    now: float | None = None,
+    connection: str | None = None,
 ) -> dict[str, Any]:
-    """Events by state, the oldest unsettled event's age, leases, dead letters, rate limits."""
+    """Events by state, the oldest unsettled event's age, leases, dead letters and rate
+    limits, for the whole store and per connection (`connection`: that one only; an unknown
+    name is a SettingsError)."""
     now = time.time() if now is None else now
-    stats = store.stats(now=now)
+    connections = settings.connection_list()
+    if connection is not None:
+        connections = [c for c in connections if c.name == connection]
+        if not connections:
+            known = ", ".join(c.name for c in settings.connection_list()) or "none"
+            raise SettingsError("connection", f"no connection named {connection!r} ({known})")
+    limits = _rate_limits(settings, now)
+    whole = connection is None
+    report = _figures(store.stats(now=now)) if whole else {}
+    if whole:
+        report["rate_limits"] = limits
+    report["connections"] = [
+        _connection_report(store, c.name, c.location_id, limits.get(c.location_id), now)
+        for c in connections
+    ]
+    return report
+
+
+def _figures(stats: StoreStats) -> dict[str, Any]:
     age = stats.oldest_unfinished_age
     return {
         "events": dict(stats.counts),
@@ -94,8 +119,25 @@ def status_report(
         "dead_letters": stats.dead_letters,
         "events_with_warnings": stats.events_with_warnings,
         "records_waiting": stats.waiting_records,
-        "rate_limits": _rate_limits(settings, now),
     }
+
+
+def _connection_report(
+    store: SqlStore, name: str, location: str, limit: dict[str, Any] | None, now: float
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": name, "location_id": location}
+    out.update(_figures(store.stats(now=now, location_id=location)))
+    out["rate_limit"] = limit
+    refused = (limit or {}).get("credentials_refused")
+    if refused:
+        out["health"] = f"paused: HighLevel refused its credentials ({refused})"
+    elif limit and limit.get("paused_for_seconds"):
+        out["health"] = f"rate limited for {limit['paused_for_seconds']:g} s"
+    elif out["dead_letters"]:
+        out["health"] = f"{out['dead_letters']} dead letters"
+    else:
+        out["health"] = "ok"
+    return out
 
 
 def dead_letter_summary(dead: DeadLetter) -> dict[str, Any]:
