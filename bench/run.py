@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ["intake", "e2e", "backlog", "engine", "scale", "order"]
+ALL = ["intake", "e2e", "backlog", "engine", "scale", "order", "fairness"]
 
 
 def _machine() -> dict[str, Any]:
@@ -104,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
             else _scale.run()  # 1k / 100k / 300k pending, 1,000 POSTs x 3, a 5 s lock
         )
         _print("scale", figures["scale"])
+    if "fairness" in only:
+        from bench import _fairness
+
+        figures["fairness"] = _fairness.run(quick=args.quick)
+        _print("fairness", figures["fairness"])
     if "order" in only:
         from bench import _order
 

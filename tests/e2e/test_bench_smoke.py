@@ -44,4 +44,9 @@ def test_bench_quick_writes_every_figure(tmp_path: Path, monkeypatch: pytest.Mon
     assert order["in_order_dead"] == order["shuffled_dead"] == 0
     assert order["in_order_seconds"] > 0
     assert order["shuffled_seconds"] > 0
+    fairness = figures["fairness"]
+    assert fairness["trickle"]["dead"] == 0
+    assert fairness["trickle"]["trickle_during_burst_p99_s"] > 0
+    assert [a["connections"] for a in fairness["aggregate"]] == [1, 3]
+    assert all(a["dead"] == 0 and a["highlevel_calls"] > 0 for a in fairness["aggregate"])
     assert "bench" in sys.modules
