@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tnhl.store import FastInbox, SqlStore, StoreUnavailableError, open_store
+from tnhl.store import FastInbox, InboundEvent, SqlStore, StoreUnavailableError, open_store
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
@@ -58,6 +58,25 @@ def test_group_commit_answers_each_concurrent_caller(store: SqlStore) -> None:
     inbox.close()
     assert sorted(answers) == [False] * 20 + [True] * 20
     assert store.stats().counts["received"] == 20
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_one_batch_with_the_same_id_from_two_connections_stores_both(
+    store: SqlStore, inline: bool
+) -> None:
+    """Dedupe is per connection (location) inside a group commit too: msg_1 of A and msg_1 of
+    B in one batch are both stored, a repeat of A's in that batch is the duplicate. The batch
+    is handed to the committer's own write (`_write`) so it is one batch for certain."""
+    inbox = FastInbox(store, inline=inline)
+    try:
+        events = [
+            InboundEvent("talknotes", "msg_1", "note.created", loc, "c", "{}", NOW.timestamp())
+            for loc in ("A", "B", "A")
+        ]
+        assert inbox._write(events) == [True, True, False]
+    finally:
+        inbox.close()
+    assert store.stats().counts["received"] == 2
 
 
 def test_locked_database_is_unavailable(tmp_path: Path) -> None:

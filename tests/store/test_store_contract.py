@@ -988,3 +988,11 @@ def test_a_highlevel_event_for_a_location_no_connection_serves_is_still_settled(
     add(store, event(1, "x", source="highlevel", location_id="Z", body='{"skip": "not ours"}'))
     assert claim(store, limit=10, locations=["A"]) == []
     assert event_state(store, 1) == ("skipped", "not ours", None, None)
+
+
+def test_the_same_webhook_id_from_two_connections_is_two_events(store: SqlStore) -> None:
+    """Dedupe is per connection: msg_1 from location A and msg_1 from B are both stored; a
+    second msg_1 from A is the duplicate."""
+    assert store.add_inbound(event(1, location_id="A")) is True
+    assert store.add_inbound(event(1, location_id="B")) is True
+    assert store.add_inbound(event(1, location_id="A")) is False

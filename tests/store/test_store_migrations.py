@@ -19,7 +19,7 @@ from tnhl.store import (
     upgrade_to_head,
 )
 from tnhl.store._engine import WRITE
-from tnhl.store._migrate import alembic_config
+from tnhl.store._migrate import alembic_config, migrating
 from tnhl.store._schema import metadata
 
 
@@ -96,7 +96,7 @@ def test_a_store_of_the_previous_release_upgrades_with_its_data_as_connection_de
     )
     store.put_mapping("loc-old", "contact", "c9", "hl-9")
     cfg = alembic_config()
-    with store.engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+    with migrating(store.engine) as conn:  # foreign keys off while SQLite copies a table
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0002")
     store.close()

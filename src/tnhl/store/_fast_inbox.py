@@ -13,15 +13,15 @@ Two modes:
   insert. Intake awaits `add_async`, which group-commits on the loop: every event submitted
   before the loop's next turn is written in ONE `BEGIN IMMEDIATE ... COMMIT`, and each caller
   is answered only after that commit. Measured on the store's table (4 b-trees: rowid, unique
-  (source, event_id), the two claim indexes): one autocommit INSERT per event 34-38 us, 21-23
-  us per event in commits of 4, 14-18 us in commits of 16, because a WAL commit writes every
-  page it touched once, however many rows changed it. `add` (synchronous) is one autocommit
-  INSERT.
+  (source, location, event_id), the two claim indexes): one autocommit INSERT per event 34-38
+  us, 21-23 us per event in commits of 4, 14-18 us in commits of 16, because a WAL commit
+  writes every page it touched once, however many rows changed it. `add` (synchronous) is one
+  autocommit INSERT.
 - `inline=False` (a network database): callers run in worker threads (intake `offload=True`)
   and hand their events to one committer thread, which writes every event waiting at that
   moment in ONE transaction (group commit) and then answers each caller.
 Either way an event is durable before its request is answered, and dedupe is still the inbox's
-unique (source, event_id).
+unique (source, location, event_id).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ _RAW_INSERT = (
     "INSERT INTO inbox (source, event_id, event_type, location_id, entity_key, body,"
     " received_at, next_attempt_at, state, attempts)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received', 0)"
-    " ON CONFLICT (source, event_id) DO NOTHING"
+    " ON CONFLICT (source, location_id, event_id) DO NOTHING"
 )
 
 
@@ -106,7 +106,7 @@ class FastInbox:
                     "attempts": 0,
                 }
             )
-            .on_conflict_do_nothing(index_elements=["source", "event_id"])
+            .on_conflict_do_nothing(index_elements=["source", "location_id", "event_id"])
             .returning(inbox.c.id)
         )
         # Compiled once to the driver's own SQL: executing it through exec_driver_sql skips
@@ -176,8 +176,8 @@ class FastInbox:
         """`add` for callers on an event loop, group-committed on that loop (inline SQLite).
 
         Returns once the commit holding this event's row has completed: True if stored, False
-        if (source, event_id) was already stored; `StoreUnavailableError` if it could not persist
-        (then the row is not stored). Without a raw SQLite connection this is `add`.
+        if (source, location, event_id) was already stored; `StoreUnavailableError` if it could
+        not persist (then the row is not stored). Without a raw SQLite connection this is `add`.
         """
         if self._raw_path is None or not self._inline:
             return self.add(
@@ -348,7 +348,7 @@ class FastInbox:
     def _write(self, events: list[InboundEvent]) -> list[bool]:
         """Insert `events` in one transaction; True per new one (StoreUnavailableError if not)."""
         results: list[bool] = []
-        seen: set[tuple[str, str]] = set()
+        seen: set[tuple[str, str, str]] = set()
         try:
             with (
                 self._lock,
@@ -357,7 +357,7 @@ class FastInbox:
                 conn.begin(),
             ):
                 for event in events:
-                    key = (event.source, event.event_id)
+                    key = (event.source, event.location_id, event.event_id)
                     if key in seen:  # the same delivery twice in one batch: the second is a dup
                         results.append(False)
                         continue

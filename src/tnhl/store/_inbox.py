@@ -61,7 +61,7 @@ def row(r: sa.Row[Any]) -> InboxRow:
 
 
 def add_inbound(conn: sa.Connection, ev: InboundEvent, insert: Any) -> bool:
-    """Insert unless (source, event_id) exists; True when the row is new."""
+    """Insert unless (source, location, event_id) exists; True when the row is new."""
     stmt = (
         insert(inbox)
         .values(
@@ -76,7 +76,7 @@ def add_inbound(conn: sa.Connection, ev: InboundEvent, insert: Any) -> bool:
             attempts=0,
             next_attempt_at=float(ev.received_at),
         )
-        .on_conflict_do_nothing(index_elements=["source", "event_id"])
+        .on_conflict_do_nothing(index_elements=["source", "location_id", "event_id"])
         .returning(inbox.c.id)
     )
     # RETURNING, not rowcount: drivers report rowcount unreliably once RETURNING is involved.
@@ -93,8 +93,8 @@ def get_event(conn: sa.Connection, inbox_id: int) -> InboxRow:
 def purge_finished(conn: sa.Connection, before: float, limit: int) -> int:
     """Delete up to `limit` done or skipped events that finished before `before`.
 
-    Their (source, event_id) stop being deduplicated, so keep them at least as long as a sender
-    may redeliver (DESIGN.md: 7 days). Outbound operations keep their keys (exactly-once
+    Their (source, location, event_id) stop being deduplicated, so keep them at least as long
+    as a sender may redeliver (DESIGN.md: 7 days). Outbound operations keep their keys (exactly-once
     creates must outlive the event) and lose only the link to it. Dead events are kept.
     """
     ids = list(

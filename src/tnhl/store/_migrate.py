@@ -7,6 +7,8 @@ schema current.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -54,12 +56,28 @@ def current_revision(engine: sa.Engine) -> str | None:
 def upgrade_to_head(engine: sa.Engine) -> None:
     """Bring the database to the newest schema; a no-op when it is already there."""
     cfg = alembic_config()
-    with (
-        translate_errors(),
-        engine.connect().execution_options(**{WRITE: True}) as conn,
-        conn.begin(),
-    ):
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_ID})
+    with migrating(engine) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+@contextmanager
+def migrating(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A write transaction to run migrations in (PostgreSQL: one migrator at a time)."""
+    with translate_errors(), engine.connect().execution_options(**{WRITE: True}) as conn:
+        # SQLite changes a table by copying it; with foreign keys on, dropping the old inbox
+        # fails once dead letters point at it. The pragma only works outside a transaction,
+        # so it is set on the raw connection before BEGIN and checked before COMMIT.
+        raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_ID})
+                yield conn
+                if raw is not None and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise RuntimeError("the migration left rows pointing at nothing")
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys = ON")

@@ -47,7 +47,8 @@ inbox = sa.Table(
     # mapping's warnings once the event is settled.
     sa.Column("record_key", sa.String(ID + 16), nullable=True),
     sa.Column("warnings", sa.Text(), nullable=True),
-    sa.UniqueConstraint("source", "event_id"),
+    # Deduplicated per connection: two TalkNotes workspaces may each send a webhook-id msg_1.
+    sa.UniqueConstraint("source", "location_id", "event_id"),
     sa.CheckConstraint("source IN ('talknotes', 'highlevel')", name="source"),
     sa.CheckConstraint("state IN ('received', 'pending', 'done', 'dead', 'skipped')", name="state"),
     sa.Index(None, "location_id", "entity_key", "id"),

@@ -1,4 +1,5 @@
-"""Connections: due records by location, so a claim can serve every connection in turn.
+"""Connections: due records by location, so a claim can serve every connection in turn; events
+deduplicated per connection (source, location, webhook id), not across them.
 
 Revision ID: 0003
 Revises: 0002
@@ -19,6 +20,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("inbox") as batch:
+        batch.drop_constraint("uq_inbox_source_event_id", type_="unique")
+        batch.create_unique_constraint(
+            "uq_inbox_source_location_id_event_id", ["source", "location_id", "event_id"]
+        )
     op.create_index(
         op.f("ix_records_location_id_due_at"), "records", ["location_id", "due_at"], unique=False
     )
@@ -26,3 +32,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_records_location_id_due_at"), table_name="records")
+    # Back to one webhook id across connections (fails if two connections share one).
+    with op.batch_alter_table("inbox") as batch:
+        batch.drop_constraint("uq_inbox_source_location_id_event_id", type_="unique")
+        batch.create_unique_constraint("uq_inbox_source_event_id", ["source", "event_id"])

@@ -1,0 +1,205 @@
+"""Three connections in one `tnhl run` (issue 8): the hand-written convergence stream sent to
+each connection at once (its own secret, concurrent senders, duplicates), `tnhl run`
+SIGKILLed twice mid-stream and restarted: every location ends in exactly the literal state the
+stream implies, and nothing of one connection is in another's location. SQLite and
+PostgreSQL. Black box: signed webhooks over HTTP in, the simulator's admin API out."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import yaml
+from convergence_harness import (
+    SendReport,
+    deliveries,
+    finished,
+    highlevel_state,
+    is_settled,
+    make_secret,
+    send_concurrently,
+    state_problems,
+    wait_for,
+)
+from convergence_stream import EVENTS, EXPECTED
+from pydantic import SecretStr
+
+from tnhl.simulator import SimulatorConfig, running_simulator
+from tnhl.simulator._config import LocationConfig, PitConfig
+from tnhl.simulator._faults import FaultConfig, LatencyConfig
+from tnhl.simulator._ratelimit import RateLimitConfig
+from tnhl.store import open_store
+from tnhl.store._schema import inbox, records
+
+NAMES = ("acme", "bolt", "cove")
+LOCATIONS = {n: f"E2e{n.capitalize()}Location00001" for n in NAMES}
+TOKENS = {n: f"pit-e2e-{n}-token" for n in NAMES}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _counts(store: Any) -> dict[str, int]:
+    return dict(store.stats().counts)
+
+
+def _stuck(store: Any) -> str:
+    """The counts, and each unsettled event's record as the store has it (for a failure)."""
+    lines = [str(_counts(store))]
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(inbox.c.location_id, inbox.c.event_id, inbox.c.record_key).where(
+                inbox.c.state.in_(("received", "pending"))
+            )
+        ).all()
+        for loc, event_id, key in rows:
+            rec = conn.execute(
+                sa.select(records).where(records.c.location_id == loc, records.c.record_key == key)
+            ).first()
+            lines.append(f"{loc} {event_id} {key}: {None if rec is None else dict(rec._mapping)}")
+        for loc, key in sorted({(loc, key) for loc, _, key in rows}):
+            for r in conn.execute(
+                sa.select(
+                    inbox.c.event_id, inbox.c.state, inbox.c.record_key, inbox.c.result
+                ).where(inbox.c.location_id == loc, inbox.c.record_key == key)
+            ).all():
+                lines.append(f"  event of {key}: {tuple(r)}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_three_connections_sigkilled_twice_each_converge_in_their_own_location(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """57 events x 3 connections, concurrently, with duplicates and two SIGKILLs: each
+    location holds exactly the literal state, no dead letter, every event settled once."""
+    database_url = (
+        request.getfixturevalue("pg_database_url")
+        if backend == "postgresql"
+        else f"sqlite:///{tmp_path / 'tnhl.db'}"
+    )
+    secrets = {n: make_secret() for n in NAMES}
+    config = {
+        "connections": [
+            {
+                "name": n,
+                "location_id": LOCATIONS[n],
+                "highlevel_token": TOKENS[n],
+                "talknotes_secret": secrets[n],
+            }
+            for n in NAMES
+        ]
+    }
+    settings_file = tmp_path / "tnhl.yaml"
+    settings_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+    faults = FaultConfig(latency_ms=LatencyConfig(kind="fixed", fixed_ms=20))
+    sim_config = SimulatorConfig(
+        locations=[LocationConfig(id=loc) for loc in LOCATIONS.values()],
+        tokens=[PitConfig(token=SecretStr(TOKENS[n]), location_id=LOCATIONS[n]) for n in NAMES],
+        rate_limit=RateLimitConfig(burst=100, interval_ms=1000),
+        faults=faults,
+    )
+    n_events = 3 * len(EVENTS)
+    with running_simulator(sim_config) as sim:
+        port = _free_port()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("TNHL_")},
+            "TNHL_CONFIG": str(settings_file),
+            "TNHL_HIGHLEVEL_BASE_URL": sim.base_url,
+            "TNHL_DATABASE_URL": database_url,
+            "TNHL_DATA_DIR": str(tmp_path),
+            "TNHL_WORKERS": "3",
+            "TNHL_POLL_INTERVAL": "0.02",
+            "TNHL_SWEEP_INTERVAL": "0.2",
+            "TNHL_LEASE_SECONDS": "4",
+            "TNHL_RETRY_SCALE": "0.0001",
+            "TNHL_RATE_LIMIT_BURST": "10",
+            "TNHL_RATE_LIMIT_INTERVAL": "1.0",
+            "TNHL_HTTP_TIMEOUT": "0.5",
+            "TNHL_LOG_LEVEL": "warning",
+        }
+        cmd = [sys.executable, "-c", "from tnhl.cli import main; main()", "run"]
+        cmd += ["--port", str(port)]
+
+        def start() -> subprocess.Popen[bytes]:
+            proc = subprocess.Popen(
+                cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+
+            def ready() -> bool:
+                try:
+                    return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).is_success
+                except httpx.HTTPError:
+                    return False
+
+            wait_for(ready, 30, "tnhl run to answer")
+            return proc
+
+        proc = start()
+        store = open_store(database_url)
+        reports: dict[str, SendReport] = {}
+
+        def send(name: str, seed: int) -> None:
+            url = f"http://127.0.0.1:{port}/webhooks/talknotes/{name}"
+            items = deliveries(EVENTS, seed=seed)
+            reports[name] = send_concurrently(
+                url, items, secrets[name], senders=3, give_up_after=90
+            )
+
+        senders = [
+            threading.Thread(target=send, args=(n, 5 + i), daemon=True) for i, n in enumerate(NAMES)
+        ]
+        for t in senders:
+            t.start()
+        killed_at: list[dict[str, int]] = []
+        try:
+            done_before = 0
+            for k in (1, 2):
+                wait_for(
+                    lambda b=done_before: finished(_counts(store)) > b,
+                    30,
+                    f"progress before kill {k}",
+                )
+                counts = _counts(store)
+                assert not is_settled(counts, n_events), f"kill {k} came too late: {counts}"
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(10)
+                killed_at.append(counts)
+                done_before = finished(counts)
+                proc = start()
+            for t in senders:
+                t.join(120)
+            assert sorted(reports) == sorted(NAMES), "a sender did not finish"
+            for name, report in reports.items():
+                assert report.refused == [], (name, report.refused)
+                sent = deliveries(EVENTS, seed=5 + NAMES.index(name))
+                assert report.accepted + report.duplicates == len(sent), (name, report)
+            deadline = time.monotonic() + 40
+            while not is_settled(_counts(store), n_events):
+                assert time.monotonic() < deadline, f"not settled: {_stuck(store)}"
+                time.sleep(0.05)
+            dead = [
+                f"{d.event.location_id} {d.event.event_id}: {d.reason}" for d in store.list_dead()
+            ]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(15)
+            store.close()
+        assert dead == []
+        for name in NAMES:
+            problems = state_problems(highlevel_state(sim.base_url, LOCATIONS[name]), EXPECTED)
+            assert problems == [], (name, problems)
+    assert len(killed_at) == 2
