@@ -11,8 +11,13 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import random
 import secrets
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -323,3 +328,79 @@ def state_problems(
                 f"with {len(c.tasks)} tasks, {len(c.notes)} notes"
             )
     return problems
+
+
+# -- `tnhl run` as a process that can be killed -------------------------------------------------
+
+
+def tnhl_env(**settings: str) -> dict[str, str]:
+    """The environment for a killable `tnhl run`: no TNHL_* of the caller's, short leases
+    and timeouts, a tight limit in tnhl (so work is in flight to kill into), then `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TNHL_")}
+    env.update(
+        TNHL_WORKERS="3",
+        TNHL_POLL_INTERVAL="0.02",
+        TNHL_SWEEP_INTERVAL="0.2",
+        TNHL_LEASE_SECONDS="4",
+        TNHL_RETRY_SCALE="0.0001",
+        TNHL_RATE_LIMIT_BURST="10",
+        TNHL_RATE_LIMIT_INTERVAL="1.0",
+        TNHL_HTTP_TIMEOUT="0.5",
+        TNHL_LOG_LEVEL="warning",
+    )
+    env.update(settings)
+    return env
+
+
+class TnhlProcess:
+    """`tnhl run --port PORT` in a subprocess with `env`: started, SIGKILLed and restarted."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self._env = dict(env)
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        cmd = [sys.executable, "-c", "from tnhl.cli import main; main()", "run"]
+        self._proc = subprocess.Popen(
+            [*cmd, "--port", str(self.port)],
+            env=self._env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{self.url}/healthz", timeout=0.5).is_success
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, 30, "tnhl run to answer")
+
+    def kill_twice_mid_work(self, counts: Callable[[], Mapping[str, int]], n: int) -> list[Any]:
+        """SIGKILL and restart twice, each time once work was settled since the last start
+        and before all `n` events were; the counts at each kill."""
+        killed_at: list[Any] = []
+        done_before = 0
+        for k in (1, 2):
+            wait_for(lambda b=done_before: finished(counts()) > b, 30, f"progress before kill {k}")
+            at = dict(counts())
+            assert not is_settled(at, n), f"kill {k} came too late: all settled {at}"
+            assert self._proc is not None
+            self._proc.send_signal(signal.SIGKILL)
+            self._proc.wait(10)
+            killed_at.append(at)
+            done_before = finished(at)
+            self.start()
+        return killed_at
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGTERM)
+            self._proc.wait(15)

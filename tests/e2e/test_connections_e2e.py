@@ -6,30 +6,24 @@ PostgreSQL. Black box: signed webhooks over HTTP in, the simulator's admin API o
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 import yaml
 from convergence_harness import (
     SendReport,
+    TnhlProcess,
     deliveries,
-    finished,
     highlevel_state,
     is_settled,
     make_secret,
     send_concurrently,
     state_problems,
-    wait_for,
+    tnhl_env,
 )
 from convergence_stream import EVENTS, EXPECTED
 from pydantic import SecretStr
@@ -44,12 +38,6 @@ from tnhl.store._schema import inbox, records
 NAMES = ("acme", "bolt", "cove")
 LOCATIONS = {n: f"E2e{n.capitalize()}Location00001" for n in NAMES}
 TOKENS = {n: f"pit-e2e-{n}-token" for n in NAMES}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _counts(store: Any) -> dict[str, int]:
@@ -114,46 +102,20 @@ def test_three_connections_sigkilled_twice_each_converge_in_their_own_location(
     )
     n_events = 3 * len(EVENTS)
     with running_simulator(sim_config) as sim:
-        port = _free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("TNHL_")},
-            "TNHL_CONFIG": str(settings_file),
-            "TNHL_HIGHLEVEL_BASE_URL": sim.base_url,
-            "TNHL_DATABASE_URL": database_url,
-            "TNHL_DATA_DIR": str(tmp_path),
-            "TNHL_WORKERS": "3",
-            "TNHL_POLL_INTERVAL": "0.02",
-            "TNHL_SWEEP_INTERVAL": "0.2",
-            "TNHL_LEASE_SECONDS": "4",
-            "TNHL_RETRY_SCALE": "0.0001",
-            "TNHL_RATE_LIMIT_BURST": "10",
-            "TNHL_RATE_LIMIT_INTERVAL": "1.0",
-            "TNHL_HTTP_TIMEOUT": "0.5",
-            "TNHL_LOG_LEVEL": "warning",
-        }
-        cmd = [sys.executable, "-c", "from tnhl.cli import main; main()", "run"]
-        cmd += ["--port", str(port)]
-
-        def start() -> subprocess.Popen[bytes]:
-            proc = subprocess.Popen(
-                cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        tnhl = TnhlProcess(
+            tnhl_env(
+                TNHL_CONFIG=str(settings_file),
+                TNHL_HIGHLEVEL_BASE_URL=sim.base_url,
+                TNHL_DATABASE_URL=database_url,
+                TNHL_DATA_DIR=str(tmp_path),
             )
-
-            def ready() -> bool:
-                try:
-                    return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).is_success
-                except httpx.HTTPError:
-                    return False
-
-            wait_for(ready, 30, "tnhl run to answer")
-            return proc
-
-        proc = start()
+        )
+        tnhl.start()
         store = open_store(database_url)
         reports: dict[str, SendReport] = {}
 
         def send(name: str, seed: int) -> None:
-            url = f"http://127.0.0.1:{port}/webhooks/talknotes/{name}"
+            url = f"{tnhl.url}/webhooks/talknotes/{name}"
             items = deliveries(EVENTS, seed=seed)
             reports[name] = send_concurrently(
                 url, items, secrets[name], senders=3, give_up_after=90
@@ -164,22 +126,8 @@ def test_three_connections_sigkilled_twice_each_converge_in_their_own_location(
         ]
         for t in senders:
             t.start()
-        killed_at: list[dict[str, int]] = []
         try:
-            done_before = 0
-            for k in (1, 2):
-                wait_for(
-                    lambda b=done_before: finished(_counts(store)) > b,
-                    30,
-                    f"progress before kill {k}",
-                )
-                counts = _counts(store)
-                assert not is_settled(counts, n_events), f"kill {k} came too late: {counts}"
-                proc.send_signal(signal.SIGKILL)
-                proc.wait(10)
-                killed_at.append(counts)
-                done_before = finished(counts)
-                proc = start()
+            killed_at = tnhl.kill_twice_mid_work(lambda: _counts(store), n_events)
             for t in senders:
                 t.join(120)
             assert sorted(reports) == sorted(NAMES), "a sender did not finish"
@@ -195,8 +143,7 @@ def test_three_connections_sigkilled_twice_each_converge_in_their_own_location(
                 f"{d.event.location_id} {d.event.event_id}: {d.reason}" for d in store.list_dead()
             ]
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(15)
+            tnhl.stop()
             store.close()
         assert dead == []
         for name in NAMES:

@@ -8,11 +8,6 @@ computed with tnhl's generator or transforms.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -20,10 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from convergence_harness import (
     SendReport,
+    TnhlProcess,
     deliveries,
     finished,
     highlevel_state,
@@ -32,6 +27,7 @@ from convergence_harness import (
     orders,
     send_concurrently,
     state_problems,
+    tnhl_env,
     wait_for,
 )
 from convergence_stream import DELETED, EVENTS, EXPECTED, Event, contact_of, instant
@@ -241,12 +237,6 @@ def test_orphan_task_goes_to_dead_letters_and_delays_no_one(tmp_path: Path) -> N
             assert state_problems(highlevel_state(sim.base_url, sim.location_id), expected) == []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_sigkill_twice_mid_stream_still_converges_exactly_once(tmp_path: Path) -> None:
     """`tnhl run` SIGKILLed twice with events in flight, restarted: the literal state, once."""
     secret = make_secret()
@@ -256,80 +246,27 @@ def test_sigkill_twice_mid_stream_still_converges_exactly_once(tmp_path: Path) -
     # Latency and a tight limit in tnhl keep work in flight long enough to kill into.
     faults = FaultConfig(latency_ms=LatencyConfig(kind="fixed", fixed_ms=20))
     with running_simulator(_sim_config(faults=faults)) as sim:
-        port = _free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("TNHL_")},
-            "TNHL_HIGHLEVEL_BASE_URL": sim.base_url,
-            "TNHL_HIGHLEVEL_TOKEN": sim.token,
-            "TNHL_LOCATION_ID": sim.location_id,
-            "TNHL_TALKNOTES_SECRET": secret,
-            "TNHL_DATA_DIR": str(tmp_path),
-            "TNHL_WORKERS": "3",
-            "TNHL_POLL_INTERVAL": "0.02",
-            "TNHL_SWEEP_INTERVAL": "0.2",
-            "TNHL_LEASE_SECONDS": "4",
-            "TNHL_RETRY_SCALE": "0.0001",
-            "TNHL_RATE_LIMIT_BURST": "10",
-            "TNHL_RATE_LIMIT_INTERVAL": "1.0",
-            "TNHL_HTTP_TIMEOUT": "0.5",
-            "TNHL_LOG_LEVEL": "warning",
-        }
-        cmd = [
-            sys.executable,
-            "-c",
-            "from tnhl.cli import main; main()",
-            "run",
-            "--port",
-            str(port),
-        ]
-
-        def start() -> subprocess.Popen[bytes]:
-            proc = subprocess.Popen(
-                cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        tnhl = TnhlProcess(
+            tnhl_env(
+                TNHL_HIGHLEVEL_BASE_URL=sim.base_url,
+                TNHL_HIGHLEVEL_TOKEN=sim.token,
+                TNHL_LOCATION_ID=sim.location_id,
+                TNHL_TALKNOTES_SECRET=secret,
+                TNHL_DATA_DIR=str(tmp_path),
             )
-
-            def ready() -> bool:
-                try:
-                    return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).is_success
-                except httpx.HTTPError:
-                    return False
-
-            wait_for(ready, 20, "tnhl run to answer")
-            return proc
-
-        proc = start()
+        )
+        tnhl.start()
         store = open_store(f"sqlite:///{tmp_path / 'tnhl.db'}")
         result: list[SendReport] = []
         sender = threading.Thread(
             target=lambda: result.append(
-                send_concurrently(
-                    f"http://127.0.0.1:{port}{HOOK}",
-                    items,
-                    secret,
-                    senders=SENDERS,
-                    give_up_after=60,
-                )
+                send_concurrently(tnhl.url + HOOK, items, secret, senders=SENDERS, give_up_after=60)
             ),
             daemon=True,
         )
         sender.start()
-        killed_at: list[dict[str, int]] = []
         try:
-            done_before = 0
-            for k in (1, 2):
-                # Kill once the run has made progress since the last (re)start.
-                wait_for(
-                    lambda b=done_before: finished(_counts(store)) > b,
-                    20,
-                    f"progress before kill {k}",
-                )
-                counts = _counts(store)
-                assert not is_settled(counts, n), f"kill {k} came too late: all settled {counts}"
-                proc.send_signal(signal.SIGKILL)
-                proc.wait(10)
-                killed_at.append(counts)
-                done_before = finished(counts)
-                proc = start()
+            killed_at = tnhl.kill_twice_mid_work(lambda: _counts(store), n)
             sender.join(90)
             assert result, "the sender did not finish"
             _check_sent(result[0], len(items))
@@ -337,8 +274,7 @@ def test_sigkill_twice_mid_stream_still_converges_exactly_once(tmp_path: Path) -
                 "after two SIGKILLs", sim, store, n, result[0].last_answer_at, timeout=30
             )
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(15)
+            tnhl.stop()
             store.close()
     assert len(killed_at) == 2
     assert all(finished(c) < n for c in killed_at), killed_at

@@ -97,6 +97,13 @@ def _post_all(
     return [http.post(path, content=body, headers=h).status_code for h, body in requests]
 
 
+def _post_everyone(http: httpx.Client, secrets: dict[str, str]) -> None:
+    """Each connection's three events to its own path, each answered 202."""
+    for name in NAMES:
+        path = f"/webhooks/talknotes/{name}"
+        assert _post_all(http, path, secrets[name], _people(name)) == [202, 202, 202]
+
+
 def _location(sim: RunningSimulator, loc: str) -> dict[str, list[tuple[str, ...]]]:
     contacts = [c for c in sim.state.all("contact") if c.get("locationId") == loc]
     ids = {c["id"] for c in contacts}
@@ -122,9 +129,7 @@ def test_each_connection_lands_in_its_own_location_and_unknown_names_store_nothi
     service.start()
     try:
         with serve_in_thread(service.app) as base, httpx.Client(base_url=base) as http:
-            for name in NAMES:
-                path = f"/webhooks/talknotes/{name}"
-                assert _post_all(http, path, secrets[name], _people(name)) == [202, 202, 202]
+            _post_everyone(http, secrets)
             assert _post_all(
                 http, "/webhooks/talknotes/nope", secrets["acme"], _people("x")[:1]
             ) == [404]
@@ -158,9 +163,7 @@ def test_a_revoked_token_pauses_its_connection_alone_and_nothing_is_lost(
     service.start()
     try:
         with serve_in_thread(service.app) as base, httpx.Client(base_url=base) as http:
-            for name in NAMES:
-                path = f"/webhooks/talknotes/{name}"
-                assert _post_all(http, path, secrets[name], _people(name)) == [202, 202, 202]
+            _post_everyone(http, secrets)
             wait_for(lambda: _done(service) == 6, 20, "acme's and cove's 6 events done")
             bolt = service.store.get_record(LOCATIONS["bolt"], "contact", "p1")
             assert bolt is not None
