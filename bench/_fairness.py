@@ -42,15 +42,15 @@ def _loc(n: int) -> str:
     return f"FairLoc{n:013d}"
 
 
-def _sim_config(n: int, interval: float) -> dict[str, Any]:
+def _sim_config(n: int, interval: float, burst: int = 100) -> dict[str, Any]:
     return {
         "locations": [{"id": _loc(i)} for i in range(n)],
         "tokens": [{"token": f"pit-fair-{i:04d}", "location_id": _loc(i)} for i in range(n)],
-        "rate_limit": {"enabled": True, "burst": 100, "interval_ms": round(interval * 1000)},
+        "rate_limit": {"enabled": True, "burst": burst, "interval_ms": round(interval * 1000)},
     }
 
 
-def _service(sim: SimProcess, data_dir: Path, n: int, interval: float) -> Service:
+def _service(sim: SimProcess, data_dir: Path, n: int, interval: float, burst: int = 100) -> Service:
     connections = [
         {
             "name": f"c{i}",
@@ -70,7 +70,7 @@ def _service(sim: SimProcess, data_dir: Path, n: int, interval: float) -> Servic
         poll_interval=0.01,
         sweep_interval=1.0,
         log_level="warning",
-        rate_limit_burst=100,
+        rate_limit_burst=burst,
         rate_limit_interval=interval,
     )
     return Service.from_settings(settings, retry=RetryPolicy(base_delay=0.01, max_delay=0.1))
@@ -162,12 +162,14 @@ def trickle_during_burst(
     }
 
 
-def aggregate(connections: int, per_connection: int, interval: float) -> dict[str, Any]:
+def aggregate(
+    connections: int, per_connection: int, interval: float, burst: int = 100
+) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory() as tmp,
-        simulator_process(_sim_config(connections, interval), Path(tmp)) as sim,
+        simulator_process(_sim_config(connections, interval, burst), Path(tmp)) as sim,
     ):
-        service = _service(sim, Path(tmp), connections, interval)
+        service = _service(sim, Path(tmp), connections, interval, burst)
         now = time.time()
         for c in range(connections):
             for i in range(per_connection):
@@ -183,7 +185,7 @@ def aggregate(connections: int, per_connection: int, interval: float) -> dict[st
         log = sim.requests()
     calls = int(log["total"])
     per = 2 * per_connection
-    minimum = math.floor((per - 1) / 100) * interval
+    minimum = math.floor((per - 1) / burst) * interval
     return {
         "connections": connections,
         "events": connections * per_connection,
@@ -193,7 +195,7 @@ def aggregate(connections: int, per_connection: int, interval: float) -> dict[st
         "minimum_seconds": round(minimum, 2),
         "elapsed_over_minimum": round(elapsed / minimum, 3) if minimum else None,
         "calls_per_second": round(calls / elapsed, 1),
-        "sum_of_limits_calls_per_second": round(connections * 100 / interval, 1),
+        "sum_of_limits_calls_per_second": round(connections * burst / interval, 1),
         "goal_elapsed_over_minimum": 1.10,
         "dead": dead,
     }

@@ -120,6 +120,23 @@ def test_try_acquire_takes_nothing_when_it_says_wait(state: RecordingState) -> N
     assert limiter.try_acquire("k") == 0.0
 
 
+def test_several_slots_are_taken_all_or_none(state: RecordingState) -> None:
+    """try_acquire(k, 2) with one slot left takes nothing and waits for the second to free;
+    with two free it takes both."""
+    clock = FakeClock(START)
+    limiter = RateLimiter(clock=clock, state=state, burst=3, interval=1.0, margin=0.1)
+    assert limiter.try_acquire("k") == 0.0
+    clock.advance(0.2)
+    assert limiter.try_acquire("k") == 0.0
+    clock.advance(0.2)
+    wait = limiter.try_acquire("k", 2)
+    assert wait == pytest.approx(0.7)  # the first send (at +0) leaves the window at +1.1
+    assert limiter.snapshot("k").used_in_window == 2
+    clock.advance(wait)
+    assert limiter.try_acquire("k", 2) == 0.0
+    assert limiter.snapshot("k").used_in_window == 3  # the +0.2 send and the two just taken
+
+
 def test_keys_have_separate_budgets(state: RecordingState) -> None:
     """A full window on one location does not slow another location down."""
     limiter = RateLimiter(clock=FakeClock(START), state=state, burst=2)

@@ -617,7 +617,7 @@ class SlotsAfter:
     def __init__(self, waits: int) -> None:
         self.waits = waits
 
-    def try_acquire(self, key: str) -> float:
+    def try_acquire(self, key: str, n: int = 1) -> float:
         if self.waits > 0:
             self.waits -= 1
             return 5.0
@@ -662,8 +662,8 @@ def test_a_create_marked_ahead_then_held_for_a_slot_is_sent_once_with_no_read_ba
     ex.run(env.claim())
     env.add("task.created", TASK, T0 + 70)
     limited = env.executor(limiter=SlotsAfter(waits=1))
-    [(held, wait)] = limited.run(env.claim())
-    assert wait == 5.0
+    [(held, deferral)] = limited.run(env.claim())
+    assert deferral.wait == 5.0
     op = env.store.get_op(f"{env.loc}:create-task:t1")
     assert op is not None
     assert op.state == "sent"

@@ -130,14 +130,17 @@ class RateLimiter:
     def clock(self) -> Clock:
         return self._clock
 
-    def try_acquire(self, key: str) -> float:
-        """Take a slot now (returns 0.0) or return the seconds until one may be free.
+    def try_acquire(self, key: str, n: int = 1) -> float:
+        """Take `n` slots now, all or none (returns 0.0), or return the seconds until they may
+        be free (`n` is capped at the window's size).
 
         Raises DailyQuotaExhaustedError when the day's budget is spent.
         """
         # The time is read inside the atomic update: read before it, a thread that waited for
         # the lock would stamp its slot in the past and the log would undercount the window.
-        taken: Taken = self._state.update(key, lambda s: take(s, self._clock.time(), self._policy))
+        taken: Taken = self._state.update(
+            key, lambda s: take(s, self._clock.time(), self._policy, n)
+        )
         if taken.daily_reset_at is not None:
             raise DailyQuotaExhaustedError(key=key, resets_at=taken.daily_reset_at)
         return taken.wait

@@ -124,24 +124,25 @@ class Taken:
     daily_reset_at: float | None = None
 
 
-def take(state: KeyState, now: float, policy: Policy) -> tuple[KeyState, Taken]:
-    """Try to take one slot at `now` (sliding-window log + daily counter)."""
+def take(state: KeyState, now: float, policy: Policy, n: int = 1) -> tuple[KeyState, Taken]:
+    """Try to take `n` slots at `now`, all or none (sliding-window log + daily counter)."""
     if state.sends and state.sends[-1] > now:
         # Another process with a clock slightly ahead stamped a later send: keep the log
         # ordered, at the cost of treating this send as happening a little later.
         now = state.sends[-1]
     state = state.rolled(now, policy)
     burst, window, daily = state.limits(policy)
-    if state.daily_used >= daily:
+    n = max(1, min(n, burst))  # more than a whole window could never be taken at once
+    if state.daily_used + n > daily:
         return state, Taken(wait=0.0, daily_reset_at=(state.day + 1) * DAY)
     if state.paused_until > now:
         return state, Taken(wait=state.paused_until - now)
-    if len(state.sends) < burst:
-        new = replace(state, sends=(*state.sends, now), daily_used=state.daily_used + 1)
-        return new, Taken(wait=0.0)
+    if len(state.sends) + n <= burst:
+        sends = (*state.sends, *([now] * n))
+        return replace(state, sends=sends, daily_used=state.daily_used + n), Taken(wait=0.0)
     # The window holds `len(sends)` entries (possibly more than `burst` after a correction):
-    # a slot frees once the entry at index len - burst has left the window.
-    oldest_needed = state.sends[len(state.sends) - burst]
+    # n slots are free once the entry at index len - burst + n - 1 has left the window.
+    oldest_needed = state.sends[len(state.sends) - burst + n - 1]
     # A wait of exactly 0 would mean "taken" to callers; never return less than a microsecond.
     return state, Taken(wait=max(oldest_needed + window - now, 1e-6))
 

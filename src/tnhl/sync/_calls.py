@@ -40,7 +40,7 @@ class Route:
 class Limiter(Protocol):
     """The rate limiter's non-blocking side: seconds until a slot (0: taken now)."""
 
-    def try_acquire(self, key: str) -> float: ...
+    def try_acquire(self, key: str, n: int = 1) -> float: ...
 
 
 @dataclass
@@ -112,10 +112,12 @@ class Caller:
         run: CallRun,
         *,
         paced: bool = False,
+        slots: int = 1,
     ) -> Any:
-        """One call through the client, after taking a rate-limit slot (unless `paced`)."""
+        """One call through the client, after taking a rate-limit slot (unless `paced`);
+        `slots` > 1 holds slots for the calls that must follow this one."""
         if not paced and self._limiter is not None:
-            wait = self._limiter.try_acquire(location)
+            wait = self._limiter.try_acquire(location, slots)
             if wait > 0:
                 raise RescheduleNeeded(wait)
         run.calls += 1
@@ -239,7 +241,10 @@ class Caller:
             params["email"] = body["email"]
         else:
             params["number"] = body.get("phone")
-        found = self._send(claim.state.location_id, "get-duplicate-contact", params, None, run)
+        # Two slots: the check and the create (or the adopting update) that follows it. Taken
+        # one at a time, a create that then waits for its slot must repeat the check.
+        location = claim.state.location_id
+        found = self._send(location, "get-duplicate-contact", params, None, run, slots=2)
         contact = found.get("contact") if isinstance(found, Mapping) else None
         hl_id = contact.get("id") if isinstance(contact, Mapping) else None
         if not isinstance(hl_id, str) or not hl_id:

@@ -85,10 +85,10 @@ class Executor:
             raise UnservedLocation(location)
         return route
 
-    def run(self, claims: Sequence[RecordClaim]) -> list[tuple[RecordClaim, float]]:
+    def run(self, claims: Sequence[RecordClaim]) -> list[tuple[RecordClaim, Deferral]]:
         """Execute and settle `claims` (one batch: id-map reads are shared); returns the
         claims deferred for a rate-limit slot (with the wait), still leased, to run later."""
-        deferred: list[tuple[RecordClaim, float]] = []
+        deferred: list[tuple[RecordClaim, Deferral]] = []
         lookups: dict[str, BatchLookup] = {}
         for loc in {c.state.location_id for c in claims}:
             lookups[loc] = BatchLookup(self._store, loc)
@@ -100,7 +100,7 @@ class Executor:
                 lookup = lookups[claim.state.location_id]
                 result = self.execute(claim, lookup, settler, plans.get(id(claim)))
                 if isinstance(result, Deferral):
-                    deferred.append((claim, result.wait))
+                    deferred.append((claim, result))
         finally:
             settler.flush()
         return deferred

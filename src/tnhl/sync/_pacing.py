@@ -25,15 +25,23 @@ class PacedLimiter:
         self.inner = inner
         self._local = threading.local()
 
-    def try_acquire(self, key: str) -> float:
-        wait = self.inner.try_acquire(key)
+    def try_acquire(self, key: str, n: int = 1) -> float:
+        """Hold `n` slots for this thread's next calls to `key`: those already held and not
+        used count (a create planned with its duplicate check takes both slots at once, so it
+        never makes the check and then waits for the create)."""
+        held_key, held = getattr(self._local, "prepaid", (None, 0))
+        have = held if held_key == key else 0
+        if have >= n:
+            return 0.0
+        wait = self.inner.try_acquire(key, n - have)
         if wait <= 0:
-            self._local.prepaid = key
+            self._local.prepaid = (key, n)
         return wait
 
     def acquire(self, key: str) -> None:
-        if getattr(self._local, "prepaid", None) == key:
-            self._local.prepaid = None
+        held_key, held = getattr(self._local, "prepaid", (None, 0))
+        if held_key == key and held > 0:
+            self._local.prepaid = (key, held - 1)
             return
         wait = self.inner.try_acquire(key)
         if wait > 0:

@@ -17,7 +17,7 @@ import structlog
 
 from tnhl.store import RecordClaim, SqlStore
 from tnhl.sync._delta import event_delta
-from tnhl.sync._executor import Executor
+from tnhl.sync._executor import Deferral, Executor
 
 __all__ = ["WorkerPool"]
 
@@ -109,14 +109,16 @@ class WorkerPool:
         with self._work:
             self._deferred = []
 
-    def _hold(self, claims: list[tuple[RecordClaim, float]]) -> list[tuple[RecordClaim, float]]:
+    def _hold(
+        self, claims: list[tuple[RecordClaim, Deferral]]
+    ) -> list[tuple[RecordClaim, Deferral]]:
         """Hold each claim until its slot; returns those that did not fit."""
         now = self._clock()
         with self._work:
             room = max(0, self._max_deferred - len(self._deferred))
-            for claim, wait in claims[:room]:
+            for claim, d in claims[:room]:
                 loc = claim.state.location_id
-                at = max(now + wait, self._next_slot.get(loc, 0.0))
+                at = max(now + d.wait, self._next_slot.get(loc, 0.0))
                 self._next_slot[loc] = at + self._spacing
                 self._seq += 1
                 heapq.heappush(self._deferred, (at, self._seq, claim))
@@ -148,8 +150,8 @@ class WorkerPool:
             log.warning("batch failed", error=f"{type(exc).__name__}: {exc}"[:300])
             return
         self.batches += 1
-        for claim, wait in self._hold(deferred):
-            self._executor.settle_deferred(claim, wait)
+        for claim, d in self._hold(deferred):
+            self._executor.settle_deferred(claim, d.wait)
 
     def _loop(self, worker: str) -> None:
         while not self._stop.is_set():
