@@ -170,3 +170,16 @@ def test_single_location_settings_beside_connections_are_refused(
     assert err.field == "location_id"
     assert "set it in each connection entry instead" in err.problem
     assert "pit-acme-from-env" not in str(err)
+
+
+def test_the_service_names_a_connection_without_its_talknotes_secret(tmp_path: Path) -> None:
+    """Intake needs every connection's secret: a missing one stops the service before the
+    store opens, naming connections[NAME].talknotes_secret."""
+    from tnhl.sync._service import Service
+
+    text = "connections:\n  - {name: acme, location_id: L1, highlevel_token: pit-a}\n"
+    settings = load_settings(_file(tmp_path, text), data_dir=tmp_path / "data")
+    with pytest.raises(SettingsError) as caught:
+        Service.from_settings(settings)
+    assert caught.value.field == "connections[acme].talknotes_secret"
+    assert not (tmp_path / "data").exists()

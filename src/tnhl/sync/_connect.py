@@ -30,7 +30,7 @@ from tnhl.sync._readback import CallFn
 from tnhl.sync._settings import Settings
 from tnhl.webhooks import TalkNotesRoute
 
-__all__ = ["highlevel_routes", "talknotes_routes"]
+__all__ = ["check_secrets", "highlevel_routes", "talknotes_routes"]
 
 
 def _auth(settings: Settings, base_url: str, token: SecretStr | None, location: str) -> Auth:
@@ -102,6 +102,25 @@ def highlevel_routes(
     return routes, clients
 
 
+def _secret(settings: Settings, conn: ConnectionSettings | None) -> SecretStr:
+    if not settings.connections or conn is None:
+        return settings.require_talknotes_secret()
+    secret = conn.talknotes_secret
+    if secret is None or not secret.get_secret_value():
+        raise SettingsError(
+            f"connections[{conn.name}].talknotes_secret",
+            "not set (the whsec_... secret that connection's TalkNotes signs with)",
+        )
+    return secret
+
+
+def check_secrets(settings: Settings) -> None:
+    """Every connection's TalkNotes secret is set (intake needs them), or a SettingsError."""
+    entries: list[ConnectionSettings | None] = list(settings.connections) or [None]
+    for conn in entries:
+        _secret(settings, conn)
+
+
 def talknotes_routes(
     settings: Settings, connections: list[ConnectionSettings], routes: dict[str, Route]
 ) -> tuple[TalkNotesRoute | None, dict[str, TalkNotesRoute]]:
@@ -109,15 +128,7 @@ def talknotes_routes(
     `POST /webhooks/talknotes/{name}`; a connection without a secret is a SettingsError."""
     named: dict[str, TalkNotesRoute] = {}
     for conn in connections:
-        if settings.connections:
-            secret = conn.talknotes_secret
-            if secret is None or not secret.get_secret_value():
-                raise SettingsError(
-                    f"connections[{conn.name}].talknotes_secret",
-                    "not set (the whsec_... secret that connection's TalkNotes signs with)",
-                )
-        else:
-            secret = settings.require_talknotes_secret()
+        secret = _secret(settings, conn)
         check = door_check(routes[conn.location_id].mapping)
         named[conn.name] = TalkNotesRoute(secret.get_secret_value(), conn.location_id, check)
     plain = next(iter(named.values())) if len(named) == 1 else None

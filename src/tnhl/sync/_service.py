@@ -30,7 +30,7 @@ from tnhl.highlevel import (
 from tnhl.mapping import MappingConfig
 from tnhl.store import FastInbox, SqlStore, StoreUnavailableError
 from tnhl.sync._admin import limiter_path, open_settings_store, write_limiter_snapshot
-from tnhl.sync._connect import highlevel_routes, talknotes_routes
+from tnhl.sync._connect import check_secrets, highlevel_routes, talknotes_routes
 from tnhl.sync._errors import SettingsError
 from tnhl.sync._executor import Executor
 from tnhl.sync._metrics import SyncMetrics
@@ -93,14 +93,8 @@ class Service:
     ) -> Service:
         """Build the service (`intake=False`: workers only, for `tnhl worker`); a missing
         setting raises SettingsError naming it."""
-        if intake and not settings.connections:
-            settings.require_talknotes_secret()
         if intake:
-            for conn in settings.connections:  # every secret, before anything opens
-                if conn.talknotes_secret is None:
-                    raise SettingsError(
-                        f"connections[{conn.name}].talknotes_secret", "not set (whsec_...)"
-                    )
+            check_secrets(settings)  # before anything opens
         if client_call is None and not settings.connections:
             settings.require_highlevel()  # names the first missing setting, as it always has
         connections = settings.connection_list()
