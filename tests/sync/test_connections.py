@@ -183,3 +183,28 @@ def test_the_service_names_a_connection_without_its_talknotes_secret(tmp_path: P
         Service.from_settings(settings)
     assert caught.value.field == "connections[acme].talknotes_secret"
     assert not (tmp_path / "data").exists()
+
+
+def test_a_connections_time_zone_places_its_date_only_due_dates(tmp_path: Path) -> None:
+    """acme (America/New_York) sends dueDate 2026-03-06: due at 09:00 New York time, i.e.
+    14:00Z (EST, UTC-5, before that year's DST switch on 8 March); the default mapping
+    without a zone would say 09:00Z."""
+    from tnhl.highlevel import RateLimiter
+    from tnhl.mapping import default_mapping, map_task
+    from tnhl.sync._connect import highlevel_routes
+    from tnhl.sync._pacing import PacedLimiter
+
+    settings = load_settings(_file(tmp_path, TWO), highlevel_base_url="http://127.0.0.1:9")
+    routes, clients = highlevel_routes(
+        settings,
+        settings.connection_list(),
+        limiter=PacedLimiter(RateLimiter()),
+        client_call=lambda *a, **k: None,
+        mapping=default_mapping(),
+    )
+    assert clients == []
+    task = {"id": "t1", "contactId": "p1", "taskName": "Call", "dueDate": "2026-03-06"}
+    acme = map_task(task, routes["ve9EPM428h8vShlRW1KT"].mapping, create=True, reference=None)
+    bolt = map_task(task, routes["Ab3dEf6hIj9kLm2nOp5Q"].mapping, create=True, reference=None)
+    assert acme.fields["dueDate"] == "2026-03-06T14:00:00Z"
+    assert bolt.fields["dueDate"] == "2026-03-06T09:00:00Z"

@@ -64,6 +64,17 @@ def _credentials(settings: Settings, conn: ConnectionSettings) -> tuple[str, Sec
     )
 
 
+def _zoned(mapping: MappingConfig, zone: str | None) -> MappingConfig:
+    """The connection's time zone, when it has one, is the zone of its dates without an
+    offset (over the mapping file's `tasks.due.timezone`: one mapping file may serve
+    sub-accounts in several zones)."""
+    if zone is None:
+        return mapping
+    due = mapping.tasks.due.model_copy(update={"timezone": zone})
+    tasks = mapping.tasks.model_copy(update={"due": due})
+    return mapping.model_copy(update={"tasks": tasks})
+
+
 def highlevel_routes(
     settings: Settings,
     connections: list[ConnectionSettings],
@@ -80,7 +91,9 @@ def highlevel_routes(
     routes: dict[str, Route] = {}
     clients: list[HighLevelClient] = []
     for conn in connections:
-        conn_mapping = mapping if mapping is not None else load_mapping(conn.mapping_file)
+        conn_mapping = _zoned(
+            mapping if mapping is not None else load_mapping(conn.mapping_file), conn.time_zone
+        )
         call = client_call
         if call is None:
             base_url, token = _credentials(settings, conn)
