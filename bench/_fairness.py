@@ -35,7 +35,7 @@ from tnhl.sync import load_settings
 from tnhl.sync._service import Service
 from tnhl.talknotes import generate_secret
 
-__all__ = ["run"]
+__all__ = ["run", "timeline"]
 
 
 def _loc(n: int) -> str:
@@ -214,3 +214,39 @@ def run(quick: bool = False) -> dict[str, Any]:
         # is within what the engine does on 2 cores against the simulator.
         "aggregate": [aggregate(n, 150, 40.0) for n in (1, 10, 100)],
     }
+
+
+def timeline(connections: int, per_connection: int = 15, interval: float = 4.0) -> None:
+    """Print, for the first three locations, when each of its creates was done (seconds after
+    the start), at burst 10: how the windows are used. `python -m bench._fairness 10`."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        simulator_process(_sim_config(connections, interval, 10), Path(tmp)) as sim,
+    ):
+        service = _service(sim, Path(tmp), connections, interval, 10)
+        now = time.time()
+        for c in range(connections):
+            for i in range(per_connection):
+                _create(service.store, _loc(c), i, f"a{c}x", now)
+        start = time.time()
+        service.start()
+        try:
+            wait_until(lambda: settled_count(service.store) >= connections * per_connection, 300)
+        finally:
+            service.stop()
+        with service.store.engine.connect() as conn:
+            rows = conn.execute(sa.select(inbox.c.location_id, inbox.c.done_at)).all()
+    done: dict[str, list[float]] = {}
+    for loc, at in rows:
+        done.setdefault(loc, []).append(round(float(at) - start, 2))
+    for loc in sorted(done)[:3]:
+        print(loc, sorted(done[loc]))
+
+
+if __name__ == "__main__":
+    import sys
+
+    from tnhl.sync._logging import configure_logging
+
+    configure_logging(level="warning")
+    timeline(int(sys.argv[1]) if len(sys.argv) > 1 else 10)
