@@ -996,3 +996,26 @@ def test_the_same_webhook_id_from_two_connections_is_two_events(store: SqlStore)
     assert store.add_inbound(event(1, location_id="A")) is True
     assert store.add_inbound(event(1, location_id="B")) is True
     assert store.add_inbound(event(1, location_id="A")) is False
+
+
+def test_one_settle_marks_several_creates_unknown_and_several_done(store: SqlStore) -> None:
+    """Two records' outcomes lost and two succeeded, settled in one batch: each op ends in
+    its own state (the batch's statements run once for many rows)."""
+    add(store, *(change(n, f"c{n}") for n in range(1, 5)))
+    store.send_ops([OpMark(f"k{n}", "create-contact", inbox_id=n) for n in range(1, 5)])
+    got = by_key(claim(store, limit=4))
+    store.settle(
+        [
+            (got["contact:c1"], Settlement("retry", "timeout", error="t1", ops_unknown=("k1",))),
+            (got["contact:c2"], Settlement("retry", "timeout", error="t2", ops_unknown=("k2",))),
+            (got["contact:c3"], Settlement("applied", "ok", ops_done=(("k3", "hl-3"),))),
+            (got["contact:c4"], Settlement("applied", "ok", ops_done=(("k4", "hl-4"),))),
+        ]
+    )
+    ops = {k: store.get_op(k) for k in ("k1", "k2", "k3", "k4")}
+    assert {k: (op.state, op.response, op.highlevel_id) for k, op in ops.items() if op} == {
+        "k1": ("unknown", "t1", None),
+        "k2": ("unknown", "t2", None),
+        "k3": ("succeeded", None, "hl-3"),
+        "k4": ("succeeded", None, "hl-4"),
+    }

@@ -73,7 +73,11 @@ _OP_UNKNOWN = BulkUpdate(
     {"b_key": _S, "b_response": _T, "b_now": _F},
     lambda v: (
         sa.update(outbound_ops)
-        .where(outbound_ops.c.key == v("b_key"), outbound_ops.c.state.in_(("sent", "unknown")))
+        # Two comparisons, not IN (...): an expanding IN cannot run in executemany.
+    .where(
+        outbound_ops.c.key == v("b_key"),
+        sa.or_(outbound_ops.c.state == "sent", outbound_ops.c.state == "unknown"),
+    )
         .values(state="unknown", response=v("b_response"), updated_at=v("b_now"))
     ),
 )

@@ -40,9 +40,10 @@ class UnservedLocation(Exception):
 
 @dataclass(frozen=True)
 class Deferral:
-    """The record waits, still leased, `wait` seconds for a rate-limit slot."""
+    """The record waits, still leased, `wait` seconds for `slots` rate-limit slots."""
 
     wait: float
+    slots: int = 1
 
 
 class Executor:
@@ -193,7 +194,7 @@ class Executor:
         except Exception as exc:  # every failure becomes an outcome; nothing loops
             wait = exc.wait if isinstance(exc, RescheduleNeeded) and run.calls == 0 else None
             if wait is not None and now + wait < claim.lease_until - self._lease_margin:
-                return Deferral(wait)
+                return Deferral(wait, exc.slots if isinstance(exc, RescheduleNeeded) else 1)
             paused = self.pauses.refused(location, exc, self._clock())
             if paused is not None:
                 settlement = replace(paused, ops_unknown=tuple(run.ops_unknown), warnings=warnings)
