@@ -137,20 +137,6 @@ def test_several_slots_are_taken_all_or_none(state: RecordingState) -> None:
     assert limiter.snapshot("k").used_in_window == 3  # the +0.2 send and the two just taken
 
 
-def test_wait_for_says_when_k_slots_are_free_without_taking_any(state: RecordingState) -> None:
-    """Sends at +0, +0.2, +0.4 fill a burst of 3 (window 1 s + 0.1 s margin); at +0.5 one
-    slot frees at +1.1, two at +1.3, three at +1.5, four a whole window after the last."""
-    clock = FakeClock(START)
-    limiter = RateLimiter(clock=clock, state=state, burst=3, interval=1.0, margin=0.1)
-    assert limiter.wait_for("k", 1) == 0.0
-    for step in (0.2, 0.2, 0.1):  # sends at +0, +0.2, +0.4; now +0.5
-        assert limiter.try_acquire("k") == 0.0
-        clock.advance(step)
-    waits = [limiter.wait_for("k", n) for n in (1, 2, 3, 4)]
-    assert waits == pytest.approx([0.6, 0.8, 1.0, 2.1])
-    assert limiter.snapshot("k").used_in_window == 3
-
-
 def test_keys_have_separate_budgets(state: RecordingState) -> None:
     """A full window on one location does not slow another location down."""
     limiter = RateLimiter(clock=FakeClock(START), state=state, burst=2)

@@ -44,7 +44,6 @@ from ._ratelimit_state import (
     Policy,
     Taken,
     correct,
-    free_in,
     pause,
     take,
 )
@@ -189,11 +188,6 @@ class RateLimiter:
             return state, None
 
         self._state.update(key, apply)
-
-    def wait_for(self, key: str, slots: int) -> float:
-        """Seconds until `slots` slots will be free at once if nothing else is sent; reading
-        it takes nothing (to hold work until then rather than try and fail)."""
-        return free_in(self._state.read(key), self._clock.time(), self._policy, slots)
 
     def snapshot(self, key: str) -> LimiterSnapshot:
         """The key's current budget; reading it takes nothing."""

@@ -147,23 +147,6 @@ def take(state: KeyState, now: float, policy: Policy, n: int = 1) -> tuple[KeySt
     return state, Taken(wait=max(oldest_needed + window - now, 1e-6))
 
 
-def free_in(state: KeyState, now: float, policy: Policy, slots: int) -> float:
-    """Seconds until `slots` slots are free at once, if nothing else is sent meanwhile: a
-    sliding window frees its slots at the times they were spent, one window later."""
-    state = state.rolled(now, policy)
-    burst, window, _ = state.limits(policy)
-    wait = max(state.paused_until - now, 0.0)
-    need = len(state.sends) + slots - burst  # sends that must leave the window first
-    if need <= 0:
-        return wait
-    if need <= len(state.sends):
-        return max(wait, state.sends[need - 1] + window - now)
-    # More than the window holds now: whole windows after the last send.
-    later = -(-(need - len(state.sends)) // burst)
-    last = state.sends[-1] if state.sends else now
-    return max(wait, last + window * (1 + later) - now)
-
-
 def correct(
     state: KeyState,
     now: float,

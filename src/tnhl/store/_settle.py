@@ -74,10 +74,10 @@ _OP_UNKNOWN = BulkUpdate(
     lambda v: (
         sa.update(outbound_ops)
         # Two comparisons, not IN (...): an expanding IN cannot run in executemany.
-    .where(
-        outbound_ops.c.key == v("b_key"),
-        sa.or_(outbound_ops.c.state == "sent", outbound_ops.c.state == "unknown"),
-    )
+        .where(
+            outbound_ops.c.key == v("b_key"),
+            sa.or_(outbound_ops.c.state == "sent", outbound_ops.c.state == "unknown"),
+        )
         .values(state="unknown", response=v("b_response"), updated_at=v("b_now"))
     ),
 )

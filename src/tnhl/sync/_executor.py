@@ -40,10 +40,9 @@ class UnservedLocation(Exception):
 
 @dataclass(frozen=True)
 class Deferral:
-    """The record waits, still leased, `wait` seconds for `slots` rate-limit slots."""
+    """The record waits, still leased, `wait` seconds for a rate-limit slot."""
 
     wait: float
-    slots: int = 1
 
 
 class Executor:
@@ -194,7 +193,7 @@ class Executor:
         except Exception as exc:  # every failure becomes an outcome; nothing loops
             wait = exc.wait if isinstance(exc, RescheduleNeeded) and run.calls == 0 else None
             if wait is not None and now + wait < claim.lease_until - self._lease_margin:
-                return Deferral(wait, exc.slots if isinstance(exc, RescheduleNeeded) else 1)
+                return Deferral(wait)
             paused = self.pauses.refused(location, exc, self._clock())
             if paused is not None:
                 settlement = replace(paused, ops_unknown=tuple(run.ops_unknown), warnings=warnings)

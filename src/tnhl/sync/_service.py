@@ -171,7 +171,7 @@ class Service:
             sweep_interval=settings.sweep_interval,
             clock=clock,
             on_sweep=on_sweep,
-            slot_wait=limiter.wait_for,
+            reschedule_spacing=settings.rate_limit_interval / settings.rate_limit_burst,
             locations=locations,
         )
 

@@ -42,7 +42,7 @@ class WorkerPool:
         name: str = "worker",
         on_sweep: Callable[[], None] | None = None,
         max_deferred: int = 1000,
-        slot_wait: Callable[[str, int], float] | None = None,
+        reschedule_spacing: float = 0.0,
         locations: Sequence[str] | None = None,
     ) -> None:
         self._store = store
@@ -65,14 +65,13 @@ class WorkerPool:
         # Records waiting for a rate-limit slot, still leased: (due, seq, claim). Holding them
         # here rather than settling them lets a worker take the slot the moment it frees,
         # without a store round trip per wait.
-        self._deferred: list[tuple[float, int, RecordClaim, int]] = []
+        self._deferred: list[tuple[float, int, RecordClaim]] = []
         self._seq = 0
         self._max_deferred = max_deferred
-        # When held records of a location can run: once the slots they need, counted after
-        # those of the records held before them, are free (the limiter knows when; a sliding
-        # window frees slots at the times they were spent). Without it, each at its own wait.
-        self._slot_wait = slot_wait
-        self._held_slots: dict[str, int] = {}
+        # Deferred records of one location come due one pacing step apart (e.g. 10 s / 100):
+        # due together, all but one would be run only to be held again.
+        self._spacing = reschedule_spacing
+        self._next_slot: dict[str, float] = {}
         self.batches = 0
         self.errors = 0
 
@@ -109,24 +108,20 @@ class WorkerPool:
         self._threads = []
         with self._work:
             self._deferred = []
-            self._held_slots = {}
 
     def _hold(
         self, claims: list[tuple[RecordClaim, Deferral]]
     ) -> list[tuple[RecordClaim, Deferral]]:
-        """Hold each claim until its slots are free; returns those that did not fit."""
+        """Hold each claim until its slot; returns those that did not fit."""
         now = self._clock()
         with self._work:
             room = max(0, self._max_deferred - len(self._deferred))
             for claim, d in claims[:room]:
                 loc = claim.state.location_id
-                held = self._held_slots.get(loc, 0) + d.slots
-                wait = d.wait
-                if self._slot_wait is not None:
-                    wait = max(wait, self._slot_wait(loc, held))
-                self._held_slots[loc] = held
+                at = max(now + d.wait, self._next_slot.get(loc, 0.0))
+                self._next_slot[loc] = at + self._spacing
                 self._seq += 1
-                heapq.heappush(self._deferred, (now + wait, self._seq, claim, d.slots))
+                heapq.heappush(self._deferred, (at, self._seq, claim))
             self._work.notify()
         return claims[room:]
 
@@ -135,10 +130,7 @@ class WorkerPool:
         out: list[RecordClaim] = []
         with self._work:
             while self._deferred and self._deferred[0][0] <= now and len(out) < self._batch_limit:
-                _, _, claim, slots = heapq.heappop(self._deferred)
-                loc = claim.state.location_id
-                self._held_slots[loc] = max(0, self._held_slots.get(loc, 0) - slots)
-                out.append(claim)
+                out.append(heapq.heappop(self._deferred)[2])
         return out
 
     def _idle(self) -> None:
