@@ -24,10 +24,10 @@ import sqlalchemy as sa
 from tnhl.store import _records
 from tnhl.store._bulk import BulkUpdate, insert_rows, keyed
 from tnhl.store._errors import LeaseLostError
-from tnhl.store._models import Link, RecordClaim, RecordStatus, Settlement
+from tnhl.store._models import EventVerdict, Link, RecordClaim, RecordStatus, Settlement
 from tnhl.store._schema import dead_letters, id_map, inbox, outbound_ops, records
 
-__all__ = ["dumps", "finish_events", "settle"]
+__all__ = ["dumps", "finish_verdicts", "settle"]
 
 Item = tuple[RecordClaim, Settlement]
 
@@ -133,20 +133,13 @@ _WAKE = BulkUpdate(
 )
 
 
-def finish_events(
-    conn: sa.Connection,
-    ids: Sequence[int],
-    state: str,
-    reason: str,
-    now: float,
-    warnings: str | None = None,
-    error: str | None = None,
-) -> None:
-    """Settle events for good: done, skipped or dead (filed as dead letters)."""
-    if ids:
-        _FINISH_EVENT(conn, [_event_params(i, state, reason, now, warnings) for i in ids])
-    if ids and state == "dead":
-        _file_dead(conn, ids, reason, now, error)
+def finish_verdicts(conn: sa.Connection, verdicts: Sequence[EventVerdict], now: float) -> None:
+    """Settle events the fold decided at once (skipped, or dead and filed as dead letters):
+    one statement for all of them (every HighLevel event takes this path today)."""
+    _FINISH_EVENT(conn, [_event_params(v.inbox_id, v.state, v.reason, now, None) for v in verdicts])
+    for v in verdicts:
+        if v.state == "dead":
+            _file_dead(conn, [v.inbox_id], v.reason, now, None)
 
 
 def _event_params(

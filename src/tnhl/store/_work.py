@@ -31,7 +31,7 @@ from tnhl.store._models import (
     RecordState,
 )
 from tnhl.store._schema import inbox, records
-from tnhl.store._settle import dumps, finish_events
+from tnhl.store._settle import dumps, finish_verdicts
 
 __all__ = ["Folder", "claim", "lww_merge", "record_state"]
 
@@ -118,16 +118,18 @@ _FOLDED = BulkUpdate(
 def _fold(conn: sa.Connection, rows: list[InboxRow], fold: Folder, now: float, pg: bool) -> None:
     groups: dict[tuple[str, str], list[Delta]] = {}
     pending: list[dict[str, Any]] = []
+    verdicts: list[EventVerdict] = []
     for r in rows:
         try:
             result = fold(r)
         except Exception as exc:  # a folder bug must not stall the inbox: the event is dead
             result = EventVerdict(r.id, "dead", f"cannot read the event: {type(exc).__name__}")
         if isinstance(result, EventVerdict):
-            finish_events(conn, [r.id], result.state, result.reason, now)
+            verdicts.append(result)
             continue
         groups.setdefault((r.location_id, result.record_key), []).append(result)
         pending.append({"b_id": r.id, "b_key": result.record_key})
+    finish_verdicts(conn, verdicts, now)
     if not groups:
         return
     _PENDING(conn, pending)
