@@ -137,6 +137,30 @@ def test_several_slots_are_taken_all_or_none(state: RecordingState) -> None:
     assert limiter.snapshot("k").used_in_window == 3  # the +0.2 send and the two just taken
 
 
+def test_wait_for_tells_when_queued_slots_come_free_and_takes_nothing(
+    state: RecordingState,
+) -> None:
+    """Burst 3, window 1.1 s, sends at +0, +0.2, +0.4, asked at +0.5: slot 1 frees at +1.1
+    (the +0 send leaves), slot 3 at +1.5; slots 4 and 6 one window after slots 1 and 3 are
+    spent (+2.2, +2.6), slot 7 one after slot 4 (+3.3). Asking takes no slot. After a 429
+    nothing frees before the pause ends."""
+    clock = FakeClock(START)
+    limiter = RateLimiter(clock=clock, state=state, burst=3, interval=1.0, margin=0.1)
+    for step in (0.2, 0.2, 0.1):
+        assert limiter.try_acquire("k") == 0.0
+        clock.advance(step)
+    assert limiter.wait_for("k", 1) == pytest.approx(0.6)
+    assert limiter.wait_for("k", 3) == pytest.approx(1.0)
+    assert limiter.wait_for("k", 4) == pytest.approx(1.7)
+    assert limiter.wait_for("k", 6) == pytest.approx(2.1)
+    assert limiter.wait_for("k", 7) == pytest.approx(2.8)
+    assert limiter.wait_for("fresh", 3) == 0.0
+    assert limiter.wait_for("fresh", 4) == pytest.approx(1.1)
+    assert len(state.taken["k"]) == 3
+    limiter.observe("k", 429, {"Retry-After": "5"})
+    assert limiter.wait_for("k", 1) == pytest.approx(5.0)
+
+
 def test_keys_have_separate_budgets(state: RecordingState) -> None:
     """A full window on one location does not slow another location down."""
     limiter = RateLimiter(clock=FakeClock(START), state=state, burst=2)

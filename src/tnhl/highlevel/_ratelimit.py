@@ -44,6 +44,7 @@ from ._ratelimit_state import (
     Policy,
     Taken,
     correct,
+    free_in,
     pause,
     take,
 )
@@ -188,6 +189,11 @@ class RateLimiter:
             return state, None
 
         self._state.update(key, apply)
+
+    def wait_for(self, key: str, slots: int) -> float:
+        """Seconds until `slots` slots in a row will have come free, if nothing else is sent
+        meanwhile; reading it takes nothing (to hold work until then, not try and fail)."""
+        return free_in(self._state.read(key), self._clock.time(), self._policy, slots)
 
     def snapshot(self, key: str) -> LimiterSnapshot:
         """The key's current budget; reading it takes nothing."""

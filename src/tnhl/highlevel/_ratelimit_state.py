@@ -147,6 +147,20 @@ def take(state: KeyState, now: float, policy: Policy, n: int = 1) -> tuple[KeySt
     return state, Taken(wait=max(oldest_needed + window - now, 1e-6))
 
 
+def free_in(state: KeyState, now: float, policy: Policy, slots: int) -> float:
+    """Seconds until the `slots`-th slot from now is free, if each slot is spent the moment it
+    frees (reading, not taking: to hold queued work until then). A sliding window frees a
+    slot one window after it was spent, so slot k comes free when the k-th oldest send in the
+    log leaves it, or, past the log, one window after the slot `burst` places before it."""
+    state = state.rolled(now, policy)
+    burst, window, _ = state.limits(policy)
+    last = max(slots, 1) - 1  # the index of the last slot needed, counted from now
+    windows, r = divmod(last, burst)
+    j = len(state.sends) + r - burst  # the send whose leaving frees slot r
+    at = (now if j < 0 else state.sends[j] + window) + windows * window
+    return max(at - now, state.paused_until - now, 0.0)
+
+
 def correct(
     state: KeyState,
     now: float,

@@ -119,7 +119,7 @@ class Caller:
         if not paced and self._limiter is not None:
             wait = self._limiter.try_acquire(location, slots)
             if wait > 0:
-                raise RescheduleNeeded(wait)
+                raise RescheduleNeeded(wait, slots=slots)
         run.calls += 1
         run.settler.before_call()
         started = time.monotonic()

@@ -32,9 +32,10 @@ class SettingsError(SyncError, ValueError):
 class RescheduleNeeded(SyncError):
     """The rate limiter has no slot for `wait` seconds; nothing was sent."""
 
-    def __init__(self, wait: float, reason: str = "rate limit") -> None:
+    def __init__(self, wait: float, reason: str = "rate limit", slots: int = 1) -> None:
         self.wait = wait
         self.reason = reason
+        self.slots = slots  # the slots the call needs at once
         super().__init__(f"{reason}: next slot in {wait:.3f} s")
 
 

@@ -40,9 +40,10 @@ class UnservedLocation(Exception):
 
 @dataclass(frozen=True)
 class Deferral:
-    """The record waits, still leased, `wait` seconds for a rate-limit slot."""
+    """The record waits `wait` seconds (at least) for `slots` rate-limit slots at once."""
 
     wait: float
+    slots: int = 1
 
 
 class Executor:
@@ -74,7 +75,7 @@ class Executor:
         self._metrics = metrics
         self._planner = planner
         # No record starts with less than this left on its lease (a call may take that long).
-        self._lease_margin = lease_margin
+        self.lease_margin = lease_margin
         self._calls = Caller(store, lambda loc: self._route(loc).call, limiter, metrics)
 
     def _route(self, location: str) -> Route:
@@ -150,11 +151,16 @@ class Executor:
     def _settler(self) -> Settler:
         return Settler(self._store, self.decider, self._metrics, clock=self._clock)
 
-    def settle_deferred(self, claim: RecordClaim, wait: float) -> None:
-        """Give a deferred record back to the store, due when its slot is."""
-        s = Settlement("reschedule", "rate limit", due_at=self._clock() + wait)
+    def settle_deferred(self, deferred: Sequence[tuple[RecordClaim, float]]) -> None:
+        """Give deferred records back to the store, each due when its slots are (in seconds
+        from now), in one commit."""
+        now = self._clock()
         settler = self._settler()
-        settler.add(claim, s, BatchLookup(self._store, claim.state.location_id))
+        lookups: dict[str, BatchLookup] = {}
+        for claim, wait in deferred:
+            loc = claim.state.location_id
+            lookup = lookups.setdefault(loc, BatchLookup(self._store, loc))
+            settler.add(claim, Settlement("reschedule", "rate limit", due_at=now + wait), lookup)
         settler.flush()
 
     def execute(
@@ -168,7 +174,7 @@ class Executor:
         it, with others of the batch); a Deferral when it waits (leased) for a slot, None when
         the lease was lost."""
         now = self._clock()
-        if now > claim.lease_until - self._lease_margin:
+        if now > claim.lease_until - self.lease_margin:
             # Too little lease left for a call: another worker may take the record before the
             # call ends. Give it back, due now, while the lease is still ours.
             if now >= claim.lease_until:
@@ -191,9 +197,8 @@ class Executor:
             warnings = plan.warnings
             settlement = self._apply(plan, claim, lookup, run)
         except Exception as exc:  # every failure becomes an outcome; nothing loops
-            wait = exc.wait if isinstance(exc, RescheduleNeeded) and run.calls == 0 else None
-            if wait is not None and now + wait < claim.lease_until - self._lease_margin:
-                return Deferral(wait)
+            if isinstance(exc, RescheduleNeeded) and run.calls == 0:
+                return Deferral(exc.wait, exc.slots)  # held, or given back, by the pool
             paused = self.pauses.refused(location, exc, self._clock())
             if paused is not None:
                 settlement = replace(paused, ops_unknown=tuple(run.ops_unknown), warnings=warnings)

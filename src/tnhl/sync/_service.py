@@ -171,7 +171,7 @@ class Service:
             sweep_interval=settings.sweep_interval,
             clock=clock,
             on_sweep=on_sweep,
-            reschedule_spacing=settings.rate_limit_interval / settings.rate_limit_burst,
+            slot_wait=limiter.wait_for,
             locations=locations,
         )
 

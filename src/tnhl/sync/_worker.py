@@ -8,7 +8,6 @@ folded and run at once instead of at the next poll.
 
 from __future__ import annotations
 
-import heapq
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,7 +16,8 @@ import structlog
 
 from tnhl.store import RecordClaim, SqlStore
 from tnhl.sync._delta import event_delta
-from tnhl.sync._executor import Deferral, Executor
+from tnhl.sync._executor import Executor
+from tnhl.sync._held import HeldRecords, SlotWait
 
 __all__ = ["WorkerPool"]
 
@@ -42,7 +42,7 @@ class WorkerPool:
         name: str = "worker",
         on_sweep: Callable[[], None] | None = None,
         max_deferred: int = 1000,
-        reschedule_spacing: float = 0.0,
+        slot_wait: SlotWait | None = None,
         locations: Sequence[str] | None = None,
     ) -> None:
         self._store = store
@@ -62,16 +62,10 @@ class WorkerPool:
         self._work = threading.Condition()
         self._signals = 0
         self._threads: list[threading.Thread] = []
-        # Records waiting for a rate-limit slot, still leased: (due, seq, claim). Holding them
-        # here rather than settling them lets a worker take the slot the moment it frees,
-        # without a store round trip per wait.
-        self._deferred: list[tuple[float, int, RecordClaim]] = []
-        self._seq = 0
-        self._max_deferred = max_deferred
-        # Deferred records of one location come due one pacing step apart (e.g. 10 s / 100):
-        # due together, all but one would be run only to be held again.
-        self._spacing = reschedule_spacing
-        self._next_slot: dict[str, float] = {}
+        # Records waiting for rate-limit slots, still leased. Holding them here rather than
+        # settling them lets a worker take the slots the moment they free, without a store
+        # round trip per wait.
+        self._held = HeldRecords(slot_wait, limit=max_deferred, lease_margin=executor.lease_margin)
         self.batches = 0
         self.errors = 0
 
@@ -107,38 +101,19 @@ class WorkerPool:
             t.join(max(0.0, deadline - time.monotonic()))
         self._threads = []
         with self._work:
-            self._deferred = []
-
-    def _hold(
-        self, claims: list[tuple[RecordClaim, Deferral]]
-    ) -> list[tuple[RecordClaim, Deferral]]:
-        """Hold each claim until its slot; returns those that did not fit."""
-        now = self._clock()
-        with self._work:
-            room = max(0, self._max_deferred - len(self._deferred))
-            for claim, d in claims[:room]:
-                loc = claim.state.location_id
-                at = max(now + d.wait, self._next_slot.get(loc, 0.0))
-                self._next_slot[loc] = at + self._spacing
-                self._seq += 1
-                heapq.heappush(self._deferred, (at, self._seq, claim))
-            self._work.notify()
-        return claims[room:]
+            self._held.clear()
 
     def _due(self) -> list[RecordClaim]:
-        now = self._clock()
-        out: list[RecordClaim] = []
         with self._work:
-            while self._deferred and self._deferred[0][0] <= now and len(out) < self._batch_limit:
-                out.append(heapq.heappop(self._deferred)[2])
-        return out
+            return self._held.due(self._clock(), self._batch_limit)
 
     def _idle(self) -> None:
         with self._work:
             if self._signals == 0:
                 timeout = self._poll
-                if self._deferred:
-                    timeout = min(timeout, max(0.0, self._deferred[0][0] - self._clock()))
+                at = self._held.next_at()
+                if at is not None:
+                    timeout = min(timeout, max(0.0, at - self._clock()))
                 self._work.wait(timeout)
             self._signals = max(0, self._signals - 1)
 
@@ -150,8 +125,18 @@ class WorkerPool:
             log.warning("batch failed", error=f"{type(exc).__name__}: {exc}"[:300])
             return
         self.batches += 1
-        for claim, d in self._hold(deferred):
-            self._executor.settle_deferred(claim, d.wait)
+        if not deferred:
+            return
+        with self._work:
+            back = self._held.hold([(c, d.wait, d.slots) for c, d in deferred], self._clock())
+            self._work.notify()
+        if not back:
+            return
+        try:
+            self._executor.settle_deferred(back)
+        except Exception as exc:  # as above: their leases run out and they come due again
+            self.errors += 1
+            log.warning("giving back held records failed", error=type(exc).__name__)
 
     def _loop(self, worker: str) -> None:
         while not self._stop.is_set():
