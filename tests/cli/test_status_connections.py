@@ -95,3 +95,29 @@ def test_dlq_list_of_one_connection(config: Path) -> None:
     code, out = _run("dlq", "list", "--json", "--connection", "bolt", "--config", str(config))
     assert code == 0, out
     assert json.loads(out) == []
+
+
+def test_events_list_per_connection_and_state(config: Path) -> None:
+    """`tnhl events list`: acme's two events oldest first with their states and outcome,
+    bolt's one; --state narrows; a state that is none is refused naming the option."""
+    code, out = _run("events", "list", "--json", "--connection", "acme", "--config", str(config))
+    assert code == 0, out
+    rows = json.loads(out)
+    assert [(r["event_id"], r["location_id"], r["state"]) for r in rows] == [
+        ("e0", "LocA", "dead"),
+        ("e1", "LocA", "pending"),
+    ]
+    assert rows[0]["outcome"] == "HighLevel answered 422"
+    code, out = _run("events", "list", "--json", "--connection", "bolt", "--config", str(config))
+    assert [(r["event_id"], r["state"]) for r in json.loads(out)] == [("e2", "received")]
+    code, out = _run("events", "list", "--json", "--state", "dead", "--config", str(config))
+    assert [r["event_id"] for r in json.loads(out)] == ["e0"]
+    code, out = _run("events", "list", "--json", "--limit", "1", "--config", str(config))
+    assert [r["event_id"] for r in json.loads(out)] == ["e2"]
+    code, out = _run("events", "list", "--state", "lost", "--config", str(config))
+    assert code == 2
+    assert "--state: 'lost' is not a state" in out
+    code, out = _run("events", "list", "--connection", "acme", "--config", str(config))
+    assert code == 0, out
+    for shown in ("dead", "pending", "HighLevel answered 422"):
+        assert shown in out, out

@@ -947,6 +947,22 @@ def test_stats_count_states_leases_waiting_and_warnings(store: SqlStore) -> None
     assert store.get_event(1).warnings == '["phone dropped"]'
 
 
+def test_list_events_gives_the_newest_of_a_location_and_state_oldest_first(
+    store: SqlStore,
+) -> None:
+    """list_events: the newest `limit` rows, oldest first, narrowed by location and state."""
+    add(store, change(1, "a", loc="A"), change(2, "b", loc="B"), change(3, "c", loc="A"))
+    add(store, change(4, "d", loc="A"))
+    got = claim(store, limit=10, locations=["A"])
+    store.settle([(c, Settlement("applied", "ok")) for c in got if c.state.talknotes_id == "a"])
+    assert [e.event_id for e in store.list_events()] == ["evt-1", "evt-2", "evt-3", "evt-4"]
+    assert [e.event_id for e in store.list_events(limit=2)] == ["evt-3", "evt-4"]
+    assert [e.event_id for e in store.list_events(location_id="B")] == ["evt-2"]
+    done = store.list_events(location_id="A", state="done")
+    assert [(e.event_id, e.state, e.result) for e in done] == [("evt-1", "done", "ok")]
+    assert [e.event_id for e in store.list_events(state="pending")] == ["evt-3", "evt-4"]
+
+
 # connections -------------------------------------------------------------------------------
 
 

@@ -1,5 +1,6 @@
 """`tnhl status [--json]`: events by state, the oldest pending age, rate-limit state;
-`tnhl events show ID`: one event with its outcome, warnings and record."""
+`tnhl events list`: the newest events; `tnhl events show ID`: one event with its outcome,
+warnings and record."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from rich.table import Table
 from tnhl.cli._run import ConfigOpt, ConnectionOpt, DatabaseOpt, DataDirOpt, fail, opened_store
 
 __all__ = ["register"]
+
+_STATES = ("received", "pending", "done", "skipped", "dead")
 
 
 def register(app: typer.Typer) -> None:
@@ -79,6 +82,53 @@ def register(app: typer.Typer) -> None:
 
     events_app = typer.Typer(help="Look at stored events.", no_args_is_help=True)
     app.add_typer(events_app, name="events")
+
+    @events_app.command("list")
+    def list_(
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        state: Annotated[
+            str | None,
+            typer.Option("--state", help="Only events in this state: " + ", ".join(_STATES)),
+        ] = None,
+        limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+        connection: ConnectionOpt = None,
+        config: ConfigOpt = None,
+        data_dir: DataDirOpt = None,
+        database_url: DatabaseOpt = None,
+    ) -> None:
+        """List the newest events, oldest first (of one connection with --connection)."""
+        from tnhl.cli._run import location_or_exit, settings_or_exit, store_or_exit
+        from tnhl.sync import event_summary
+
+        if state is not None and state not in _STATES:
+            fail(f"--state: {state!r} is not a state (one of {', '.join(_STATES)})")
+        settings = settings_or_exit(config, data_dir=data_dir, database_url=database_url)
+        location = location_or_exit(settings, connection)
+        store = store_or_exit(settings)
+        try:
+            rows = [
+                event_summary(e)
+                for e in store.list_events(location_id=location, state=state, limit=limit)
+            ]
+        finally:
+            store.close()
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2))
+            return
+        table = Table(title=f"Events ({len(rows)})")
+        for col in ("id", "source", "type", "entity", "state", "tries", "outcome"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(
+                str(r["id"]),
+                r["source"],
+                r["event_type"],
+                r["entity"],
+                r["state"],
+                str(r["attempts"]),
+                (r["outcome"] or "")[:80],
+            )
+        Console().print(table)
 
     @events_app.command("show")
     def show(

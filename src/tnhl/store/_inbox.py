@@ -90,6 +90,18 @@ def get_event(conn: sa.Connection, inbox_id: int) -> InboxRow:
     return row(r)
 
 
+def list_events(
+    conn: sa.Connection, *, location_id: str | None, state: str | None, limit: int
+) -> list[InboxRow]:
+    """The newest `limit` events (of one location, in one state), oldest first."""
+    q = sa.select(inbox).order_by(inbox.c.id.desc()).limit(limit)
+    if location_id is not None:
+        q = q.where(inbox.c.location_id == location_id)
+    if state is not None:
+        q = q.where(inbox.c.state == state)
+    return [row(r) for r in reversed(conn.execute(q).all())]
+
+
 def purge_finished(conn: sa.Connection, before: float, limit: int) -> int:
     """Delete up to `limit` done or skipped events that finished before `before`.
 

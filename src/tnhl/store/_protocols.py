@@ -92,6 +92,12 @@ class Store(Protocol):
 
     def get_event(self, inbox_id: int) -> InboxRow: ...
 
+    def list_events(
+        self, *, location_id: str | None = None, state: str | None = None, limit: int = 100
+    ) -> list[InboxRow]:
+        """The newest `limit` events (of one location, in one state), oldest first."""
+        ...
+
     def purge_finished(self, *, older_than: float, limit: int = 10_000) -> int:
         """Delete done/skipped events finished before `older_than` (keep >= 7 days for dedupe)."""
         ...

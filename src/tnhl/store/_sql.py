@@ -247,6 +247,12 @@ class SqlStore:
         with self._read() as conn:
             return _inbox.get_event(conn, inbox_id)
 
+    def list_events(
+        self, *, location_id: str | None = None, state: str | None = None, limit: int = 100
+    ) -> list[InboxRow]:
+        with self._read() as conn:
+            return _inbox.list_events(conn, location_id=location_id, state=state, limit=limit)
+
     def purge_finished(self, *, older_than: float, limit: int = 10_000) -> int:
         with self._write() as conn:
             return _inbox.purge_finished(conn, float(older_than), limit)

@@ -6,6 +6,7 @@ from tnhl.sync._admin import (
     dead_letter_detail,
     dead_letter_summary,
     event_detail,
+    event_summary,
     open_settings_store,
     status_report,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "dead_letter_detail",
     "dead_letter_summary",
     "event_detail",
+    "event_summary",
     "load_settings",
     "open_settings_store",
     "plan_record",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tnhl.highlevel import RateLimiter
-from tnhl.store import DeadLetter, SqlStore, StoreStats, open_store
+from tnhl.store import DeadLetter, InboxRow, SqlStore, StoreStats, open_store
 from tnhl.sync._errors import SettingsError
 from tnhl.sync._settings import Settings
 
@@ -19,6 +19,7 @@ __all__ = [
     "dead_letter_detail",
     "dead_letter_summary",
     "event_detail",
+    "event_summary",
     "limiter_path",
     "open_settings_store",
     "status_report",
@@ -162,6 +163,23 @@ def dead_letter_detail(dead: DeadLetter) -> dict[str, Any]:
         k: v for k, v in dataclasses.asdict(dead.event).items() if k not in ("lease_owner",)
     }
     return out
+
+
+def event_summary(ev: InboxRow) -> dict[str, Any]:
+    """One line of `tnhl events list`: what arrived, and what became of it."""
+    return {
+        "id": ev.id,
+        "source": ev.source,
+        "event_id": ev.event_id,
+        "event_type": ev.event_type,
+        "location_id": ev.location_id,
+        "entity": ev.entity_key,
+        "state": ev.state,
+        "attempts": ev.attempts,
+        "received_at": ev.received_at,
+        "done_at": ev.done_at,
+        "outcome": ev.result if ev.last_error is None else ev.last_error,
+    }
 
 
 def event_detail(store: SqlStore, inbox_id: int) -> dict[str, Any]:
