@@ -43,8 +43,11 @@ def make_service(
 
 
 def settled_count(store: SqlStore) -> int:
-    c = store.stats().counts
-    return c.get("done", 0) + c.get("skipped", 0) + c.get("dead", 0)
+    """Settled events, in one index count: the benchmarks poll it while tnhl works, and the
+    full `stats()` (six queries) took 14 % of the CPU of a 100-connection run."""
+    finished = sa.select(sa.func.count()).where(inbox.c.state.in_(("done", "skipped", "dead")))
+    with store.engine.connect() as conn:
+        return int(conn.execute(finished).scalar_one())
 
 
 def wait_until(cond: Callable[[], bool], timeout: float) -> None:

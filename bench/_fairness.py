@@ -241,6 +241,10 @@ def timeline(connections: int, per_connection: int = 15, interval: float = 4.0) 
         done.setdefault(loc, []).append(round(float(at) - start, 2))
     for loc in sorted(done)[:3]:
         print(loc, sorted(done[loc]))
+    last = sorted(max(times) for times in done.values())
+    print(
+        "each location's last create done (min / median / max):", last[0], _pct(last, 0.5), last[-1]
+    )
 
 
 if __name__ == "__main__":

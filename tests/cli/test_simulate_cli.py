@@ -125,6 +125,36 @@ def test_state_file_keeps_contacts_across_restarts(
         assert proc.wait(10) in (0, 130)
 
 
+def test_banner_lists_every_token_of_a_several_location_config(
+    tmp_path: Path, stop: list[subprocess.Popen[str]]
+) -> None:
+    """Two locations with a token each (one per tnhl connection): the banner names both
+    tokens with their locations, after the export line for the first."""
+    path = tmp_path / "sim.yaml"
+    path.write_text(
+        "locations: [{id: SimLocA000000000001}, {id: SimLocB000000000001}]\n"
+        "tokens:\n"
+        "  - {token: pit-aaa, location_id: SimLocA000000000001}\n"
+        "  - {token: pit-bbb, location_id: SimLocB000000000001}\n",
+        encoding="utf-8",
+    )
+    proc = _start("--config", str(path))
+    stop.append(proc)
+    banner = _read_banner(proc, time.monotonic() + 10)
+    assert (
+        banner[-1]
+        .strip()
+        .endswith("TNHL_HIGHLEVEL_TOKEN=pit-aaa TNHL_LOCATION_ID=SimLocA000000000001")
+    )
+    assert proc.stdout is not None
+    rest = [proc.stdout.readline().rstrip("\n") for _ in range(3)]
+    assert rest == [
+        "Every token and its location:",
+        "  pit-aaa  SimLocA000000000001",
+        "  pit-bbb  SimLocB000000000001",
+    ]
+
+
 def test_bad_config_file_names_the_field(tmp_path: Path) -> None:
     """A bad --config exits 2 with the file and field in the message."""
     path = tmp_path / "sim.yaml"

@@ -21,12 +21,15 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from convergence_stream import (
     DELETED,
     EXPECTED,
@@ -51,6 +54,7 @@ __all__ = [
     "orders",
     "send_concurrently",
     "sign",
+    "simulate_process",
     "state_problems",
     "wait_for",
 ]
@@ -404,3 +408,31 @@ class TnhlProcess:
         if self._proc is not None:
             self._proc.send_signal(signal.SIGTERM)
             self._proc.wait(15)
+
+
+@contextmanager
+def simulate_process(config: Mapping[str, Any], data_dir: Path) -> Iterator[str]:
+    """`tnhl simulate --port 0 --config FILE` as a user runs it, with `config` written as YAML;
+    yields the base URL its banner names; stopped with Ctrl-C afterwards."""
+    path = data_dir / "simulator.yaml"
+    path.write_text(yaml.safe_dump(dict(config)), encoding="utf-8")
+    cmd = [sys.executable, "-c", "from tnhl.cli import main; main()", "simulate"]
+    proc = subprocess.Popen(
+        [*cmd, "--port", "0", "--config", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert "listening on http://" in first, f"tnhl simulate did not start: {first!r}"
+        yield first.rsplit(" ", 1)[-1].strip()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)

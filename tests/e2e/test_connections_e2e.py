@@ -1,8 +1,9 @@
-"""Three connections in one `tnhl run` (issue 8): the hand-written convergence stream sent to
-each connection at once (its own secret, concurrent senders, duplicates), `tnhl run`
-SIGKILLed twice mid-stream and restarted: every location ends in exactly the literal state the
-stream implies, and nothing of one connection is in another's location. SQLite and
-PostgreSQL. Black box: signed webhooks over HTTP in, the simulator's admin API out."""
+"""Three connections in one `tnhl run` over `tnhl simulate` (issue 8; three locations, three
+tokens): the hand-written convergence stream sent to each connection at once (its own secret,
+concurrent senders, duplicates), `tnhl run` SIGKILLed twice mid-stream and restarted: every
+location ends in exactly the literal state the stream implies, and nothing of one connection
+is in another's location. SQLite and PostgreSQL. Black box: signed webhooks over HTTP in, the
+simulator's admin API out."""
 
 from __future__ import annotations
 
@@ -22,16 +23,12 @@ from convergence_harness import (
     is_settled,
     make_secret,
     send_concurrently,
+    simulate_process,
     state_problems,
     tnhl_env,
 )
 from convergence_stream import EVENTS, EXPECTED
-from pydantic import SecretStr
 
-from tnhl.simulator import SimulatorConfig, running_simulator
-from tnhl.simulator._config import LocationConfig, PitConfig
-from tnhl.simulator._faults import FaultConfig, LatencyConfig
-from tnhl.simulator._ratelimit import RateLimitConfig
 from tnhl.store import open_store
 from tnhl.store._schema import inbox, records
 
@@ -93,19 +90,18 @@ def test_three_connections_sigkilled_twice_each_converge_in_their_own_location(
     }
     settings_file = tmp_path / "tnhl.yaml"
     settings_file.write_text(yaml.safe_dump(config), encoding="utf-8")
-    faults = FaultConfig(latency_ms=LatencyConfig(kind="fixed", fixed_ms=20))
-    sim_config = SimulatorConfig(
-        locations=[LocationConfig(id=loc) for loc in LOCATIONS.values()],
-        tokens=[PitConfig(token=SecretStr(TOKENS[n]), location_id=LOCATIONS[n]) for n in NAMES],
-        rate_limit=RateLimitConfig(burst=100, interval_ms=1000),
-        faults=faults,
-    )
+    sim_config = {
+        "locations": [{"id": loc} for loc in LOCATIONS.values()],
+        "tokens": [{"token": TOKENS[n], "location_id": LOCATIONS[n]} for n in NAMES],
+        "rate_limit": {"burst": 100, "interval_ms": 1000},
+        "faults": {"latency_ms": {"kind": "fixed", "fixed_ms": 20}},
+    }
     n_events = 3 * len(EVENTS)
-    with running_simulator(sim_config) as sim:
+    with simulate_process(sim_config, tmp_path) as sim_url:
         tnhl = TnhlProcess(
             tnhl_env(
                 TNHL_CONFIG=str(settings_file),
-                TNHL_HIGHLEVEL_BASE_URL=sim.base_url,
+                TNHL_HIGHLEVEL_BASE_URL=sim_url,
                 TNHL_DATABASE_URL=database_url,
                 TNHL_DATA_DIR=str(tmp_path),
             )
@@ -147,6 +143,6 @@ def test_three_connections_sigkilled_twice_each_converge_in_their_own_location(
             store.close()
         assert dead == []
         for name in NAMES:
-            problems = state_problems(highlevel_state(sim.base_url, LOCATIONS[name]), EXPECTED)
+            problems = state_problems(highlevel_state(sim_url, LOCATIONS[name]), EXPECTED)
             assert problems == [], (name, problems)
     assert len(killed_at) == 2

@@ -90,6 +90,10 @@ def register(app: typer.Typer) -> None:
             f" TNHL_HIGHLEVEL_TOKEN={shlex.quote(parts.token)}"
             f" TNHL_LOCATION_ID={shlex.quote(parts.location_id)}",
         ]
+        if len(cfg.tokens) > 1:
+            # Several sub-accounts (a `connections:` list in tnhl's settings): each one's token.
+            lines.append("Every token and its location:")
+            lines += [f"  {t.token.get_secret_value()}  {t.location_id}" for t in cfg.tokens]
         if not _is_loopback(host):
             lines.append(
                 "warning: listening beyond loopback; /_admin still answers loopback clients only"

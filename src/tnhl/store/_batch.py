@@ -72,32 +72,27 @@ def send_ops(conn: sa.Connection, marks: Sequence[OpMark], *, now: float) -> Non
 
 
 def read_batch(
-    conn: sa.Connection,
-    location_id: str,
-    records_wanted: Sequence[tuple[str, str]],
-    op_keys: Sequence[str],
+    conn: sa.Connection, records_wanted: Sequence[tuple[str, str, str]], op_keys: Sequence[str]
 ) -> BatchRead:
-    """The id links, tombstones and outbound ops a batch of records needs, in three queries."""
-    pairs = sorted(set(records_wanted))
-    links: dict[tuple[str, str], str] = {}
-    deleted: set[tuple[str, str]] = set()
-    if pairs:
-        for kind, tn, hl in conn.execute(
-            sa.select(id_map.c.kind, id_map.c.talknotes_id, id_map.c.highlevel_id).where(
-                id_map.c.location_id == location_id,
-                keyed(conn, id_map.c.kind, id_map.c.talknotes_id, pairs),
-            )
+    """The id links, tombstones and outbound ops a batch of records needs, whatever their
+    locations, in three queries."""
+    triples = sorted(set(records_wanted))
+    links: dict[tuple[str, str, str], str] = {}
+    deleted: set[tuple[str, str, str]] = set()
+    if triples:
+        cols = (id_map.c.location_id, id_map.c.kind, id_map.c.talknotes_id)
+        for loc, kind, tn, hl in conn.execute(
+            sa.select(*cols, id_map.c.highlevel_id).where(keyed(conn, cols, triples))
         ).all():
-            links[(kind, tn)] = hl
-        keys = [f"{k}:{i}" for k, i in pairs]
-        for kind, tn in conn.execute(
-            sa.select(records.c.kind, records.c.talknotes_id).where(
-                records.c.location_id == location_id,
-                one_of(conn, records.c.record_key, keys),
+            links[(loc, kind, tn)] = hl
+        keys = [(loc, f"{k}:{i}") for loc, k, i in triples]
+        for loc, kind, tn in conn.execute(
+            sa.select(records.c.location_id, records.c.kind, records.c.talknotes_id).where(
+                keyed(conn, (records.c.location_id, records.c.record_key), keys),
                 records.c.deleted_at.is_not(None),
             )
         ).all():
-            deleted.add((kind, tn))
+            deleted.add((loc, kind, tn))
     ops = {}
     if op_keys:
         for r in conn.execute(
@@ -105,4 +100,4 @@ def read_batch(
         ).all():
             op = _records.op_from_row(r)
             ops[op.key] = op
-    return BatchRead(set(pairs), links, deleted, set(op_keys), ops)
+    return BatchRead(set(triples), links, deleted, set(op_keys), ops)

@@ -8,6 +8,7 @@ joined to `unnest()` of one array parameter per column.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -54,20 +55,22 @@ def one_of(conn: sa.Connection, col: Any, values: Iterable[Any]) -> Any:
     return col.in_(wanted)
 
 
-def keyed(
-    conn: sa.Connection, location_col: Any, key_col: Any, keys: Iterable[tuple[str, str]]
-) -> Any:
-    """`(location, key) IN keys` written per location as `location = ? AND key IN (...)`:
-    SQLite uses no index for a row-value IN list (a full scan per claim at 300k records)."""
-    by_loc: dict[str, set[str]] = {}
-    for loc, key in keys:
-        by_loc.setdefault(loc, set()).add(key)
-    return sa.or_(
-        *(
-            sa.and_(location_col == loc, one_of(conn, key_col, ks))
-            for loc, ks in sorted(by_loc.items())
-        )
-    )
+def keyed(conn: sa.Connection, cols: Sequence[Any], rows: Iterable[tuple[str, ...]]) -> Any:
+    """`(cols) IN rows` as `IN (SELECT ...)` over ONE parameter holding every row: a JSON
+    array walked by json_each on SQLite, one array per column unnested on PostgreSQL. Both
+    seek an index on `cols` per row; the statement is the same whatever the number of rows,
+    so it is compiled once (an OR of one term per location, as this was, cost 2 ms of
+    expression building per claim of 50 records over 50 connections). SQLite uses no index
+    for a row-value IN *list*, only for this subquery form."""
+    wanted = sorted(set(rows))
+    if conn.dialect.name == "postgresql":
+        arrays = (sa.literal([r[i] for r in wanted], ARRAY(col.type)) for i, col in enumerate(cols))
+        names = [sa.column(f"c{i}", col.type) for i, col in enumerate(cols)]
+        each = sa.func.unnest(*arrays).table_valued(*names).render_derived(name="k")
+        return sa.tuple_(*cols).in_(sa.select(*each.c))
+    table = sa.func.json_each(sa.literal(json.dumps(wanted))).table_valued("value")
+    parts = (sa.func.json_extract(table.c.value, f"$[{i}]") for i in range(len(cols)))
+    return sa.tuple_(*cols).in_(sa.select(*parts))
 
 
 _INSERTS: dict[tuple[str, tuple[str, ...], tuple[str, ...], str], Any] = {}

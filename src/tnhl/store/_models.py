@@ -262,11 +262,11 @@ class Settlement:
 
 @dataclass(frozen=True)
 class BatchRead:
-    """What `Store.read_batch` found for the (kind, TalkNotes id) pairs and op keys it was
-    asked about: absent from `links`/`ops` means known to be absent."""
+    """What `Store.read_batch` found for the (location, kind, TalkNotes id) records and op
+    keys it was asked about: absent from `links`/`ops` means known to be absent."""
 
-    asked: set[tuple[str, str]]
-    links: dict[tuple[str, str], str]
-    deleted: set[tuple[str, str]]
+    asked: set[tuple[str, str, str]]
+    links: dict[tuple[str, str, str], str]
+    deleted: set[tuple[str, str, str]]
     asked_ops: set[str]
     ops: dict[str, OutboundOp]

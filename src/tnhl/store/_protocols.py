@@ -127,12 +127,12 @@ class Store(Protocol):
     # outbound operations ---------------------------------------------------------------------
     def read_batch(
         self,
-        location_id: str,
         *,
-        records: Sequence[tuple[str, str]] = (),
+        records: Sequence[tuple[str, str, str]] = (),
         op_keys: Sequence[str] = (),
     ) -> BatchRead:
-        """The id links, deletions and outbound ops of a batch of records, read at once."""
+        """The id links, deletions and outbound ops of a batch of records (location, kind,
+        TalkNotes id), whatever their locations, read at once."""
         ...
 
     def send_ops(self, marks: Sequence[OpMark]) -> None:

@@ -221,7 +221,7 @@ def settle(conn: sa.Connection, items: Sequence[Item], now: float) -> None:
         records.c.lease_until,
         records.c.version,
         records.c.status,
-    ).where(keyed(conn, records.c.location_id, records.c.record_key, mine | parents))
+    ).where(keyed(conn, (records.c.location_id, records.c.record_key), mine | parents))
     if pg:
         q = q.order_by(records.c.location_id, records.c.record_key).with_for_update()
     rows = {(r.location_id, r.record_key): r for r in conn.execute(q).all()}
@@ -250,7 +250,7 @@ def _waiting_children(
     if not landing:
         return set()
     q = sa.select(records.c.location_id, records.c.record_key).where(
-        keyed(conn, records.c.location_id, records.c.contact_id, landing),
+        keyed(conn, (records.c.location_id, records.c.contact_id), landing),
         records.c.kind != "contact",
         records.c.status == "waiting",
     )
@@ -278,7 +278,7 @@ def _landed(
     if unknown:
         q = sa.select(id_map.c.location_id, id_map.c.talknotes_id).where(
             id_map.c.kind == "contact",
-            keyed(conn, id_map.c.location_id, id_map.c.talknotes_id, unknown),
+            keyed(conn, (id_map.c.location_id, id_map.c.talknotes_id), unknown),
         )
         out |= {(r.location_id, f"contact:{r.talknotes_id}") for r in conn.execute(q).all()}
     return out

@@ -193,13 +193,12 @@ class SqlStore:
 
     def read_batch(
         self,
-        location_id: str,
         *,
-        records: Sequence[tuple[str, str]] = (),
+        records: Sequence[tuple[str, str, str]] = (),
         op_keys: Sequence[str] = (),
     ) -> BatchRead:
         with self._read() as conn:
-            return _batch.read_batch(conn, location_id, records, op_keys)
+            return _batch.read_batch(conn, records, op_keys)
 
     def send_ops(self, marks: Sequence[OpMark]) -> None:
         if not marks:

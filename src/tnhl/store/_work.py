@@ -137,7 +137,7 @@ def _fold(conn: sa.Connection, rows: list[InboxRow], fold: Folder, now: float, p
     if pg:
         # Sorted inserts and locks: two folders touching the same records never deadlock.
         insert_rows(conn, records, [_new_row(loc, groups[(loc, key)][0], now) for loc, key in keys])
-    q = sa.select(records).where(keyed(conn, records.c.location_id, records.c.record_key, keys))
+    q = sa.select(records).where(keyed(conn, (records.c.location_id, records.c.record_key), keys))
     if pg:
         q = q.order_by(records.c.location_id, records.c.record_key).with_for_update()
     found = {(r.location_id, r.record_key): r for r in conn.execute(q).all()}
@@ -192,30 +192,56 @@ def _new_row(location_id: str, d: Delta, now: float) -> dict[str, Any]:
     }
 
 
+# Each location's oldest due records, `n` after the first `off`, in ONE statement whatever the
+# number of locations: the database seeks the (location_id, due_at) index once per location
+# (about 10 us each), where one statement per location cost ~0.2 ms each in round trips (an
+# empty claim over 100 connections took 23 ms). SQLite walks a JSON array of the locations;
+# PostgreSQL an array, locking each location's rows as it takes them.
+_PER_LOCATION_SQLITE = sa.text(
+    "SELECT r.* FROM json_each(:locs) AS l JOIN records AS r ON r.rowid IN ("
+    " SELECT x.rowid FROM records AS x WHERE x.location_id = l.value AND x.due_at <= :now"
+    " ORDER BY x.due_at LIMIT :n OFFSET :off)"
+).columns(*records.c)
+_PER_LOCATION_PG = sa.text(
+    "SELECT r.* FROM unnest(CAST(:locs AS VARCHAR[])) AS l(loc) CROSS JOIN LATERAL ("
+    " SELECT * FROM records AS x WHERE x.location_id = l.loc AND x.due_at <= :now"
+    " ORDER BY x.due_at LIMIT :n OFFSET :off FOR UPDATE SKIP LOCKED) AS r"
+).columns(*records.c)
+
+
+def _per_location(
+    conn: sa.Connection, locs: Sequence[str], now: float, off: int, n: int, pg: bool
+) -> list[sa.Row[Any]]:
+    params = {"now": now, "n": n, "off": off}
+    if pg:
+        return list(conn.execute(_PER_LOCATION_PG, {**params, "locs": list(locs)}).all())
+    return list(conn.execute(_PER_LOCATION_SQLITE, {**params, "locs": json.dumps(locs)}).all())
+
+
 def _due(
     conn: sa.Connection, now: float, limit: int, locations: Sequence[str] | None, pg: bool
 ) -> list[RecordState]:
-    """Up to `limit` due records, oldest due first. With `locations`, fairly: first up to
-    limit/len(locations) of each location (so a burst on one cannot fill the claim while
-    another waits), then, if that leaves room, more of those that had more."""
-
-    def pick(loc: str | None, offset: int, n: int) -> list[sa.Row[Any]]:
+    """Up to `limit` due records, oldest due first. With several `locations`, fairly: first
+    up to limit/len(locations) of each location (so a burst on one cannot fill the claim
+    while another waits), then, if that leaves room, more of those that had more."""
+    locs = None if locations is None else sorted(set(locations))
+    if locs is None or len(locs) == 1:
         q = sa.select(records).where(records.c.due_at <= now)
-        if loc is not None:
-            q = q.where(records.c.location_id == loc)
-        q = q.order_by(records.c.due_at).offset(offset).limit(n)
+        if locs is not None:
+            q = q.where(records.c.location_id == locs[0])
+        q = q.order_by(records.c.due_at).limit(limit)
         if pg:
             q = q.with_for_update(skip_locked=True)
-        return list(conn.execute(q).all())
-
-    if locations is None:
-        return [record_state(r) for r in pick(None, 0, limit)]
-    share = -(-limit // max(1, len(locations)))
-    first = {loc: pick(loc, 0, share) for loc in sorted(set(locations))}
-    out = sorted((r for got in first.values() for r in got), key=_due_order)[:limit]
-    full = [loc for loc, got in first.items() if len(got) == share]
+        return [record_state(r) for r in conn.execute(q).all()]
+    share = -(-limit // len(locs))
+    first = _per_location(conn, locs, now, 0, share, pg)
+    out = sorted(first, key=_due_order)[:limit]
+    per_loc: dict[str, int] = {}
+    for r in first:
+        per_loc[r.location_id] = per_loc.get(r.location_id, 0) + 1
+    full = [loc for loc, got in per_loc.items() if got == share]
     if len(out) < limit and full:
-        more = [r for loc in full for r in pick(loc, share, limit - len(out))]
+        more = _per_location(conn, sorted(full), now, share, limit - len(out), pg)
         out += sorted(more, key=_due_order)[: limit - len(out)]
     return [record_state(r) for r in out]
 
@@ -260,7 +286,7 @@ def claim(
     keys = [(s.location_id, s.record_key) for s in due]
     conn.execute(
         sa.update(records)
-        .where(keyed(conn, records.c.location_id, records.c.record_key, keys))
+        .where(keyed(conn, (records.c.location_id, records.c.record_key), keys))
         .values(lease_owner=worker, lease_until=lease_until, due_at=lease_until)
     )
     events: dict[tuple[str, str], list[PendingEvent]] = {}
@@ -276,7 +302,7 @@ def claim(
         )
         # No `state = 'pending'` in SQL: SQLite (no statistics) would pick the state index
         # and walk every pending event of the backlog; a record's own events are few.
-        .where(keyed(conn, inbox.c.location_id, inbox.c.record_key, keys))
+        .where(keyed(conn, (inbox.c.location_id, inbox.c.record_key), keys))
         .order_by(inbox.c.id)
     ).all():
         if r.state != "pending":

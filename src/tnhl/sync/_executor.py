@@ -19,7 +19,7 @@ from tnhl.mapping import MappingConfig
 from tnhl.store import OpMark, RecordClaim, Settlement, SqlStore, StoreError
 from tnhl.sync._calls import Caller, CallRun, Limiter, Route, already_gone, stored_form
 from tnhl.sync._errors import RescheduleNeeded
-from tnhl.sync._lookup import BatchLookup
+from tnhl.sync._lookup import BatchLookup, batch_lookups
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._outcome import Decider
 from tnhl.sync._pauses import Pauses
@@ -90,10 +90,7 @@ class Executor:
         """Execute and settle `claims` (one batch: id-map reads are shared); returns the
         claims deferred for a rate-limit slot (with the wait), still leased, to run later."""
         deferred: list[tuple[RecordClaim, Deferral]] = []
-        lookups: dict[str, BatchLookup] = {}
-        for loc in {c.state.location_id for c in claims}:
-            lookups[loc] = BatchLookup(self._store, loc)
-            lookups[loc].prime([c for c in claims if c.state.location_id == loc])
+        lookups = batch_lookups(self._store, claims)
         settler = self._settler()
         plans = self._mark_ahead(claims, lookups)
         try:

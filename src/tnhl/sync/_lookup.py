@@ -11,11 +11,35 @@ from collections.abc import Sequence
 from tnhl.store import Link, OutboundOp, RecordClaim, RecordState, SqlStore
 from tnhl.sync._plan_types import create_key
 
-__all__ = ["BatchLookup"]
+__all__ = ["BatchLookup", "batch_lookups"]
+
+
+def batch_lookups(store: SqlStore, claims: Sequence[RecordClaim]) -> dict[str, BatchLookup]:
+    """One lookup per location of the batch, primed with what its records' plans will ask,
+    read for all locations at once (three queries, not three per location nor ~4 a record)."""
+    lookups = {loc: BatchLookup(store, loc) for loc in {c.state.location_id for c in claims}}
+    triples = []
+    keys = []
+    for c in claims:
+        st = c.state
+        triples += [
+            (st.location_id, st.kind, st.talknotes_id),
+            (st.location_id, "contact", st.contact_id),
+        ]
+        keys.append(create_key(st.location_id, st.kind, st.talknotes_id))
+    got = store.read_batch(records=triples, op_keys=keys)
+    for loc, kind, tn in got.asked:
+        lookup = lookups[loc]
+        lookup._hl.setdefault((kind, tn), got.links.get((loc, kind, tn)))
+        lookup._deleted.setdefault((kind, tn), (loc, kind, tn) in got.deleted)
+    for c, key in zip(claims, keys, strict=True):
+        lookups[c.state.location_id]._ops.setdefault(key, got.ops.get(key))
+    return lookups
 
 
 class BatchLookup:
-    """`IdLookup` over the store for one location, cached for one batch."""
+    """`IdLookup` over the store for one location, cached for one batch (`batch_lookups`
+    fills it)."""
 
     def __init__(self, store: SqlStore, location_id: str) -> None:
         self._store = store
@@ -25,21 +49,6 @@ class BatchLookup:
         self._deleted: dict[tuple[str, str], bool] = {}
         self._ops: dict[str, OutboundOp | None] = {}
         self._learnt: set[tuple[str, str]] = set()
-
-    def prime(self, claims: Sequence[RecordClaim]) -> None:
-        """Read what these records' plans will ask, in one go (three queries, not ~4 each)."""
-        pairs = []
-        keys = []
-        for c in claims:
-            st = c.state
-            pairs += [(st.kind, st.talknotes_id), ("contact", st.contact_id)]
-            keys.append(create_key(self._location, st.kind, st.talknotes_id))
-        got = self._store.read_batch(self._location, records=pairs, op_keys=keys)
-        for pair in got.asked:
-            self._hl.setdefault(pair, got.links.get(pair))
-            self._deleted.setdefault(pair, pair in got.deleted)
-        for key in got.asked_ops:
-            self._ops.setdefault(key, got.ops.get(key))
 
     def op(self, key: str) -> OutboundOp | None:
         """The outbound op under `key` as it was when the batch began (each is used once)."""
