@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,14 @@ class SimProcess:
         data: dict[str, Any] = httpx.get(f"{self.base_url}/_admin/requests", timeout=30).json()
         data.pop("requests", None)
         return data
+
+    def request_times(self) -> list[float]:
+        """When each logged API request reached the simulator (epoch seconds), in order."""
+        data = httpx.get(f"{self.base_url}/_admin/requests", timeout=60).json()
+        stamps = (
+            datetime.fromisoformat(r["time"].replace("Z", "+00:00")) for r in data["requests"]
+        )
+        return sorted(s.timestamp() for s in stamps)
 
 
 @contextmanager

@@ -65,6 +65,7 @@ class WorkerPool:
         # Records waiting for rate-limit slots, still leased. Holding them here rather than
         # settling them lets a worker take the slots the moment they free, without a store
         # round trip per wait.
+        self._slot_wait = slot_wait
         self._held = HeldRecords(slot_wait, limit=max_deferred, lease_margin=executor.lease_margin)
         self.batches = 0
         self.errors = 0
@@ -107,10 +108,10 @@ class WorkerPool:
         with self._work:
             return self._held.due(self._clock(), self._batch_limit)
 
-    def _idle(self) -> None:
+    def _idle(self, longest: float | None = None) -> None:
         with self._work:
             if self._signals == 0:
-                timeout = self._poll
+                timeout = self._poll if longest is None else min(self._poll, longest)
                 at = self._held.next_at()
                 if at is not None:
                     timeout = min(timeout, max(0.0, at - self._clock()))
@@ -144,6 +145,10 @@ class WorkerPool:
             if due:
                 self._run(due)
                 continue
+            locations, soonest = self._ready()
+            if locations == []:
+                self._idle(soonest)
+                continue
             try:
                 claims = self._store.claim(
                     worker,
@@ -152,7 +157,7 @@ class WorkerPool:
                     lease_seconds=self._lease,
                     limit=self._batch_limit,
                     fold_limit=self._fold_limit,
-                    locations=self._locations,
+                    locations=locations,
                 )
             except Exception as exc:  # the store may be briefly unavailable: back off, go on
                 self.errors += 1
@@ -163,6 +168,23 @@ class WorkerPool:
                 self._idle()
                 continue
             self._run(claims)
+
+    def _ready(self) -> tuple[list[str] | None, float]:
+        """The served locations with a rate-limit slot free now, and the seconds until the
+        first of the others has one. A claim of a location with none would only hold its
+        records or give them back (a claim, a plan and a settle each, for nothing: over 100
+        busy connections that churn starved the real work)."""
+        if self._locations is None or self._slot_wait is None:
+            return self._locations, self._poll
+        ready = []
+        soonest = self._poll
+        for loc in self._locations:
+            wait = self._slot_wait(loc, 1)
+            if wait <= 0:
+                ready.append(loc)
+            else:
+                soonest = min(soonest, wait)
+        return ready, soonest
 
     def _housekeeping(self) -> None:
         while not self._stop.wait(self._sweep_every):
