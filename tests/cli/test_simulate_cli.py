@@ -96,6 +96,13 @@ def test_starts_and_answers_within_two_seconds(stop: list[subprocess.Popen[str]]
         f"export TNHL_HIGHLEVEL_BASE_URL={url} TNHL_HIGHLEVEL_TOKEN={TOKEN} "
         "TNHL_LOCATION_ID=CliLocation000000001"
     )
+    assert proc.stdout is not None
+    key_line = proc.stdout.readline().strip()
+    # An Ed25519 SubjectPublicKeyInfo always starts with these 12 DER bytes (base64 below).
+    assert key_line.startswith("export TNHL_HIGHLEVEL_WEBHOOK_KEY=MCowBQYDK2VwAyEA"), key_line
+    key = key_line.split("=", 1)[1].split()[0]
+    served = httpx.get(f"{url}/_admin/webhooks/public-key").text
+    assert "".join(served.strip().splitlines()[1:-1]) == key
 
 
 def test_state_file_keeps_contacts_across_restarts(
@@ -147,7 +154,7 @@ def test_banner_lists_every_token_of_a_several_location_config(
         .endswith("TNHL_HIGHLEVEL_TOKEN=pit-aaa TNHL_LOCATION_ID=SimLocA000000000001")
     )
     assert proc.stdout is not None
-    rest = [proc.stdout.readline().rstrip("\n") for _ in range(3)]
+    rest = [proc.stdout.readline().rstrip("\n") for _ in range(4)][1:]  # after the key line
     assert rest == [
         "Every token and its location:",
         "  pit-aaa  SimLocA000000000001",

@@ -152,16 +152,65 @@ def test_bad_key_pem_is_a_config_error() -> None:
         HighLevelKeys.from_pem(ed25519=DEFAULT_RSA_PEM)
 
 
-@pytest.mark.parametrize(("skew", "ok"), [(-300, True), (300, True), (-301, False), (301, False)])
-def test_replay_window_is_five_minutes(skew: int, ok: bool) -> None:
-    """The body's timestamp may be 300 s off either way; one more second is refused."""
+@pytest.mark.parametrize(
+    ("skew", "refusal"),
+    [
+        (-4500, None),  # 75 minutes old: HighLevel's 6th retry, ~70 min after the first try
+        (300, None),
+        (-4501, "more than 75 minutes old"),
+        (301, "more than 5 minutes ahead"),
+    ],
+)
+def test_replay_window_fits_highlevels_retries(skew: int, refusal: str | None) -> None:
+    """The body's timestamp may be up to 75 minutes old (a 429 retry carries the first try's
+    timestamp) and 5 minutes ahead; one more second either way is refused."""
     stamp = datetime.fromtimestamp(NOW + skew, UTC).isoformat().replace("+00:00", "Z")
     body = payload(timestamp=stamp)
-    if ok:
+    if refusal is None:
         assert verifier().read(body).timestamp == datetime.fromtimestamp(NOW + skew, UTC)
     else:
-        with pytest.raises(HighLevelSignatureError, match="replay window"):
+        with pytest.raises(HighLevelSignatureError, match=refusal):
             verifier().read(body)
+
+
+def _spki(key: Any) -> bytes:
+    assert key is not None
+    der, spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return bytes(key.public_bytes(der, spki))
+
+
+def test_key_setting_takes_pem_text_a_file_or_a_base64_line(tmp_path: Path) -> None:
+    """highlevel_webhook_key: PEM text, a PEM file's path, or the PEM's base64 line; an
+    Ed25519 key replaces only the published Ed25519 key, an RSA key only the RSA one; unset,
+    both published keys are used."""
+    text = pem(ED_KEY).decode()
+    path = tmp_path / "simulator.pem"
+    path.write_text(text, encoding="ascii")
+    line = "".join(text.strip().splitlines()[1:-1])
+    published = HighLevelKeys.default()
+    for value in (text, str(path), line):
+        keys = HighLevelKeys.from_setting(value)
+        assert _spki(keys.ed25519) == _spki(ED_KEY.public_key())
+        assert _spki(keys.rsa) == _spki(published.rsa)
+    keys = HighLevelKeys.from_setting(pem(RSA_KEY).decode())
+    assert _spki(keys.ed25519) == _spki(published.ed25519)
+    assert _spki(keys.rsa) == _spki(RSA_KEY.public_key())
+    unset = HighLevelKeys.from_setting(None)
+    assert _spki(unset.ed25519) == _spki(published.ed25519)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("no-such-file.pem", "neither PEM text, a readable file nor a base64 public key"),
+        ("QUJD", "is not a PEM public key"),
+        ("-----BEGIN PUBLIC KEY-----\nQUJD\n-----END PUBLIC KEY-----", "is not a PEM public key"),
+    ],
+)
+def test_unusable_key_setting_says_what_is_wrong(value: str, problem: str) -> None:
+    """A missing file, a base64 line or PEM that is no key: KeyFormatError with the problem."""
+    with pytest.raises(KeyFormatError, match=problem):
+        HighLevelKeys.from_setting(value)
 
 
 def test_missing_timestamp_is_accepted_unless_required() -> None:

@@ -359,7 +359,7 @@ async def test_same_id_from_both_sources_is_not_a_duplicate(
         (lambda b: {}, hl_body(), 401),
         (lambda b: sign_ed25519(ed25519.Ed25519PrivateKey.generate(), b), hl_body(), 401),
         (lambda b: {"x-ghl-signature": "not base64!"}, hl_body(), 401),
-        (lambda b: sign_ed25519(HL_KEY, b), hl_body(timestamp="2026-03-02T09:20:00Z"), 401),
+        (lambda b: sign_ed25519(HL_KEY, b), hl_body(timestamp="2026-03-02T08:00:00Z"), 401),
         (lambda b: sign_ed25519(HL_KEY, b), b"{broken", 400),
         (lambda b: sign_ed25519(HL_KEY, b), b'{"locationId": "l"}', 400),
     ],
@@ -372,6 +372,33 @@ async def test_highlevel_rejections_store_nothing(
     assert response.status_code == status
     assert response.json()["message"]
     assert inbox.rows() == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "location", "entity", "type_length"),
+    [
+        ({"locationId": None}, "-", "hl_c1", 10),
+        ({"type": "INSTALL", "id": None, "contactId": None}, "loc_hl", "-", 7),
+        ({"type": "SomeFutureEvent" + "x" * 80}, "loc_hl", "hl_c1", 64),
+    ],
+)
+async def test_highlevel_event_tnhl_cannot_apply_is_still_stored(
+    client: httpx.AsyncClient,
+    inbox: Inbox,
+    fields: dict[str, Any],
+    location: str,
+    entity: str,
+    type_length: int,
+) -> None:
+    """No locationId, no entity, an unknown over-long type: stored (to be recorded and
+    skipped) and answered 200, as HighLevel never resends a refused delivery."""
+    body = hl_body(**fields)
+    response = await client.post(
+        "/webhooks/highlevel", content=body, headers=sign_ed25519(HL_KEY, body)
+    )
+    assert response.status_code == 200, response.text
+    [row] = inbox.rows()
+    assert (row.location_id, row.entity_key, len(row.event_type)) == (location, entity, type_length)
 
 
 async def test_highlevel_inbox_down_answers_429(client: httpx.AsyncClient, inbox: Inbox) -> None:

@@ -79,6 +79,8 @@ def register(app: typer.Typer) -> None:
         shown_host = f"[{shown}]" if ":" in shown else shown
         base_url = f"http://{shown_host}:{bound_port}"
         parts = build_simulator(cfg)
+        # The key its webhooks are signed with, as the one-line form tnhl's setting takes.
+        key_line = "".join(parts.webhooks.public_key_pem().strip().splitlines()[1:-1])
         lines = [
             f"HighLevel simulator listening on {base_url}",
             f"  token:       {parts.token}",
@@ -89,6 +91,8 @@ def register(app: typer.Typer) -> None:
             f"  export TNHL_HIGHLEVEL_BASE_URL={shlex.quote(base_url)}"
             f" TNHL_HIGHLEVEL_TOKEN={shlex.quote(parts.token)}"
             f" TNHL_LOCATION_ID={shlex.quote(parts.location_id)}",
+            f"  export TNHL_HIGHLEVEL_WEBHOOK_KEY={key_line}"
+            f"   # verifies its webhooks ({base_url}/_admin/webhooks/public-key)",
         ]
         if len(cfg.tokens) > 1:
             # Several sub-accounts (a `connections:` list in tnhl's settings): each one's token.

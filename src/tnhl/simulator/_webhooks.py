@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from tnhl.simulator._http import error_response
@@ -353,7 +353,12 @@ class WebhookDispatcher:
                 return error_response(404, "url is not registered")
             return JSONResponse({"urls": self.urls()})
 
+        async def public_key(request: Request) -> Response:
+            # Plain PEM, so `export TNHL_HIGHLEVEL_WEBHOOK_KEY="$(curl -s URL)"` just works.
+            return PlainTextResponse(self.public_key_pem())
+
         return [
+            Route("/_admin/webhooks/public-key", public_key, methods=["GET"]),
             Route("/_admin/webhooks", show, methods=["GET"]),
             Route("/_admin/webhooks", register, methods=["POST"]),
             Route("/_admin/webhooks", unregister, methods=["DELETE"]),

@@ -202,6 +202,7 @@ class Service:
                 location_id=plain.location_id if plain is not None else None,
                 check=plain.check if plain is not None else None,
                 connections=named,
+                highlevel_keys=settings.webhook_keys(),
                 on_stored=on_stored,
                 offload=not inline,
                 unavailable=(StoreUnavailableError,),

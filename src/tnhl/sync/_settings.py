@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from tnhl.sync._connections import DEFAULT_CONNECTION, ConnectionSettings, check_connections
 from tnhl.sync._errors import SettingsError
+from tnhl.webhooks import HighLevelKeys
 
 __all__ = ["Settings", "load_settings"]
 
@@ -38,6 +39,10 @@ class Settings(BaseSettings):
     token_file_key: SecretStr | None = None
     location_id: str | None = None
     talknotes_secret: SecretStr | None = None
+    # The public key HighLevel webhooks are verified with, in place of HighLevel's published
+    # key of its scheme: PEM text, a PEM file's path or its base64 line (`tnhl simulate` signs
+    # with a key of its own and prints it). Unset: HighLevel's published keys.
+    highlevel_webhook_key: str | None = None
     data_dir: Path = Path(".tnhl")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the store; default: sqlite in data_dir"
@@ -84,6 +89,16 @@ class Settings(BaseSettings):
     def _unique_connections(cls, value: list[ConnectionSettings]) -> list[ConnectionSettings]:
         check_connections(value)
         return value
+
+    @field_validator("highlevel_webhook_key")
+    @classmethod
+    def _usable_key(cls, value: str | None) -> str | None:
+        HighLevelKeys.from_setting(value)  # KeyFormatError is a ValueError: named at load
+        return value
+
+    def webhook_keys(self) -> HighLevelKeys:
+        """The keys `/webhooks/highlevel` verifies deliveries with."""
+        return HighLevelKeys.from_setting(self.highlevel_webhook_key)
 
     @model_validator(mode="after")
     def _lease_outlasts_a_call(self) -> Settings:

@@ -12,8 +12,13 @@ Like the official SDK (GoHighLevel/highlevel-api-sdk, lib/webhook/webhook-manage
 forged Ed25519 header cannot be "rescued" by a legacy one. Unlike the SDK we verify the raw
 bytes, not a re-serialisation of the parsed body.
 
-Replay protection: the body's `timestamp` must be within 5 minutes of our clock; duplicate
-`webhookId`s are dropped by the inbox's unique (source, event id).
+Replay protection: duplicate `webhookId`s are dropped by the inbox's unique (source, event id),
+kept at least 7 days; and the body's `timestamp` must be at most 75 minutes old and at most 5
+minutes ahead of our clock. Not 5 minutes old as for TalkNotes: HighLevel retries a delivery
+answered 429 up to 6 times about 10 minutes apart, with jitter (about 1 h 10 min in the worst
+case; docs/highlevel-api.md section 11), and each retry carries the first try's body and
+timestamp. A 5-minute window would refuse every retry of an event tnhl could not store, and
+HighLevel does not retry a refusal: the event would be lost.
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -45,6 +52,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
 from tnhl.webhooks._errors import HighLevelPayloadError, HighLevelSignatureError, KeyFormatError
+
+_B64_LINE = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 # HighLevel's published public keys, encoded here so tnhl never reads spec files at run time.
 # Ed25519 (X-GHL-Signature): as quoted from the Webhook Integration Guide (URL above).
@@ -70,7 +79,8 @@ T1hhTiaCeIY/OwwwNUY2yvcCAwEAAQ==
 """
 
 Scheme = Literal["ed25519", "rsa"]
-TOLERANCE_SECONDS = 300
+MAX_AGE_SECONDS = 75 * 60  # HighLevel's last retry, ~1 h 10 min after the first try, fits
+MAX_AHEAD_SECONDS = 300  # clock skew
 
 
 def _load(pem: str | bytes, kind: type[Any], name: str) -> Any:
@@ -105,6 +115,33 @@ class HighLevelKeys:
     def default(cls) -> HighLevelKeys:
         """HighLevel's published keys (both schemes)."""
         return cls.from_pem(ed25519=DEFAULT_ED25519_PEM, rsa=DEFAULT_RSA_PEM)
+
+    @classmethod
+    def from_setting(cls, value: str | None) -> HighLevelKeys:
+        """HighLevel's published keys, with the one `value` gives in place of the published
+        key of its scheme (Ed25519 or RSA). `value` is PEM text, the path of a PEM file, or
+        the PEM's one-line base64 body; `KeyFormatError` says which was tried and failed."""
+        if value is None or not value.strip():
+            return cls.default()
+        text = value.strip()
+        if "-----BEGIN" not in text:
+            path = Path(text).expanduser()
+            if path.is_file():
+                text = path.read_text(encoding="ascii", errors="replace")
+            elif len(text) < 1024 and _B64_LINE.fullmatch(text):
+                text = f"-----BEGIN PUBLIC KEY-----\n{text}\n-----END PUBLIC KEY-----\n"
+            else:
+                raise KeyFormatError("is neither PEM text, a readable file nor a base64 public key")
+        try:
+            key = serialization.load_pem_public_key(text.encode("ascii", errors="replace"))
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            raise KeyFormatError("is not a PEM public key") from exc
+        published = cls.default()
+        if isinstance(key, Ed25519PublicKey):
+            return cls(ed25519=key, rsa=published.rsa)
+        if isinstance(key, RSAPublicKey):
+            return cls(ed25519=published.ed25519, rsa=key)
+        raise KeyFormatError("is a public key of neither Ed25519 nor RSA")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,22 +181,25 @@ class HighLevelVerifier:
 
     `require_timestamp=False` (default) accepts a signed body without `timestamp`: HighLevel
     retries only on 429, so refusing an authentic event loses it; the dedupe on `webhookId`
-    still stops replays of the same delivery.
+    still stops replays of the same delivery. The window: at most `max_age` seconds old (long
+    enough for HighLevel's retries, see the module docstring), at most `max_ahead` ahead.
     """
 
-    __slots__ = ("_clock", "_keys", "_require_timestamp", "_tolerance")
+    __slots__ = ("_clock", "_keys", "_max_age", "_max_ahead", "_require_timestamp")
 
     def __init__(
         self,
         keys: HighLevelKeys | None = None,
         *,
         clock: Callable[[], float] = time.time,
-        tolerance: int = TOLERANCE_SECONDS,
+        max_age: float = MAX_AGE_SECONDS,
+        max_ahead: float = MAX_AHEAD_SECONDS,
         require_timestamp: bool = False,
     ) -> None:
         self._keys = keys if keys is not None else HighLevelKeys.default()
         self._clock = clock
-        self._tolerance = tolerance
+        self._max_age = max_age
+        self._max_ahead = max_ahead
         self._require_timestamp = require_timestamp
 
     def verify_signature(self, headers: Mapping[str, str], body: bytes) -> Scheme:
@@ -232,9 +272,15 @@ class HighLevelVerifier:
             raise HighLevelPayloadError("timestamp: is not an ISO 8601 date-time") from None
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=UTC)  # HighLevel sends UTC ("...Z")
-        skew = stamp.timestamp() - self._clock()
-        if abs(skew) > self._tolerance:
-            raise HighLevelSignatureError("timestamp is outside the 5-minute replay window")
+        age = self._clock() - stamp.timestamp()
+        if age > self._max_age:
+            raise HighLevelSignatureError(
+                f"timestamp is more than {self._max_age / 60:g} minutes old (a replay?)"
+            )
+        if -age > self._max_ahead:
+            raise HighLevelSignatureError(
+                f"timestamp is more than {self._max_ahead / 60:g} minutes ahead of this clock"
+            )
         return stamp
 
 

@@ -57,6 +57,7 @@ from tnhl.webhooks._highlevel import HighLevelKeys, HighLevelVerifier
 
 SOURCE_TALKNOTES = "talknotes"
 SOURCE_HIGHLEVEL = "highlevel"
+NO_VALUE = "-"  # the location or entity of a HighLevel event that names none
 MAX_BODY_BYTES = 1_048_576
 
 _log = logging.getLogger("tnhl.webhooks.intake")
@@ -300,12 +301,15 @@ class _Intake:
         except HighLevelPayloadError as exc:
             _log.info("highlevel delivery refused (400): %s", exc)
             return _json(400, {"error": "invalid_event", "message": str(exc)})
+        # An authentic event tnhl can never apply (no locationId, an app event with no entity)
+        # is still stored, to be recorded and skipped: refused, HighLevel would not send it
+        # again, and nothing would show it ever came.
         stored = await self._store(
             SOURCE_HIGHLEVEL,
             event.webhook_id,
-            event.type,
-            event.location_id,
-            event.entity_key,
+            event.type[:64],
+            event.location_id or NO_VALUE,
+            event.entity_key or NO_VALUE,
             body,
         )
         if isinstance(stored, ValueError):
