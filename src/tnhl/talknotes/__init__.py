@@ -30,6 +30,14 @@ from tnhl.talknotes._events import (
 )
 from tnhl.talknotes._generator import DEFAULT_START, generate, signed_requests
 from tnhl.talknotes._openapi import EXAMPLE_EVENTS, talknotes_openapi
+from tnhl.talknotes._outbound import (
+    OUTBOUND_TYPES,
+    Delivered,
+    DeliveryFailed,
+    TalkNotesOut,
+    WebhookOut,
+    outbound_event,
+)
 from tnhl.talknotes._signing import (
     TOLERANCE_SECONDS,
     WebhookVerifier,
@@ -42,9 +50,12 @@ __all__ = [
     "DEFAULT_START",
     "EVENT_TYPES",
     "EXAMPLE_EVENTS",
+    "OUTBOUND_TYPES",
     "TOLERANCE_SECONDS",
     "ContactData",
     "ContactRef",
+    "Delivered",
+    "DeliveryFailed",
     "EventType",
     "InvalidEvent",
     "MalformedEvent",
@@ -57,13 +68,16 @@ __all__ = [
     "SignatureError",
     "TalkNotesError",
     "TalkNotesEvent",
+    "TalkNotesOut",
     "TaskCompletedData",
     "TaskData",
+    "WebhookOut",
     "WebhookVerifier",
     "decode_secret",
     "entity_key",
     "generate",
     "generate_secret",
+    "outbound_event",
     "parse_event",
     "sign",
     "signed_requests",

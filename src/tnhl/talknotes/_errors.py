@@ -6,7 +6,8 @@
     ├── InvalidEvent            the body is not a valid event (HTTP 422); carries `problems`
     │   └── MalformedEvent      the body is not JSON at all (HTTP 400)
     ├── SignatureError          signature, id or timestamp headers do not verify (HTTP 401)
-    └── SecretFormatError       the configured signing secret is unusable (a config error)
+    ├── SecretFormatError       the configured signing secret is unusable (a config error)
+    └── DeliveryFailed          an outbound event was not taken (`retry`: worth trying later)
 """
 
 from __future__ import annotations
