@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 if TYPE_CHECKING:
     pass
@@ -20,6 +19,7 @@ from tnhl.cli._run import (
     DataDirOpt,
     location_or_exit,
     opened_store,
+    print_rows,
     settings_or_exit,
     store_or_exit,
 )
@@ -58,23 +58,16 @@ def register(app: typer.Typer) -> None:
             rows = [dead_letter_summary(d) for d in dead]
         finally:
             store.close()
-        if as_json:
-            typer.echo(json.dumps(rows, indent=2))
-            return
-        table = Table(title=f"Dead letters ({len(rows)})")
-        for col in ("id", "event", "type", "entity", "tries", "dead at", "reason"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(
-                str(r["id"]),
-                r["event_id"],
-                r["event_type"],
-                r["entity"],
-                str(r["attempts"]),
-                _when(r["dead_at"]),
-                r["reason"],
-            )
-        Console().print(table)
+        columns = [
+            ("id", lambda r: str(r["id"])),
+            ("event", lambda r: r["event_id"]),
+            ("type", lambda r: r["event_type"]),
+            ("entity", lambda r: r["entity"]),
+            ("tries", lambda r: str(r["attempts"])),
+            ("dead at", lambda r: _when(r["dead_at"])),
+            ("reason", lambda r: r["reason"]),
+        ]
+        print_rows(rows, as_json=as_json, title="Dead letters", columns=columns)
 
     @dlq.command("show")
     def show(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -67,6 +68,28 @@ def store_or_exit(settings: Settings) -> SqlStore:
         return open_settings_store(settings)
     except StoreError as exc:
         fail(f"cannot open the store: {exc}")
+
+
+def print_rows(
+    rows: list[dict[str, Any]],
+    *,
+    as_json: bool,
+    title: str,
+    columns: Sequence[tuple[str, Callable[[dict[str, Any]], str]]],
+) -> None:
+    """`rows` as JSON, or as a table of `columns` (heading, cell of a row)."""
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{title} ({len(rows)})")
+    for heading, _ in columns:
+        table.add_column(heading)
+    for r in rows:
+        table.add_row(*(cell(r) for _, cell in columns))
+    Console().print(table)
 
 
 @contextmanager

@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
         database_url: DatabaseOpt = None,
     ) -> None:
         """List the newest events, oldest first (of one connection with --connection)."""
-        from tnhl.cli._run import location_or_exit, settings_or_exit, store_or_exit
+        from tnhl.cli._run import location_or_exit, print_rows, settings_or_exit, store_or_exit
         from tnhl.sync import event_summary
 
         if state is not None and state not in _STATES:
@@ -112,23 +112,16 @@ def register(app: typer.Typer) -> None:
             ]
         finally:
             store.close()
-        if as_json:
-            typer.echo(json.dumps(rows, indent=2))
-            return
-        table = Table(title=f"Events ({len(rows)})")
-        for col in ("id", "source", "type", "entity", "state", "tries", "outcome"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(
-                str(r["id"]),
-                r["source"],
-                r["event_type"],
-                r["entity"],
-                r["state"],
-                str(r["attempts"]),
-                (r["outcome"] or "")[:80],
-            )
-        Console().print(table)
+        columns = [
+            ("id", lambda r: str(r["id"])),
+            ("source", lambda r: r["source"]),
+            ("type", lambda r: r["event_type"]),
+            ("entity", lambda r: r["entity"]),
+            ("state", lambda r: r["state"]),
+            ("tries", lambda r: str(r["attempts"])),
+            ("outcome", lambda r: (r["outcome"] or "")[:80]),
+        ]
+        print_rows(rows, as_json=as_json, title="Events", columns=columns)
 
     @events_app.command("show")
     def show(
