@@ -270,6 +270,42 @@ def test_admin_routes_register_list_delete(receiver: tuple[Receiver, str]) -> No
         dispatcher.close()
 
 
+def test_loss_rate_drops_deliveries_before_their_first_try(
+    receiver: tuple[Receiver, str],
+) -> None:
+    """loss_rate 1: nothing reaches the receiver and every delivery is logged as lost; 0:
+    all arrive; 0.3 over 300 events: 90 +- 30 lost (beyond 3.5 sigma of the binomial); the
+    rate is changed at run time with PUT /_admin/webhooks/loss, which refuses a bad rate."""
+    rec, url = receiver
+    dispatcher = _dispatcher(url, loss_rate=1.0)
+    app = Starlette(routes=dispatcher.admin_routes())
+    try:
+        with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=5) as http:
+            for _ in range(5):
+                dispatcher.emit("ContactUpdate", "locA", CONTACT)
+            assert dispatcher.wait_idle(10)
+            assert rec.got == []
+            assert [(d.error, d.done, d.attempts) for d in dispatcher.deliveries()] == [
+                ("lost (loss_rate)", True, 0)
+            ] * 5
+            assert http.put("/_admin/webhooks/loss", json={"rate": 0}).json() == {"lossRate": 0}
+            dispatcher.emit("ContactUpdate", "locA", CONTACT)
+            assert dispatcher.wait_idle(10)
+            assert len(rec.got) == 1
+            assert http.put("/_admin/webhooks/loss", json={"rate": 1.5}).status_code == 422
+            assert http.put("/_admin/webhooks/loss", json={}).status_code == 422
+            assert http.get("/_admin/webhooks").json()["lossRate"] == 0
+            http.put("/_admin/webhooks/loss", json={"rate": 0.3})
+            for _ in range(300):
+                dispatcher.emit("ContactUpdate", "locA", CONTACT)
+            assert dispatcher.wait_idle(20)
+    finally:
+        dispatcher.close()
+    lost = sum(d.error == "lost (loss_rate)" for d in dispatcher.deliveries()[6:])
+    assert 60 <= lost <= 120, lost
+    assert len(rec.got) == 1 + 300 - lost
+
+
 def test_emit_does_not_block_on_slow_receiver() -> None:
     """emit returns before the delivery happens; wait_idle reports False before its deadline."""
     release = threading.Event()

@@ -44,6 +44,7 @@ from tnhl.simulator._webhooks_events import build_payload
 __all__ = ["Delivery", "WebhookConfig", "WebhookDispatcher"]
 
 _LOG_SIZE = 10_000
+LOST = "lost (loss_rate)"  # a delivery's error when the simulator chose not to make it
 
 
 class WebhookConfig(BaseModel):
@@ -60,6 +61,9 @@ class WebhookConfig(BaseModel):
     retry_interval: float = Field(600.0, ge=0)  # seconds, multiplied by time_scale
     retry_jitter: float = Field(0.1, ge=0, le=1)  # +- this fraction of the interval
     timeout: float = Field(10.0, gt=0)
+    # The share of deliveries HighLevel never makes (lost before their first try): drills of
+    # reconciliation need webhooks that do not arrive. A lost delivery is in the log, marked.
+    loss_rate: float = Field(0.0, ge=0, le=1)
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ class WebhookDispatcher:
         self._ed_key = self._load_ed25519(config.ed25519_private_key_pem)
         self._rsa_key = self._load_rsa(config) if config.sign_rsa else None
         self._urls = list(dict.fromkeys(config.urls))
+        self._loss_rate = config.loss_rate
         self._http = httpx.Client(transport=transport, timeout=config.timeout)
         self._cond = threading.Condition()
         self._heap: list[_Job] = []
@@ -237,10 +242,14 @@ class WebhookDispatcher:
             for url in self._urls:
                 delivery = Delivery(payload["webhookId"], event_type, location_id, url)
                 key = next(self._seq)
+                lost = self._loss_rate > 0 and self._rng.random() < self._loss_rate
+                if lost:
+                    delivery = replace(delivery, error=LOST, done=True)
                 self._log[key] = delivery
                 if len(self._log) > _LOG_SIZE:
                     self._log.popitem(last=False)
-                heapq.heappush(self._heap, _Job(now, key, key, delivery, body, headers))
+                if not lost:
+                    heapq.heappush(self._heap, _Job(now, key, key, delivery, body, headers))
             self._cond.notify_all()
 
     def _retry_delay(self) -> float:
@@ -285,6 +294,12 @@ class WebhookDispatcher:
                     self._heap, _Job(due, next(self._seq), job.key, updated, job.body, job.headers)
                 )
 
+    def set_loss_rate(self, rate: float) -> None:
+        if not 0 <= rate <= 1:
+            raise ValueError(f"loss_rate: must be between 0 and 1, got {rate!r}")
+        with self._cond:
+            self._loss_rate = rate
+
     def deliveries(self) -> list[Delivery]:
         """The delivery log, oldest first (bounded to the newest 10,000)."""
         with self._cond:
@@ -318,6 +333,7 @@ class WebhookDispatcher:
             return JSONResponse(
                 {
                     "urls": self.urls(),
+                    "lossRate": self._loss_rate,
                     "deliveries": [d.to_json() for d in self.deliveries()],
                     "publicKeys": {
                         "ed25519": self.public_key_pem(),
@@ -353,12 +369,22 @@ class WebhookDispatcher:
                 return error_response(404, "url is not registered")
             return JSONResponse({"urls": self.urls()})
 
+        async def loss(request: Request) -> Response:
+            try:
+                body = json.loads(await request.body() or b"{}")
+                rate = float(body["rate"])
+                self.set_loss_rate(rate)
+            except (ValueError, TypeError, KeyError):
+                return error_response(422, ['body must be {"rate": <0 to 1>}'])
+            return JSONResponse({"lossRate": rate})
+
         async def public_key(request: Request) -> Response:
             # Plain PEM, so `export TNHL_HIGHLEVEL_WEBHOOK_KEY="$(curl -s URL)"` just works.
             return PlainTextResponse(self.public_key_pem())
 
         return [
             Route("/_admin/webhooks/public-key", public_key, methods=["GET"]),
+            Route("/_admin/webhooks/loss", loss, methods=["PUT"]),
             Route("/_admin/webhooks", show, methods=["GET"]),
             Route("/_admin/webhooks", register, methods=["POST"]),
             Route("/_admin/webhooks", unregister, methods=["DELETE"]),
