@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from tests.store.conftest import FakeClock
 
 from tnhl.store import (
+    Delivery,
     Delta,
     EventVerdict,
     InboundEvent,
@@ -41,12 +42,15 @@ def fold_body(row: InboxRow) -> Delta | EventVerdict:
 
     {"kind": "contact", "id": "c1", "at": 5, "fields": {...}, "delete": false} becomes a Delta;
     "contact" (a task's or note's contact, default its own id) and "tiebreak" (default the
-    event id) are optional; {"skip": "why"} settles the event at once as skipped. Anything
-    else (not JSON, no "kind") raises, as a folder bug would.
+    event id) are optional; {"skip": "why"} settles the event at once as skipped, and
+    {"outbound": "why"} leaves it pending for the outbound pump. Anything else (not JSON,
+    no "kind") raises, as a folder bug would.
     """
     body = json.loads(row.body)
     if "skip" in body:
         return EventVerdict(row.id, "skipped", body["skip"])
+    if "outbound" in body:
+        return EventVerdict(row.id, "pending", body["outbound"])
     return Delta(
         inbox_id=row.id,
         kind=body["kind"],
@@ -961,6 +965,70 @@ def test_list_events_gives_the_newest_of_a_location_and_state_oldest_first(
     done = store.list_events(location_id="A", state="done")
     assert [(e.event_id, e.state, e.result) for e in done] == [("evt-1", "done", "ok")]
     assert [e.event_id for e in store.list_events(state="pending")] == ["evt-3", "evt-4"]
+
+
+# HighLevel -> TalkNotes: the outbound pump's claims -------------------------------------------
+
+
+def hl_event(n: int, entity: str, loc: str = LOC) -> InboundEvent:
+    """A HighLevel event about `entity` that the fold leaves pending for the pump."""
+    body = json.dumps({"outbound": "to tell TalkNotes"})
+    return InboundEvent("highlevel", f"wh-{n}", "ContactUpdate", loc, entity, body, NOW)
+
+
+def pump(store: SqlStore, worker: str = "p1", **kw: Any) -> list[tuple[int, str]]:
+    return [(r.id, r.entity_key) for r in store.claim_outbound(worker, **kw)]
+
+
+def test_outbound_claims_one_event_per_entity_oldest_first(store: SqlStore) -> None:
+    """Two changes of hA and one of hB: a claim leases hA's first and hB's, never hA's second
+    beside its first; once the first is done, the second; a TalkNotes event is never handed
+    to the pump; another location's are not when the claim names locations."""
+    add(store, hl_event(1, "hA"), hl_event(2, "hA"), change(3, "c1"), hl_event(4, "hB"))
+    add(store, hl_event(5, "hC", loc="other"))
+    claim(store, limit=0)  # the fold leaves HighLevel events pending
+    assert pump(store, now=NOW, locations=[LOC]) == [(1, "hA"), (4, "hB")]
+    assert pump(store, "p2", now=NOW, locations=[LOC]) == []  # leased, and hA's second waits
+    assert store.finish_outbound("p1", [Delivery(1, "done", "delivered 200")], now=NOW) == []
+    assert pump(store, "p2", now=NOW, locations=[LOC]) == [(2, "hA")]
+    assert pump(store, "p3", now=NOW) == [(5, "hC")]
+    first = store.get_event(1)
+    assert (first.state, first.result, first.lease_owner) == ("done", "delivered 200", None)
+
+
+def test_outbound_retry_holds_the_entitys_later_changes_until_due(store: SqlStore) -> None:
+    """A retry at +100 s: neither it nor hA's next change is claimable before; at +100 the
+    retry is, with its attempts counted and the error kept."""
+    add(store, hl_event(1, "hA"), hl_event(2, "hA"))
+    claim(store, limit=0)
+    assert pump(store, now=NOW) == [(1, "hA")]
+    store.finish_outbound("p1", [Delivery(1, "retry", "503 from TalkNotes", NOW + 100)], now=NOW)
+    assert pump(store, now=NOW + 99) == []
+    assert pump(store, now=NOW + 100) == [(1, "hA")]
+    again = store.get_event(1)
+    assert (again.state, again.attempts, again.last_error) == ("pending", 1, "503 from TalkNotes")
+
+
+def test_outbound_dead_is_a_replayable_dead_letter_and_a_lost_lease_is_reported(
+    store: SqlStore,
+) -> None:
+    """Dead: listed as a dead letter, the entity's next change becomes claimable; replayed,
+    it is pending for the pump again. Finishing a row another worker leased changes nothing
+    and reports its id; a lease that ran out may be taken by another worker."""
+    add(store, hl_event(1, "hA"), hl_event(2, "hA"), hl_event(3, "hB"))
+    claim(store, limit=0)
+    assert pump(store, now=NOW) == [(1, "hA"), (3, "hB")]
+    store.finish_outbound("p1", [Delivery(1, "dead", "TalkNotes answered 422")], now=NOW)
+    [dead] = store.list_dead()
+    assert (dead.event.event_id, dead.reason) == ("wh-1", "TalkNotes answered 422")
+    assert pump(store, now=NOW) == [(2, "hA")]
+    assert store.finish_outbound("intruder", [Delivery(3, "done", "x")], now=NOW) == [3]
+    assert store.get_event(3).state == "pending"
+    store.finish_outbound("p1", [Delivery(2, "done", "ok")], now=NOW)
+    assert pump(store, "p2", now=NOW + 61) == [(3, "hB")]  # p1's 60 s lease ran out
+    store.replay_dead(dead_letter_id=dead.id, now=NOW + 70)
+    claim(store, limit=0, now=NOW + 70)
+    assert pump(store, now=NOW + 70) == [(1, "hA")]
 
 
 # connections -------------------------------------------------------------------------------

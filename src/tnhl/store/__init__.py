@@ -19,6 +19,7 @@ from tnhl.store._migrate import current_revision, head_revision, upgrade_to_head
 from tnhl.store._models import (
     BatchRead,
     DeadLetter,
+    Delivery,
     Delta,
     EventState,
     EventVerdict,
@@ -43,6 +44,7 @@ from tnhl.store._work import Folder, lww_merge
 __all__ = [
     "BatchRead",
     "DeadLetter",
+    "Delivery",
     "Delta",
     "EventState",
     "EventVerdict",

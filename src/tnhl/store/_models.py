@@ -15,6 +15,7 @@ __all__ = [
     "UNFINISHED_STATES",
     "BatchRead",
     "DeadLetter",
+    "Delivery",
     "Delta",
     "EventState",
     "EventVerdict",
@@ -114,6 +115,18 @@ class OpMark:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """What became of one HighLevel event handed to TalkNotes (`Store.finish_outbound`):
+    `done` (delivered), `skipped` (nothing to tell: an echo, a type not propagated), `dead`
+    (filed as a dead letter), or `retry` at `retry_at`."""
+
+    inbox_id: int
+    outcome: Literal["done", "skipped", "dead", "retry"]
+    reason: str
+    retry_at: float | None = None
+
+
+@dataclass(frozen=True)
 class DeadLetter:
     """An event that will not be retried until someone replays it."""
 
@@ -163,10 +176,11 @@ class Delta:
 
 @dataclass(frozen=True)
 class EventVerdict:
-    """An event settled at once, without folding (it belongs to no record tnhl syncs)."""
+    """An event settled at once, without folding (it belongs to no record tnhl syncs), or,
+    `pending`, left for the outbound pump (a HighLevel change to tell TalkNotes)."""
 
     inbox_id: int
-    state: Literal["skipped", "dead"]
+    state: Literal["skipped", "dead", "pending"]
     reason: str
 
 

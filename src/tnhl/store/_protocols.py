@@ -11,6 +11,7 @@ from typing import Protocol
 from tnhl.store._models import (
     BatchRead,
     DeadLetter,
+    Delivery,
     InboundEvent,
     InboxRow,
     OpMark,
@@ -91,6 +92,25 @@ class Store(Protocol):
     ) -> DeadLetter: ...
 
     def get_event(self, inbox_id: int) -> InboxRow: ...
+
+    def claim_outbound(
+        self,
+        worker: str,
+        *,
+        now: float | None = None,
+        lease_seconds: float = 60.0,
+        limit: int = 50,
+        locations: Sequence[str] | None = None,
+    ) -> list[InboxRow]:
+        """Lease pending HighLevel events to tell TalkNotes: per (location, entity) only the
+        oldest unfinished one, when it is due and not leased."""
+        ...
+
+    def finish_outbound(
+        self, worker: str, deliveries: Sequence[Delivery], *, now: float | None = None
+    ) -> list[int]:
+        """Settle leased HighLevel events (`Delivery`); returns the ids whose lease was lost."""
+        ...
 
     def list_events(
         self, *, location_id: str | None = None, state: str | None = None, limit: int = 100

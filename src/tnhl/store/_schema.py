@@ -55,6 +55,8 @@ inbox = sa.Table(
     # The fold reads received events oldest first; a claim reads one record's pending events.
     sa.Index(None, "state", "id"),
     sa.Index(None, "location_id", "record_key", "state"),
+    # HighLevel events pending delivery to TalkNotes, oldest first (the outbound pump).
+    sa.Index(None, "source", "state", "id"),
 )
 
 # One row per TalkNotes record (contact, task or note): what the events received so far say it

@@ -24,10 +24,17 @@ import sqlalchemy as sa
 from tnhl.store import _records
 from tnhl.store._bulk import BulkUpdate, insert_rows, keyed
 from tnhl.store._errors import LeaseLostError
-from tnhl.store._models import EventVerdict, Link, RecordClaim, RecordStatus, Settlement
+from tnhl.store._models import (
+    FINISHED_STATES,
+    EventVerdict,
+    Link,
+    RecordClaim,
+    RecordStatus,
+    Settlement,
+)
 from tnhl.store._schema import dead_letters, id_map, inbox, outbound_ops, records
 
-__all__ = ["dumps", "finish_verdicts", "settle"]
+__all__ = ["dumps", "file_dead", "finish_verdicts", "settle"]
 
 Item = tuple[RecordClaim, Settlement]
 
@@ -134,18 +141,18 @@ _WAKE = BulkUpdate(
 
 
 def finish_verdicts(conn: sa.Connection, verdicts: Sequence[EventVerdict], now: float) -> None:
-    """Settle events the fold decided at once (skipped, or dead and filed as dead letters):
-    one statement for all of them (every HighLevel event takes this path today)."""
+    """Settle events the fold decided at once (skipped, or dead and filed as dead letters;
+    pending: left for the outbound pump): one statement for all of them."""
     _FINISH_EVENT(conn, [_event_params(v.inbox_id, v.state, v.reason, now, None) for v in verdicts])
     for v in verdicts:
         if v.state == "dead":
-            _file_dead(conn, [v.inbox_id], v.reason, now, None)
+            file_dead(conn, [v.inbox_id], v.reason, now, None)
 
 
 def _event_params(
     inbox_id: int, state: str | None, reason: str, now: float, warnings: str | None
 ) -> dict[str, Any]:
-    finished = state is not None
+    finished = state in FINISHED_STATES
     return {
         "b_id": inbox_id,
         "b_state": state,
@@ -156,7 +163,7 @@ def _event_params(
     }
 
 
-def _file_dead(
+def file_dead(
     conn: sa.Connection, ids: Sequence[int], reason: str, now: float, error: str | None
 ) -> None:
     existing = set(
@@ -337,7 +344,7 @@ def _events(conn: sa.Connection, items: Sequence[Item], now: float) -> None:
     for claim, s in items:
         if s.outcome == "dead" and claim.events:
             ids = [e.inbox_id for e in claim.events]
-            _file_dead(conn, ids, s.reason, now, s.error)
+            file_dead(conn, ids, s.reason, now, s.error)
 
 
 def _record_params(

@@ -12,13 +12,14 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tnhl.store import _batch, _dead, _inbox, _records, _settle, _work
+from tnhl.store import _batch, _dead, _inbox, _outbound, _records, _settle, _work
 from tnhl.store._engine import DEFAULT_SETTING, WRITE, make_engine, translate_errors
 from tnhl.store._errors import InvalidRecordError, StoreUnavailableError
 from tnhl.store._migrate import upgrade_to_head
 from tnhl.store._models import (
     BatchRead,
     DeadLetter,
+    Delivery,
     InboundEvent,
     InboxRow,
     OpMark,
@@ -245,6 +246,33 @@ class SqlStore:
     def get_event(self, inbox_id: int) -> InboxRow:
         with self._read() as conn:
             return _inbox.get_event(conn, inbox_id)
+
+    def claim_outbound(
+        self,
+        worker: str,
+        *,
+        now: float | None = None,
+        lease_seconds: float = 60.0,
+        limit: int = 50,
+        locations: Sequence[str] | None = None,
+    ) -> list[InboxRow]:
+        with self._write() as conn:
+            return _outbound.claim_outbound(
+                conn,
+                worker,
+                now=self._now(now),
+                lease_seconds=lease_seconds,
+                limit=limit,
+                locations=locations,
+            )
+
+    def finish_outbound(
+        self, worker: str, deliveries: Sequence[Delivery], *, now: float | None = None
+    ) -> list[int]:
+        if not deliveries:
+            return []
+        with self._write() as conn:
+            return _outbound.finish_outbound(conn, worker, deliveries, self._now(now))
 
     def list_events(
         self, *, location_id: str | None = None, state: str | None = None, limit: int = 100

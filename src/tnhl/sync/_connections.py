@@ -12,11 +12,20 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationInfo, field_validator
 
-__all__ = ["DEFAULT_CONNECTION", "ConnectionSettings", "check_connections"]
+from tnhl.talknotes import SecretFormatError, decode_secret
+
+__all__ = [
+    "DEFAULT_CONNECTION",
+    "ConnectionSettings",
+    "check_connections",
+    "check_outbound_secret",
+    "check_outbound_url",
+]
 
 DEFAULT_CONNECTION = "default"
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -34,6 +43,9 @@ class ConnectionSettings(BaseModel):
     talknotes_secret: SecretStr | None = None
     mapping_file: Path | None = None
     time_zone: str | None = None
+    # HighLevel -> TalkNotes: where HighLevel's changes are POSTed, signed with this secret.
+    talknotes_outbound_url: str | None = None
+    talknotes_outbound_secret: SecretStr | None = None
 
     @field_validator("name")
     @classmethod
@@ -49,7 +61,25 @@ class ConnectionSettings(BaseModel):
             raise ValueError("must be a HighLevel location id (no spaces, at most 255 characters)")
         return value
 
-    @field_validator("highlevel_token", "talknotes_secret", mode="before")
+    @field_validator("talknotes_outbound_url")
+    @classmethod
+    def _outbound_url(cls, value: str | None) -> str | None:
+        return check_outbound_url(value)
+
+    @field_validator("talknotes_outbound_secret")
+    @classmethod
+    def _outbound_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        return check_outbound_secret(value, info.data.get("talknotes_outbound_url"))
+
+    def outbound(self) -> tuple[str, str] | None:
+        """(URL, secret) when HighLevel's changes go out to TalkNotes, else None."""
+        if self.talknotes_outbound_url is None or self.talknotes_outbound_secret is None:
+            return None
+        return self.talknotes_outbound_url, self.talknotes_outbound_secret.get_secret_value()
+
+    @field_validator(
+        "highlevel_token", "talknotes_secret", "talknotes_outbound_secret", mode="before"
+    )
     @classmethod
     def _from_env(cls, value: Any) -> Any:
         if not isinstance(value, str) or not value.startswith("env:"):
@@ -74,6 +104,30 @@ class ConnectionSettings(BaseModel):
                 f"{value!r} is not an IANA time zone (e.g. America/New_York)"
             ) from None
         return value
+
+
+def check_outbound_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+def check_outbound_secret(value: SecretStr | None, url: str | None) -> SecretStr | None:
+    """A usable `whsec_` secret, given exactly when the outbound URL is."""
+    if value is None:
+        if url is not None:
+            raise ValueError("is required with talknotes_outbound_url")
+        return None
+    if url is None:
+        raise ValueError("is set without talknotes_outbound_url")
+    try:
+        decode_secret(value.get_secret_value())
+    except SecretFormatError as exc:
+        raise ValueError(str(exc)) from None
+    return value
 
 
 def check_connections(connections: list[ConnectionSettings]) -> None:

@@ -12,10 +12,23 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from tnhl.sync._connections import DEFAULT_CONNECTION, ConnectionSettings, check_connections
+from tnhl.sync._connections import (
+    DEFAULT_CONNECTION,
+    ConnectionSettings,
+    check_connections,
+    check_outbound_secret,
+    check_outbound_url,
+)
 from tnhl.sync._errors import SettingsError
 from tnhl.webhooks import HighLevelKeys
 
@@ -39,6 +52,9 @@ class Settings(BaseSettings):
     token_file_key: SecretStr | None = None
     location_id: str | None = None
     talknotes_secret: SecretStr | None = None
+    # HighLevel -> TalkNotes for the single connection (in `connections:`, per entry).
+    talknotes_outbound_url: str | None = None
+    talknotes_outbound_secret: SecretStr | None = None
     # The public key HighLevel webhooks are verified with, in place of HighLevel's published
     # key of its scheme: PEM text, a PEM file's path or its base64 line (`tnhl simulate` signs
     # with a key of its own and prints it). Unset: HighLevel's published keys.
@@ -90,6 +106,16 @@ class Settings(BaseSettings):
         check_connections(value)
         return value
 
+    @field_validator("talknotes_outbound_url")
+    @classmethod
+    def _outbound_url(cls, value: str | None) -> str | None:
+        return check_outbound_url(value)
+
+    @field_validator("talknotes_outbound_secret")
+    @classmethod
+    def _outbound_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        return check_outbound_secret(value, info.data.get("talknotes_outbound_url"))
+
     @field_validator("highlevel_webhook_key")
     @classmethod
     def _usable_key(cls, value: str | None) -> str | None:
@@ -125,6 +151,8 @@ class Settings(BaseSettings):
                 highlevel_token=self.highlevel_token,
                 talknotes_secret=self.talknotes_secret,
                 mapping_file=self.mapping_file,
+                talknotes_outbound_url=self.talknotes_outbound_url,
+                talknotes_outbound_secret=self.talknotes_outbound_secret,
             )
         ]
 
@@ -246,7 +274,14 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     return Settings.model_construct(**_with_single_connection(values))
 
 
-_PER_CONNECTION = ("location_id", "highlevel_token", "talknotes_secret", "mapping_file")
+_PER_CONNECTION = (
+    "location_id",
+    "highlevel_token",
+    "talknotes_secret",
+    "mapping_file",
+    "talknotes_outbound_url",
+    "talknotes_outbound_secret",
+)
 
 
 def _with_single_connection(values: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,101 @@
+"""HighLevel events waiting to be told to TalkNotes: claimed from the inbox itself, one per
+HighLevel entity at a time and oldest first (a contact's changes reach TalkNotes in the order
+HighLevel sent them), leased like records, and finished as delivered, skipped, retried later
+or dead-lettered (replayable like any dead letter)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from tnhl.store._bulk import one_of
+from tnhl.store._inbox import row
+from tnhl.store._models import Delivery, InboxRow
+from tnhl.store._schema import inbox
+from tnhl.store._settle import file_dead
+
+__all__ = ["claim_outbound", "finish_outbound"]
+
+SCAN_PER_CLAIMED = 20  # rows read per row claimable: later events of a busy entity are passed
+
+
+def claim_outbound(
+    conn: sa.Connection,
+    worker: str,
+    *,
+    now: float,
+    lease_seconds: float,
+    limit: int,
+    locations: Sequence[str] | None,
+) -> list[InboxRow]:
+    """Lease up to `limit` pending HighLevel events, each the oldest unfinished one of its
+    (location, entity) and due; an entity whose oldest is leased or waiting for a retry
+    gives none (a later change never overtakes an earlier one)."""
+    scan = sa.select(
+        inbox.c.id,
+        inbox.c.location_id,
+        inbox.c.entity_key,
+        inbox.c.next_attempt_at,
+        inbox.c.lease_until,
+    ).where(inbox.c.source == "highlevel", inbox.c.state == "pending")
+    if locations is not None:
+        scan = scan.where(one_of(conn, inbox.c.location_id, locations))
+    scan = scan.order_by(inbox.c.id).limit(max(limit * SCAN_PER_CLAIMED, 500))
+    chosen: list[int] = []
+    seen: set[tuple[str, str]] = set()
+    for r in conn.execute(scan):
+        entity = (r.location_id, r.entity_key)
+        if entity in seen:
+            continue
+        seen.add(entity)
+        if r.next_attempt_at <= now and (r.lease_until is None or r.lease_until <= now):
+            chosen.append(r.id)
+            if len(chosen) >= limit:
+                break
+    if not chosen:
+        return []
+    # Conditional, so two workers racing for one row cannot both lease it.
+    taken = conn.execute(
+        sa.update(inbox)
+        .where(
+            inbox.c.id.in_(chosen),
+            sa.or_(inbox.c.lease_until.is_(None), inbox.c.lease_until <= now),
+        )
+        .values(lease_owner=worker, lease_until=now + lease_seconds)
+        .returning(inbox.c.id)
+    ).scalars()
+    ids = sorted(taken)
+    if not ids:
+        return []
+    return [
+        row(r)
+        for r in conn.execute(sa.select(inbox).where(inbox.c.id.in_(ids)).order_by(inbox.c.id))
+    ]
+
+
+def finish_outbound(
+    conn: sa.Connection, worker: str, deliveries: Sequence[Delivery], now: float
+) -> list[int]:
+    """Settle what `worker` leased; returns the ids whose lease it had lost (left as they
+    are: whoever holds them now settles them)."""
+    lost = []
+    for d in deliveries:
+        mine = sa.and_(inbox.c.id == d.inbox_id, inbox.c.lease_owner == worker)
+        free = {"lease_owner": None, "lease_until": None}
+        if d.outcome == "retry":
+            values = {
+                **free,
+                "attempts": inbox.c.attempts + 1,
+                "next_attempt_at": d.retry_at if d.retry_at is not None else now,
+                "last_error": d.reason,
+            }
+        elif d.outcome == "dead":
+            values = {**free, "state": "dead", "done_at": now, "last_error": d.reason}
+        else:
+            values = {**free, "state": d.outcome, "done_at": now, "result": d.reason}
+        if conn.execute(sa.update(inbox).where(mine).values(**values)).rowcount == 0:
+            lost.append(d.inbox_id)
+        elif d.outcome == "dead":
+            file_dead(conn, [d.inbox_id], d.reason, now, None)
+    return lost
