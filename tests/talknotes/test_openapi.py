@@ -12,7 +12,14 @@ import pytest
 # other OpenAPI validator is installed.
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
-from tnhl.talknotes import EVENT_TYPES, EXAMPLE_EVENTS, generate, parse_event, talknotes_openapi
+from tnhl.talknotes import (
+    EVENT_TYPES,
+    EXAMPLE_EVENTS,
+    generate,
+    outbound_event,
+    parse_event,
+    talknotes_openapi,
+)
 
 
 def operation() -> dict[str, Any]:
@@ -132,3 +139,28 @@ def test_webhook_id_header_refuses_control_characters() -> None:
     assert not check.is_valid("msg\x00")
     assert not check.is_valid("msg\n1")
     assert "422" in header["description"]
+
+
+def test_outbound_events_match_the_published_webhook_schema() -> None:
+    """What tnhl sends TalkNotes (built from HighLevel payloads) validates against the
+    document's `webhooks.highLevelChange` body schema; a body without `data` does not."""
+    doc = talknotes_openapi()
+    assert errors_of(doc) == []
+    hook = doc["webhooks"]["highLevelChange"]["post"]
+    ref = hook["requestBody"]["content"]["application/json"]["schema"]
+    check = jsonschema_rs.Draft202012Validator({**ref, "components": doc["components"]})
+    payloads = [
+        {"type": "ContactUpdate", "id": "h1", "email": "a@x.io", "tags": ["vip"]},
+        {"type": "TaskComplete", "id": "t1", "contactId": "h1", "title": "Call"},
+        {"type": "NoteCreate", "id": "n1", "contactId": "h1", "body": "hello"},
+        {"type": "AppointmentCreate", "appointment": {"id": "a1", "contactId": "h1"}},
+        {"type": "ContactDelete", "id": "h1"},
+    ]
+    for payload in payloads:
+        body = outbound_event(payload, talknotes_id=None, talknotes_contact_id="c1", now=0.0)
+        assert check.is_valid(body), body
+    assert not check.is_valid({"type": "contact.updated", "timestamp": "2026-01-01T00:00:00Z"})
+
+
+def errors_of(doc: dict[str, Any]) -> list[str]:
+    return [str(e) for e in OPENAPI_31_VALIDATOR.iter_errors(doc)]

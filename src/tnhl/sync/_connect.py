@@ -28,9 +28,10 @@ from tnhl.sync._errors import SettingsError
 from tnhl.sync._pacing import PacedLimiter
 from tnhl.sync._readback import CallFn
 from tnhl.sync._settings import Settings
+from tnhl.talknotes import TalkNotesOut, WebhookOut
 from tnhl.webhooks import TalkNotesRoute
 
-__all__ = ["check_secrets", "highlevel_routes", "talknotes_routes"]
+__all__ = ["check_secrets", "highlevel_routes", "talknotes_outs", "talknotes_routes"]
 
 
 def _auth(settings: Settings, base_url: str, token: SecretStr | None, location: str) -> Auth:
@@ -62,6 +63,18 @@ def _credentials(settings: Settings, conn: ConnectionSettings) -> tuple[str, Sec
         "not set (a Private Integration Token of that sub-account; or set oauth_client_id, "
         "oauth_client_secret, token_file and token_file_key for its stored OAuth tokens)",
     )
+
+
+def talknotes_outs(
+    connections: list[ConnectionSettings], timeout: float
+) -> dict[str, TalkNotesOut]:
+    """Each connection with an outbound URL: where its HighLevel changes are delivered."""
+    outs: dict[str, TalkNotesOut] = {}
+    for c in connections:
+        target = c.outbound()
+        if target is not None:
+            outs[c.location_id] = WebhookOut(target[0], target[1], timeout=timeout)
+    return outs
 
 
 def _zoned(mapping: MappingConfig, zone: str | None) -> MappingConfig:

@@ -30,10 +30,11 @@ from tnhl.highlevel import (
 from tnhl.mapping import MappingConfig
 from tnhl.store import FastInbox, SqlStore, StoreUnavailableError
 from tnhl.sync._admin import limiter_path, open_settings_store, write_limiter_snapshot
-from tnhl.sync._connect import check_secrets, highlevel_routes, talknotes_routes
+from tnhl.sync._connect import check_secrets, highlevel_routes, talknotes_outs, talknotes_routes
 from tnhl.sync._errors import SettingsError
 from tnhl.sync._executor import Executor
 from tnhl.sync._metrics import SyncMetrics
+from tnhl.sync._outbound import OutboundPump, outbound_fold
 from tnhl.sync._outcome import Decider
 from tnhl.sync._pacing import PacedLimiter
 from tnhl.sync._pauses import Pauses
@@ -77,6 +78,8 @@ class Service:
     limiter: RateLimiter
     clients: list[HighLevelClient]
     inbox: FastInbox | None
+    # HighLevel -> TalkNotes, when a connection has an outbound URL.
+    pump: OutboundPump | None = None
 
     @classmethod
     def from_settings(
@@ -128,6 +131,7 @@ class Service:
             store.close()
             raise
         locations = [c.location_id for c in connections]
+        outs = talknotes_outs(connections, settings.http_timeout)
         first = routes[locations[0]]
         metrics = SyncMetrics()
         margin = 3 * settings.http_timeout + 1
@@ -173,11 +177,25 @@ class Service:
             on_sweep=on_sweep,
             slot_wait=limiter.wait_for,
             locations=locations,
+            fold=outbound_fold(frozenset(outs)),
         )
+        pump = None
+        if outs:
+            pump = OutboundPump(
+                store,
+                outs,
+                RetrySchedule(scale=settings.retry_scale, rng=rng or random.Random()),
+                clock=clock,
+                poll_interval=settings.poll_interval,
+                lease_seconds=settings.lease_seconds,
+                settle_delay=settings.outbound_delay,
+            )
 
         def on_stored(info: StoredInfo) -> None:
             metrics.received.labels(info.source).inc()
             pool.wake()
+            if pump is not None and info.source == "highlevel":
+                pump.wake()
 
         def on_duplicate(source: str) -> None:
             metrics.duplicates.labels(source).inc()
@@ -209,13 +227,17 @@ class Service:
             )
             http.append(Mount("/", app=intake_app))
         app = Starlette(routes=http)
-        return cls(settings, store, executor, pool, app, metrics, limiter, clients, inbox)
+        return cls(settings, store, executor, pool, app, metrics, limiter, clients, inbox, pump)
 
     def start(self) -> None:
         self.pool.start()
+        if self.pump is not None:
+            self.pump.start()
 
     def stop(self) -> None:
         self.pool.stop()
+        if self.pump is not None:
+            self.pump.stop()
         if self.inbox is not None:
             self.inbox.close()
         for client in self.clients:

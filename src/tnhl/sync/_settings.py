@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     # HighLevel -> TalkNotes for the single connection (in `connections:`, per entry).
     talknotes_outbound_url: str | None = None
     talknotes_outbound_secret: SecretStr | None = None
+    outbound_delay: float = Field(
+        default=2.0,
+        ge=0,
+        description="seconds a HighLevel event waits before it is told to TalkNotes, so tnhl's "
+        "own write that caused it is recorded first (and it is known as an echo)",
+    )
     # The public key HighLevel webhooks are verified with, in place of HighLevel's published
     # key of its scheme: PEM text, a PEM file's path or its base64 line (`tnhl simulate` signs
     # with a key of its own and prints it). Unset: HighLevel's published keys.

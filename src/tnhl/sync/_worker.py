@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from tnhl.store import RecordClaim, SqlStore
+from tnhl.store import Folder, RecordClaim, SqlStore
 from tnhl.sync._delta import event_delta
 from tnhl.sync._executor import Executor
 from tnhl.sync._held import HeldRecords, SlotWait
@@ -44,9 +44,11 @@ class WorkerPool:
         max_deferred: int = 1000,
         slot_wait: SlotWait | None = None,
         locations: Sequence[str] | None = None,
+        fold: Folder = event_delta,
     ) -> None:
         self._store = store
         self._executor = executor
+        self._fold = fold
         # The connections served: claims take only their records, each in turn.
         self._locations = None if locations is None else list(locations)
         self._threads_n = threads
@@ -152,7 +154,7 @@ class WorkerPool:
             try:
                 claims = self._store.claim(
                     worker,
-                    fold=event_delta,
+                    fold=self._fold,
                     now=self._clock(),
                     lease_seconds=self._lease,
                     limit=self._batch_limit,

@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from tnhl.talknotes._events import event_adapter
+from tnhl.talknotes._outbound import OUTBOUND_TYPES
 
 EXAMPLE_EVENTS: dict[str, dict[str, Any]] = {
     "contact.created": {
@@ -192,7 +193,85 @@ def _document() -> dict[str, Any]:
                 }
             }
         },
-        "components": {"schemas": components},
+        "webhooks": {"highLevelChange": _outbound_webhook()},
+        "components": {"schemas": {**components, "OutboundEvent": _OUTBOUND_EVENT}},
+    }
+
+
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+_OUTBOUND_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "timestamp", "data"],
+    "properties": {
+        "type": {"type": "string", "enum": sorted(set(OUTBOUND_TYPES.values()))},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "data": {
+            "type": "object",
+            "required": ["id", "highlevel_id"],
+            "properties": {
+                "id": {
+                    **_NULLABLE_TEXT,
+                    "description": "Your id, when tnhl knows it; null "
+                    'for a record born in HighLevel (answer {"id": ...} to link it).',
+                },
+                "highlevel_id": _NULLABLE_TEXT,
+                "contactId": {**_NULLABLE_TEXT, "description": "Your id of the contact."},
+                "highlevel_contact_id": _NULLABLE_TEXT,
+                "full_name": _NULLABLE_TEXT,
+                "email": _NULLABLE_TEXT,
+                "phone": _NULLABLE_TEXT,
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "custom_fields": {
+                    "type": "object",
+                    "description": "Keyed by HighLevel's custom field id.",
+                },
+                "taskName": _NULLABLE_TEXT,
+                "description": _NULLABLE_TEXT,
+                "dueDate": _NULLABLE_TEXT,
+                "assignee": _NULLABLE_TEXT,
+                "completed": {"type": "boolean"},
+                "noteContent": _NULLABLE_TEXT,
+                "title": _NULLABLE_TEXT,
+                "startTime": _NULLABLE_TEXT,
+                "endTime": _NULLABLE_TEXT,
+                "status": _NULLABLE_TEXT,
+                "address": _NULLABLE_TEXT,
+                "notes": _NULLABLE_TEXT,
+            },
+        },
+    },
+}
+
+
+def _outbound_webhook() -> dict[str, Any]:
+    return {
+        "post": {
+            "operationId": "receiveHighLevelChange",
+            "summary": "What tnhl POSTs to talknotes_outbound_url when HighLevel changes",
+            "description": "Signed per Standard Webhooks with talknotes_outbound_secret; one "
+            "webhook-id per change, the same on every retry. Changes of one contact arrive "
+            "in order. tnhl's own writes to HighLevel are never sent back.",
+            "parameters": _SIGNATURE_HEADERS,
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/OutboundEvent"}}
+                },
+            },
+            "responses": {
+                "2XX": {
+                    "description": 'Taken. `{"id": "<your id>"}` links a record born '
+                    "in HighLevel to yours.",
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "object", "properties": {"id": {"type": "string"}}}
+                        }
+                    },
+                },
+                "4XX": {"description": "Refused: not retried (a dead letter in tnhl)."},
+                "5XX": {"description": "Retried on tnhl's schedule (408, 409, 425, 429 too)."},
+            },
+        }
     }
 
 

@@ -181,6 +181,8 @@ class TalkNotesOut(Protocol):
 
     def deliver(self, message_id: str, body: Mapping[str, Any]) -> Delivered: ...
 
+    def close(self) -> None: ...
+
 
 class WebhookOut:
     """Signed Standard Webhooks POSTs to one connection's `talknotes_outbound_url`."""

@@ -1,0 +1,227 @@
+"""HighLevel -> TalkNotes (issue 9): the pump that tells each connection's TalkNotes what
+changed in HighLevel.
+
+HighLevel events of a connection with `talknotes_outbound_url` are left pending by the fold
+(`outbound_fold`); the pump claims them from the store one per HighLevel entity at a time,
+oldest first (a contact's changes arrive in order), and for each:
+- skips it as an **echo** when it only repeats what tnhl itself last wrote to HighLevel (the
+  record's `applied` fields, compared on the mapped content, not raw bodies): tnhl's own
+  writes never come back to TalkNotes as changes;
+- else delivers the outbound event (`tnhl.talknotes.outbound_event`) signed with the
+  connection's secret, under a webhook-id of its own that stays the same across retries;
+- links a record born in HighLevel when TalkNotes answers `{"id": ...}`;
+- retries a failure worth retrying on the engine's schedule, then dead-letters it
+  (replayable like any dead letter).
+
+An event is taken only `settle_delay` seconds after it arrived: HighLevel may announce a contact
+tnhl just created before tnhl has recorded the link (the create's answer and the webhook race),
+and judged without the link the echo would look like a contact born in HighLevel.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from tnhl.store import (
+    Delivery,
+    EventVerdict,
+    InboxRow,
+    MappingConflictError,
+    RecordState,
+    SqlStore,
+)
+from tnhl.sync._delta import event_delta
+from tnhl.sync._schedule import RetrySchedule
+from tnhl.talknotes import OUTBOUND_TYPES, DeliveryFailed, TalkNotesOut, outbound_event
+
+__all__ = ["OutboundPump", "is_echo", "outbound_fold"]
+
+log = structlog.get_logger("tnhl.sync")
+
+_KINDS = {"Contact": "contact", "Task": "task", "Note": "note"}
+# (outbound data field, HighLevel body field tnhl writes) compared to tell an echo.
+_SAME = {
+    "contact": (("email", "email"), ("phone", "phone")),
+    "task": (("taskName", "title"), ("description", "body"), ("dueDate", "dueDate")),
+    "note": (("noteContent", "body"),),
+}
+
+
+def outbound_fold(locations: frozenset[str]) -> Callable[[InboxRow], Any]:
+    """The store's fold, leaving the HighLevel events of `locations` (connections with an
+    outbound URL) of a propagated type pending for the pump."""
+
+    def fold(row: InboxRow) -> Any:
+        if (
+            row.source == "highlevel"
+            and row.location_id in locations
+            and row.event_type in OUTBOUND_TYPES
+        ):
+            return EventVerdict(row.id, "pending", "to tell TalkNotes")
+        return event_delta(row)
+
+    return fold
+
+
+def _norm(field: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if field == "email":
+        return text.casefold()
+    if field == "dueDate":
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return text
+    return text
+
+
+def _name_of(applied: Mapping[str, Any]) -> str | None:
+    name = applied.get("name")
+    if isinstance(name, str) and name.strip():
+        return name.strip()
+    parts = [applied.get(k) for k in ("firstName", "lastName")]
+    joined = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+    return joined or None
+
+
+def is_echo(kind: str, body: Mapping[str, Any], state: RecordState) -> bool:
+    """True when the outbound event says nothing tnhl did not write itself: a delete of a
+    record tnhl deleted, a completion it made, or the same values in every field it wrote."""
+    data = body["data"]
+    if body["type"].endswith(".deleted"):
+        return state.deleted_at is not None
+    applied = state.applied
+    if body["type"] == "task.completed" and applied.get("completed") is not True:
+        return False
+    compared = 0
+    for out_field, hl_field in _SAME[kind]:
+        if hl_field not in applied:
+            continue
+        compared += 1
+        if _norm(out_field, data.get(out_field)) != _norm(out_field, applied[hl_field]):
+            return False
+    if kind == "contact" and any(k in applied for k in ("name", "firstName", "lastName")):
+        compared += 1
+        if _norm("name", data.get("full_name")) != _norm("name", _name_of(applied)):
+            return False
+    return compared > 0
+
+
+class OutboundPump:
+    """One thread delivering the outbound events of the connections in `outs`."""
+
+    def __init__(
+        self,
+        store: SqlStore,
+        outs: Mapping[str, TalkNotesOut],
+        schedule: RetrySchedule,
+        *,
+        clock: Callable[[], float] = time.time,
+        poll_interval: float = 0.5,
+        lease_seconds: float = 60.0,
+        settle_delay: float = 2.0,
+        batch: int = 20,
+    ) -> None:
+        self._store = store
+        self._outs = dict(outs)
+        self._schedule = schedule
+        self._clock = clock
+        self._poll = poll_interval
+        self._lease = lease_seconds
+        self._delay = settle_delay
+        self._batch = batch
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.delivered = 0
+        self.echoes = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="tnhl-outbound", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        for out in self._outs.values():
+            out.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                n = self.run_once()
+            except Exception as exc:  # a store error: the leases run out, the events recover
+                log.warning("outbound pump failed", error=type(exc).__name__)
+                n = 0
+            if n == 0:
+                self._wake.wait(self._poll)
+                self._wake.clear()
+
+    def run_once(self) -> int:
+        """Claim and deliver one batch; the number of events handled."""
+        now = self._clock()
+        rows = self._store.claim_outbound(
+            "outbound",
+            now=now - self._delay,
+            lease_seconds=self._lease + self._delay,
+            limit=self._batch,
+            locations=sorted(self._outs),
+        )
+        results = [self._handle(r) for r in rows]
+        self._store.finish_outbound("outbound", results, now=self._clock())
+        return len(rows)
+
+    def _handle(self, row: InboxRow) -> Delivery:
+        payload = json.loads(row.body)
+        kind = next((k for p, k in _KINDS.items() if row.event_type.startswith(p)), None)
+        entity = payload.get("appointment") if kind is None else payload
+        entity = entity if isinstance(entity, Mapping) else {}
+        loc = row.location_id
+        hl_id = entity.get("id") if isinstance(entity.get("id"), str) else None
+        hl_contact = payload.get("id") if kind == "contact" else entity.get("contactId")
+        tn_id = self._store.get_talknotes_id(loc, kind, hl_id) if kind and hl_id else None
+        tn_contact = (
+            self._store.get_talknotes_id(loc, "contact", hl_contact)
+            if isinstance(hl_contact, str) and hl_contact
+            else None
+        )
+        body = outbound_event(
+            payload, talknotes_id=tn_id, talknotes_contact_id=tn_contact, now=row.received_at
+        )
+        if body is None:
+            return Delivery(row.id, "skipped", f"{row.event_type} is not told to TalkNotes")
+        if kind is not None and tn_id is not None:
+            state = self._store.get_record(loc, kind, tn_id)
+            if state is not None and is_echo(kind, body, state):
+                self.echoes += 1
+                return Delivery(row.id, "skipped", "echo of tnhl's own write to HighLevel")
+        try:
+            done = self._outs[loc].deliver(f"tnhl_{row.event_id}"[:255], body)
+        except DeliveryFailed as exc:
+            delay = self._schedule.delay(row.attempts + 1) if exc.retry else None
+            if delay is None:
+                return Delivery(row.id, "dead", str(exc))
+            return Delivery(row.id, "retry", str(exc), self._clock() + delay)
+        self.delivered += 1
+        result = f"delivered to TalkNotes ({done.status})"
+        if done.linked_id and kind is not None and hl_id is not None and tn_id is None:
+            try:
+                self._store.put_mapping(loc, kind, done.linked_id, hl_id)
+                result += f", linked to {done.linked_id}"
+            except MappingConflictError as exc:
+                result += f", not linked: {exc}"
+        return Delivery(row.id, "done", result)

@@ -1,0 +1,210 @@
+"""The outbound pump over a real SQLite store (issue 9): echoes of tnhl's own writes are
+skipped, failures are retried on the schedule and then dead-lettered, a 4xx refusal is dead
+at once, TalkNotes' answer links a record born in HighLevel; and `is_echo` on its own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tnhl.store import InboundEvent, RecordState, SqlStore, open_store
+from tnhl.store._schema import records
+from tnhl.sync._outbound import OutboundPump, is_echo, outbound_fold
+from tnhl.sync._schedule import RetrySchedule
+from tnhl.talknotes import Delivered, DeliveryFailed
+
+LOC = "PumpLocation00000001"
+NOW = 1_764_590_400.0
+
+
+class FakeTalkNotes:
+    """Answers from a script (a Delivered, or a DeliveryFailed to raise); logs what it got."""
+
+    def __init__(self, *answers: Delivered | DeliveryFailed) -> None:
+        self.answers = list(answers)
+        self.got: list[tuple[str, dict[str, Any]]] = []
+
+    def deliver(self, message_id: str, body: Mapping[str, Any]) -> Delivered:
+        self.got.append((message_id, dict(body)))
+        answer = self.answers.pop(0) if self.answers else Delivered(200, None)
+        if isinstance(answer, DeliveryFailed):
+            raise answer
+        return answer
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqlStore]:
+    s = open_store(f"sqlite:///{tmp_path / 'tnhl.db'}")
+    yield s
+    s.close()
+
+
+def _hl(store: SqlStore, n: int, payload: dict[str, Any]) -> None:
+    entity = payload.get("contactId") or payload["id"]
+    event = InboundEvent(
+        "highlevel", f"wh{n}", payload["type"], LOC, entity, json.dumps(payload), NOW
+    )
+    assert store.add_inbound(event)
+
+
+def _fold(store: SqlStore) -> None:
+    store.claim("w", fold=outbound_fold(frozenset({LOC})), now=NOW, limit=0)
+
+
+def _pump(store: SqlStore, out: FakeTalkNotes, clock: list[float]) -> OutboundPump:
+    schedule = RetrySchedule(delays=(10.0, 60.0), jitter=0.0)
+    return OutboundPump(store, {LOC: out}, schedule, clock=lambda: clock[0], settle_delay=0.0)
+
+
+def test_retry_on_the_schedule_then_dead_and_a_refusal_is_dead_at_once(store: SqlStore) -> None:
+    """503, 503, 503: tried at +0, +10, +70 (delays 10 and 60), then dead; a 422 for another
+    contact is dead at the first try; both are dead letters with TalkNotes' answer."""
+    _hl(store, 1, {"type": "ContactUpdate", "id": "hc1", "email": "a@x.io"})
+    _hl(store, 2, {"type": "ContactUpdate", "id": "hc2", "email": "b@x.io"})
+    _fold(store)
+    busy = DeliveryFailed(503, "busy", retry=True)
+    out = FakeTalkNotes(busy, DeliveryFailed(422, "no such field", retry=False), busy, busy)
+    clock = [NOW]
+    pump = _pump(store, out, clock)
+    assert pump.run_once() == 2
+    for at in (NOW + 9, NOW + 10, NOW + 69, NOW + 70):
+        clock[0] = at
+        pump.run_once()
+    assert [m for m, _ in out.got] == ["tnhl_wh1", "tnhl_wh2", "tnhl_wh1", "tnhl_wh1"]
+    dead = {d.event.event_id: d.reason for d in store.list_dead()}
+    assert dead == {
+        "wh1": "TalkNotes delivery failed (503): busy",
+        "wh2": "TalkNotes delivery failed (422): no such field",
+    }
+
+
+def test_an_echo_is_skipped_and_an_answer_links_a_record_born_in_highlevel(
+    store: SqlStore,
+) -> None:
+    """ContactUpdate of a contact tnhl wrote with the same email and name: skipped as an echo,
+    nothing delivered. A task born in HighLevel: delivered with id null and its contact's
+    TalkNotes id; TalkNotes' {"id"} links it in the id map."""
+    store.put_mapping(LOC, "contact", "tn-c1", "hc1")
+    applied = {"email": "ann@x.io", "firstName": "Ann", "lastName": "Lee"}
+    with store.engine.begin() as conn:
+        conn.execute(
+            records.insert().values(
+                location_id=LOC,
+                record_key="contact:tn-c1",
+                kind="contact",
+                talknotes_id="tn-c1",
+                contact_id="tn-c1",
+                fields="{}",
+                applied=json.dumps(applied),
+                status="synced",
+                version=1,
+                attempts=0,
+                crashes=0,
+                updated_at=NOW,
+            )
+        )
+    _hl(store, 1, {"type": "ContactUpdate", "id": "hc1", "email": "Ann@X.io", "name": "Ann Lee"})
+    _hl(store, 2, {"type": "TaskCreate", "id": "ht1", "contactId": "hc1", "title": "Call"})
+    _fold(store)
+    out = FakeTalkNotes(Delivered(200, "tn-t9"))
+    pump = _pump(store, out, [NOW])
+    # One change per contact at a time: the contact's, then its task's.
+    assert [pump.run_once(), pump.run_once(), pump.run_once()] == [1, 1, 0]
+    assert pump.echoes == 1
+    [(message, body)] = out.got
+    assert (message, body["type"], body["data"]["id"], body["data"]["contactId"]) == (
+        "tnhl_wh2",
+        "task.created",
+        None,
+        "tn-c1",
+    )
+    assert store.get_talknotes_id(LOC, "task", "ht1") == "tn-t9"
+    assert store.get_event(1).result == "echo of tnhl's own write to HighLevel"
+    assert store.get_event(2).result == "delivered to TalkNotes (200), linked to tn-t9"
+
+
+def _state(applied: dict[str, Any], deleted: bool = False) -> RecordState:
+    return RecordState(
+        location_id=LOC,
+        kind="contact",
+        talknotes_id="t",
+        contact_id="t",
+        fields={},
+        deleted_at=NOW if deleted else None,
+        first_at=None,
+        applied=applied,
+        status="synced",
+        version=1,
+        attempts=0,
+        crashes=0,
+        waiting_since=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "applied", "deleted", "echo"),
+    [
+        (
+            "contact",
+            {"type": "contact.updated", "data": {"email": "A@x.io"}},
+            {"email": "a@x.io"},
+            False,
+            True,
+        ),
+        (
+            "contact",
+            {"type": "contact.updated", "data": {"email": "b@x.io"}},
+            {"email": "a@x.io"},
+            False,
+            False,
+        ),
+        (
+            "contact",
+            {"type": "contact.updated", "data": {"email": "a@x.io", "full_name": "Al Bo"}},
+            {"email": "a@x.io", "firstName": "Al", "lastName": "Bee"},
+            False,
+            False,
+        ),
+        ("contact", {"type": "contact.updated", "data": {"email": "a@x.io"}}, {}, False, False),
+        ("contact", {"type": "contact.deleted", "data": {}}, {}, True, True),
+        ("contact", {"type": "contact.deleted", "data": {}}, {}, False, False),
+        (
+            "task",
+            {
+                "type": "task.updated",
+                "data": {"taskName": "Call", "dueDate": "2026-12-04T17:00:00Z"},
+            },
+            {"title": "Call", "dueDate": "2026-12-04T17:00:00.000+00:00"},
+            False,
+            True,
+        ),
+        (
+            "task",
+            {"type": "task.completed", "data": {"taskName": "Call"}},
+            {"title": "Call"},
+            False,
+            False,
+        ),
+        (
+            "note",
+            {"type": "note.updated", "data": {"noteContent": "hi "}},
+            {"body": "hi"},
+            False,
+            True,
+        ),
+    ],
+)
+def test_is_echo_compares_what_tnhl_wrote(
+    kind: str, body: dict[str, Any], applied: dict[str, Any], deleted: bool, echo: bool
+) -> None:
+    """Same values in every field tnhl wrote (email case, whitespace and the instant of a
+    due date aside): an echo; a changed field, a completion tnhl did not make, a delete tnhl
+    did not make, or nothing tnhl wrote to compare: a real change."""
+    assert is_echo(kind, body, _state(applied, deleted)) is echo
