@@ -69,6 +69,12 @@ class TalkNotesReceiver:
         return Handler
 
 
+def _updates(sim_url: str) -> int:
+    """update-contact requests the simulator has received (from anyone)."""
+    log = httpx.get(f"{sim_url}/_admin/requests").json()
+    return int(log["byOperation"].get("update-contact", 0))
+
+
 @pytest.fixture
 def talknotes() -> Iterator[tuple[str, str, TalkNotesReceiver]]:
     secret = make_secret()
@@ -150,6 +156,32 @@ def test_highlevel_changes_reach_talknotes_linked_and_without_echoes(
 
             wait_for(echo_recorded, 20, "tnhl's own create to come back as an echo")
             own_hl = store.get_highlevel_id(LOCATION, "contact", "tn-own-1")
+            assert own_hl is not None  # tnhl's own create did reach HighLevel
+
+            # Edited in HighLevel: told to TalkNotes, which (naively) sends the change back.
+            edit = {"email": "own2@example.com"}
+            r = httpx.put(f"{sim_url}/contacts/{own_hl}", json=edit, headers=auth)
+            assert r.status_code == 200, r.text
+            wait_for(lambda: len(receiver.got) == 3, 20, "the own contact's edit")
+            writes = _updates(sim_url)
+            back = json.dumps(
+                {
+                    "type": "contact.updated",
+                    "timestamp": receiver.got[2]["timestamp"],
+                    "data": {"id": "tn-own-1", "email": receiver.got[2]["data"]["email"]},
+                }
+            ).encode()
+            headers = sign(inbound_secret, "msg_own_2", int(time.time()), back)
+            sent = httpx.post(f"{tnhl.url}/webhooks/talknotes", content=back, headers=headers)
+            assert sent.status_code == 202, sent.text
+
+            def repeat_settled() -> bool:
+                rows = [r for r in store.list_events() if r.event_id == "msg_own_2"]
+                return bool(rows) and rows[0].state in ("done", "skipped")
+
+            wait_for(repeat_settled, 20, "TalkNotes' repeat of the HighLevel edit")
+            repeat = next(r for r in store.list_events() if r.event_id == "msg_own_2")
+            writes_after = _updates(sim_url)
         finally:
             tnhl.stop()
             store.close()
@@ -157,9 +189,12 @@ def test_highlevel_changes_reach_talknotes_linked_and_without_echoes(
     assert [(g["type"], g["data"]["id"], g["data"]["highlevel_id"]) for g in receiver.got] == [
         ("contact.created", None, born_id),
         ("contact.updated", "tn-born-1", born_id),
+        ("contact.updated", "tn-own-1", own_hl),
     ]
+    # TalkNotes repeating HighLevel's edit made no write to HighLevel: no echo either way.
+    assert writes_after == writes
+    assert (repeat.state, repeat.result) == ("skipped", "no change")
     assert receiver.got[0]["data"]["email"] == "born@example.com"
     assert receiver.got[1]["data"]["email"] == "born2@example.com"
-    assert own_hl is not None  # tnhl's own create did reach HighLevel
     assert own_hl != born_id
-    assert len({g["webhook_id"] for g in receiver.got}) == 2
+    assert len({g["webhook_id"] for g in receiver.got}) == 3

@@ -1031,6 +1031,21 @@ def test_outbound_dead_is_a_replayable_dead_letter_and_a_lost_lease_is_reported(
     assert pump(store, now=NOW + 70) == [(1, "hA")]
 
 
+def test_merge_applied_notes_highlevels_values_of_an_existing_record(store: SqlStore) -> None:
+    """merge_applied overwrites the given fields of `applied`, keeps the others; a record
+    that does not exist is reported, not created."""
+    add(store, change(1, "c1", fields={"email": "a@x.io"}))
+    [got] = claim(store, limit=1)
+    applied = {"email": "a@x.io", "firstName": "Al"}
+    store.settle([(got, Settlement("applied", "created", applied_fields=applied))])
+    assert store.merge_applied(LOC, "contact", "c1", {"email": "b@x.io"}) is True
+    state = store.get_record(LOC, "contact", "c1")
+    assert state is not None
+    assert dict(state.applied) == {"email": "b@x.io", "firstName": "Al"}
+    assert store.merge_applied(LOC, "contact", "nobody", {"email": "c@x.io"}) is False
+    assert store.get_record(LOC, "contact", "nobody") is None
+
+
 # connections -------------------------------------------------------------------------------
 
 

@@ -5,17 +5,19 @@ or dead-lettered (replayable like any dead letter)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
 from tnhl.store._bulk import one_of
 from tnhl.store._inbox import row
 from tnhl.store._models import Delivery, InboxRow
-from tnhl.store._schema import inbox
-from tnhl.store._settle import file_dead
+from tnhl.store._schema import inbox, records
+from tnhl.store._settle import dumps, file_dead
 
-__all__ = ["claim_outbound", "finish_outbound"]
+__all__ = ["claim_outbound", "finish_outbound", "merge_applied"]
 
 SCAN_PER_CLAIMED = 20  # rows read per row claimable: later events of a busy entity are passed
 
@@ -99,3 +101,27 @@ def finish_outbound(
         elif d.outcome == "dead":
             file_dead(conn, [d.inbox_id], d.reason, now, None)
     return lost
+
+
+def merge_applied(
+    conn: sa.Connection,
+    location_id: str,
+    kind: str,
+    talknotes_id: str,
+    fields: Mapping[str, Any],
+    now: float,
+) -> bool:
+    """Note what HighLevel now holds for a record (a change made there, told to TalkNotes):
+    when TalkNotes repeats it, the planner then finds nothing to write. False if no record."""
+    where = sa.and_(
+        records.c.location_id == location_id, records.c.record_key == f"{kind}:{talknotes_id}"
+    )
+    q = sa.select(records.c.applied).where(where)
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    current = conn.execute(q).scalar_one_or_none()
+    if current is None:
+        return False
+    applied = {**json.loads(current), **fields}
+    conn.execute(sa.update(records).where(where).values(applied=dumps(applied), updated_at=now))
+    return True

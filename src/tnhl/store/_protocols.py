@@ -5,8 +5,8 @@ Every write is one transaction. Methods that take `now` default to the store's c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from tnhl.store._models import (
     BatchRead,
@@ -110,6 +110,13 @@ class Store(Protocol):
         self, worker: str, deliveries: Sequence[Delivery], *, now: float | None = None
     ) -> list[int]:
         """Settle leased HighLevel events (`Delivery`); returns the ids whose lease was lost."""
+        ...
+
+    def merge_applied(
+        self, location_id: str, kind: str, talknotes_id: str, fields: Mapping[str, Any]
+    ) -> bool:
+        """Note HighLevel's current `fields` of a record (a change made in HighLevel), so a
+        TalkNotes event repeating it plans no write. False when there is no such record."""
         ...
 
     def list_events(

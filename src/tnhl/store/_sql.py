@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -273,6 +273,14 @@ class SqlStore:
             return []
         with self._write() as conn:
             return _outbound.finish_outbound(conn, worker, deliveries, self._now(now))
+
+    def merge_applied(
+        self, location_id: str, kind: str, talknotes_id: str, fields: Mapping[str, Any]
+    ) -> bool:
+        with self._write() as conn:
+            return _outbound.merge_applied(
+                conn, location_id, kind, talknotes_id, fields, self._clock()
+            )
 
     def list_events(
         self, *, location_id: str | None = None, state: str | None = None, limit: int = 100

@@ -116,6 +116,24 @@ def is_echo(kind: str, body: Mapping[str, Any], state: RecordState) -> bool:
     return compared > 0
 
 
+_WRITTEN = {
+    "contact": ("email", "phone", "firstName", "lastName", "name"),
+    "task": ("title", "body", "dueDate"),
+    "note": ("body",),
+}
+
+
+def _held_in_highlevel(
+    kind: str, event_type: str, entity: Mapping[str, Any], applied: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The fields tnhl writes (and wrote before: a field it never wrote must stay out, or the
+    planner would clear it) with the values HighLevel now holds."""
+    held = {k: entity[k] for k in _WRITTEN[kind] if k in entity and k in applied}
+    if event_type == "TaskComplete" and "completed" in applied:
+        held["completed"] = True
+    return held
+
+
 class OutboundPump:
     """One thread delivering the outbound events of the connections in `outs`."""
 
@@ -204,11 +222,10 @@ class OutboundPump:
         )
         if body is None:
             return Delivery(row.id, "skipped", f"{row.event_type} is not told to TalkNotes")
-        if kind is not None and tn_id is not None:
-            state = self._store.get_record(loc, kind, tn_id)
-            if state is not None and is_echo(kind, body, state):
-                self.echoes += 1
-                return Delivery(row.id, "skipped", "echo of tnhl's own write to HighLevel")
+        state = self._store.get_record(loc, kind, tn_id) if kind and tn_id else None
+        if kind is not None and state is not None and is_echo(kind, body, state):
+            self.echoes += 1
+            return Delivery(row.id, "skipped", "echo of tnhl's own write to HighLevel")
         try:
             done = self._outs[loc].deliver(f"tnhl_{row.event_id}"[:255], body)
         except DeliveryFailed as exc:
@@ -218,6 +235,11 @@ class OutboundPump:
             return Delivery(row.id, "retry", str(exc), self._clock() + delay)
         self.delivered += 1
         result = f"delivered to TalkNotes ({done.status})"
+        if state is not None and kind is not None and not body["type"].endswith(".deleted"):
+            # HighLevel holds these values now: TalkNotes repeating them must plan no write.
+            held = _held_in_highlevel(kind, row.event_type, entity, state.applied)
+            if held:
+                self._store.merge_applied(loc, kind, state.talknotes_id, held)
         if done.linked_id and kind is not None and hl_id is not None and tn_id is None:
             try:
                 self._store.put_mapping(loc, kind, done.linked_id, hl_id)
