@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -160,6 +161,9 @@ class OutboundPump:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        # Leases name their holder: unique, so pumps of several processes never settle each
+        # other's events.
+        self._name = f"outbound-{uuid.uuid4().hex[:12]}"
         self.delivered = 0
         self.echoes = 0
 
@@ -193,15 +197,28 @@ class OutboundPump:
         """Claim and deliver one batch; the number of events handled."""
         now = self._clock()
         rows = self._store.claim_outbound(
-            "outbound",
+            self._name,
             now=now - self._delay,
             lease_seconds=self._lease + self._delay,
             limit=self._batch,
             locations=sorted(self._outs),
         )
-        results = [self._handle(r) for r in rows]
-        self._store.finish_outbound("outbound", results, now=self._clock())
+        results = [self._guarded(r) for r in rows]
+        self._store.finish_outbound(self._name, results, now=self._clock())
         return len(rows)
+
+    def _guarded(self, row: InboxRow) -> Delivery:
+        try:
+            return self._handle(row)
+        except Exception as exc:  # tnhl's own failure on this event: retried, then dead
+            log.warning("outbound event failed", inbox_id=row.id, error=type(exc).__name__)
+            return self._failed(row, f"tnhl could not handle it: {type(exc).__name__}", True)
+
+    def _failed(self, row: InboxRow, reason: str, retry: bool) -> Delivery:
+        delay = self._schedule.delay(row.attempts + 1) if retry else None
+        if delay is None:
+            return Delivery(row.id, "dead", reason)
+        return Delivery(row.id, "retry", reason, self._clock() + delay)
 
     def _handle(self, row: InboxRow) -> Delivery:
         payload = json.loads(row.body)
@@ -229,10 +246,7 @@ class OutboundPump:
         try:
             done = self._outs[loc].deliver(f"tnhl_{row.event_id}"[:255], body)
         except DeliveryFailed as exc:
-            delay = self._schedule.delay(row.attempts + 1) if exc.retry else None
-            if delay is None:
-                return Delivery(row.id, "dead", str(exc))
-            return Delivery(row.id, "retry", str(exc), self._clock() + delay)
+            return self._failed(row, str(exc), exc.retry)
         self.delivered += 1
         result = f"delivered to TalkNotes ({done.status})"
         if state is not None and kind is not None and not body["type"].endswith(".deleted"):
