@@ -183,8 +183,12 @@ def aggregate(
         start = time.monotonic()
         wall_start = time.time()
         service.start()
+        minimum = math.floor((2 * per_connection - 1) / burst) * interval
         try:
-            wait_until(lambda: settled_count(service.store) >= connections * per_connection, 900)
+            wait_until(
+                lambda: settled_count(service.store) >= connections * per_connection,
+                max(900.0, 3 * minimum),
+            )
             elapsed = time.monotonic() - start
             dead = service.store.stats().counts.get("dead", 0)
         finally:
