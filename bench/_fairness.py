@@ -196,8 +196,6 @@ def aggregate(
         log = sim.requests()
         times = sim.request_times()
     calls = int(log["total"])
-    per = 2 * per_connection
-    minimum = math.floor((per - 1) / burst) * interval
     # The first window's calls (burst per connection) were all made by this time after start.
     first_window = times[min(len(times), connections * burst) - 1] - wall_start
     at_speed = minimum + first_window
