@@ -46,8 +46,8 @@ __all__ = ["OutboundPump", "is_echo", "outbound_fold"]
 
 log = structlog.get_logger("tnhl.sync")
 
-_KINDS = {"Contact": "contact", "Task": "task", "Note": "note"}
-# (outbound data field, HighLevel body field tnhl writes) compared to tell an echo.
+# (outbound data field, HighLevel body field tnhl writes) compared to tell an echo; the kinds
+# are those tnhl writes (appointments it only tells).
 _SAME = {
     "contact": (("email", "email"), ("phone", "phone")),
     "task": (("taskName", "title"), ("description", "body"), ("dueDate", "dueDate")),
@@ -110,18 +110,16 @@ def is_echo(kind: str, body: Mapping[str, Any], state: RecordState) -> bool:
         compared += 1
         if _norm(out_field, data.get(out_field)) != _norm(out_field, applied[hl_field]):
             return False
-    if kind == "contact" and any(k in applied for k in ("name", "firstName", "lastName")):
+    if kind == "contact" and any(k in applied for k in _NAMES):
         compared += 1
         if _norm("name", data.get("full_name")) != _norm("name", _name_of(applied)):
             return False
     return compared > 0
 
 
-_WRITTEN = {
-    "contact": ("email", "phone", "firstName", "lastName", "name"),
-    "task": ("title", "body", "dueDate"),
-    "note": ("body",),
-}
+_NAMES = ("firstName", "lastName", "name")
+_WRITTEN = {kind: tuple(hl for _, hl in pairs) for kind, pairs in _SAME.items()}
+_WRITTEN["contact"] += _NAMES
 
 
 def _held_in_highlevel(
@@ -222,7 +220,9 @@ class OutboundPump:
 
     def _handle(self, row: InboxRow) -> Delivery:
         payload = json.loads(row.body)
-        kind = next((k for p, k in _KINDS.items() if row.event_type.startswith(p)), None)
+        # The kind the type is told as (contact.updated -> contact), when tnhl writes that kind.
+        told_as = OUTBOUND_TYPES.get(row.event_type, "").partition(".")[0]
+        kind = told_as if told_as in _SAME else None
         entity = payload.get("appointment") if kind is None else payload
         entity = entity if isinstance(entity, Mapping) else {}
         loc = row.location_id
