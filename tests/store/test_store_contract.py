@@ -1079,6 +1079,23 @@ def test_a_burst_on_one_location_does_not_fill_the_claim_while_another_waits(
     assert len(claim(store, limit=10, locations=["A", "B"])) == 10
 
 
+def test_a_backlog_on_one_location_is_not_folded_whole_before_anothers_events(
+    store: SqlStore,
+) -> None:
+    """30 older events of A, then 2 of B, one HighLevel event for Z; a fold of 10 over [A, B]
+    folds both of B's and A's 8 oldest (its share of 5, then the room B left), and the
+    HighLevel one besides: B's records are claimable at once, not after A's backlog."""
+    add(store, *(change(n, f"a{n}", loc="A") for n in range(1, 31)))
+    add(store, change(31, "b1", loc="B"), change(32, "b2", loc="B"))
+    add(store, event(33, "x", source="highlevel", location_id="Z", body='{"skip": "not ours"}'))
+    assert claim(store, limit=0, fold_limit=10, locations=["A", "B"]) == []
+    assert [event_state(store, n)[0] for n in (31, 32, 33)] == ["pending", "pending", "skipped"]
+    a_states = [event_state(store, n)[0] for n in range(1, 31)]
+    assert a_states == ["pending"] * 8 + ["received"] * 22
+    got = claim(store, limit=10, fold_limit=0, locations=["B"])
+    assert sorted(c.state.record_key for c in got) == ["contact:b1", "contact:b2"]
+
+
 def test_a_highlevel_event_for_a_location_no_connection_serves_is_still_settled(
     store: SqlStore,
 ) -> None:

@@ -55,6 +55,8 @@ inbox = sa.Table(
     # The fold reads received events oldest first; a claim reads one record's pending events.
     sa.Index(None, "state", "id"),
     sa.Index(None, "location_id", "record_key", "state"),
+    # With several connections the fold reads each one's oldest received events.
+    sa.Index(None, "location_id", "state", "id"),
     # HighLevel events pending delivery to TalkNotes, oldest first (the outbound pump).
     sa.Index(None, "source", "state", "id"),
 )

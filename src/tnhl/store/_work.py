@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tnhl.store._bulk import BulkUpdate, insert_rows, keyed, one_of
+from tnhl.store._bulk import BulkUpdate, insert_rows, keyed
 from tnhl.store._inbox import row
 from tnhl.store._models import (
     Delta,
@@ -192,38 +192,79 @@ def _new_row(location_id: str, d: Delta, now: float) -> dict[str, Any]:
     }
 
 
-# Each location's oldest due records, `n` after the first `off`, in ONE statement whatever the
-# number of locations: the database seeks the (location_id, due_at) index once per location
-# (about 10 us each), where one statement per location cost ~0.2 ms each in round trips (an
-# empty claim over 100 connections took 23 ms). SQLite walks a JSON array of the locations;
-# PostgreSQL an array, locking each location's rows as it takes them.
-_PER_LOCATION_SQLITE = sa.text(
-    "SELECT r.* FROM json_each(:locs) AS l JOIN records AS r ON r.rowid IN ("
-    " SELECT x.rowid FROM records AS x WHERE x.location_id = l.value AND x.due_at <= :now"
-    " ORDER BY x.due_at LIMIT :n OFFSET :off)"
-).columns(*records.c)
-_PER_LOCATION_PG = sa.text(
-    "SELECT r.* FROM unnest(CAST(:locs AS VARCHAR[])) AS l(loc) CROSS JOIN LATERAL ("
-    " SELECT * FROM records AS x WHERE x.location_id = l.loc AND x.due_at <= :now"
-    " ORDER BY x.due_at LIMIT :n OFFSET :off FOR UPDATE SKIP LOCKED) AS r"
-).columns(*records.c)
+# Each location's oldest `n` rows after the first `off`, in ONE statement whatever the number of
+# locations: the database seeks a (location_id, ...) index once per location (about 10 us
+# each), where one statement per location cost ~0.2 ms each in round trips (an empty claim over
+# 100 connections took 23 ms). SQLite walks a JSON array of the locations; PostgreSQL an array,
+# locking each location's rows as it takes them. Due records by (location_id, due_at); received
+# events by (location_id, state, id).
+_PerLocation = tuple[sa.TextualSelect, sa.TextualSelect]
+
+
+def _per_location_sql(table: sa.Table, where: str, order: str) -> _PerLocation:
+    name = table.name  # the parts are this module's constants, never input: hence the noqa
+    return (
+        sa.text(
+            f"SELECT r.* FROM json_each(:locs) AS l JOIN {name} AS r ON r.rowid IN ("  # noqa: S608
+            f" SELECT x.rowid FROM {name} AS x WHERE x.location_id = l.value AND {where}"
+            f" ORDER BY x.{order} LIMIT :n OFFSET :off)"
+        ).columns(*table.c),
+        sa.text(
+            f"SELECT r.* FROM unnest(CAST(:locs AS VARCHAR[])) AS l(loc) CROSS JOIN LATERAL ("  # noqa: S608
+            f" SELECT * FROM {name} AS x WHERE x.location_id = l.loc AND {where}"
+            f" ORDER BY x.{order} LIMIT :n OFFSET :off FOR UPDATE SKIP LOCKED) AS r"
+        ).columns(*table.c),
+    )
+
+
+_DUE = _per_location_sql(records, "x.due_at <= :now", "due_at")
+_RECEIVED = _per_location_sql(inbox, "x.state = 'received'", "id")
 
 
 def _per_location(
-    conn: sa.Connection, locs: Sequence[str], now: float, off: int, n: int, pg: bool
+    conn: sa.Connection,
+    sql: _PerLocation,
+    locs: Sequence[str],
+    params: Mapping[str, Any],
+    off: int,
+    n: int,
+    pg: bool,
 ) -> list[sa.Row[Any]]:
-    params = {"now": now, "n": n, "off": off}
+    args = {**params, "n": n, "off": off}
     if pg:
-        return list(conn.execute(_PER_LOCATION_PG, {**params, "locs": list(locs)}).all())
-    return list(conn.execute(_PER_LOCATION_SQLITE, {**params, "locs": json.dumps(locs)}).all())
+        return list(conn.execute(sql[1], {**args, "locs": list(locs)}).all())
+    return list(conn.execute(sql[0], {**args, "locs": json.dumps(locs)}).all())
+
+
+def _fair(
+    conn: sa.Connection,
+    sql: _PerLocation,
+    locs: Sequence[str],
+    params: Mapping[str, Any],
+    limit: int,
+    order: Callable[[sa.Row[Any]], Any],
+    pg: bool,
+) -> list[sa.Row[Any]]:
+    """Up to `limit` rows, in `order`: first up to limit/len(locs) of each location (so a
+    burst on one cannot fill the batch while another waits), then, if that leaves room, more
+    of those that had more."""
+    share = -(-limit // len(locs))
+    first = _per_location(conn, sql, locs, params, 0, share, pg)
+    out = sorted(first, key=order)[:limit]
+    per_loc: dict[str, int] = {}
+    for r in first:
+        per_loc[r.location_id] = per_loc.get(r.location_id, 0) + 1
+    full = [loc for loc, got in per_loc.items() if got == share]
+    if len(out) < limit and full:
+        more = _per_location(conn, sql, sorted(full), params, share, limit - len(out), pg)
+        out += sorted(more, key=order)[: limit - len(out)]
+    return out
 
 
 def _due(
     conn: sa.Connection, now: float, limit: int, locations: Sequence[str] | None, pg: bool
 ) -> list[RecordState]:
-    """Up to `limit` due records, oldest due first. With several `locations`, fairly: first
-    up to limit/len(locations) of each location (so a burst on one cannot fill the claim
-    while another waits), then, if that leaves room, more of those that had more."""
+    """Up to `limit` due records, oldest due first; with several `locations`, each in turn."""
     locs = None if locations is None else sorted(set(locations))
     if locs is None or len(locs) == 1:
         q = sa.select(records).where(records.c.due_at <= now)
@@ -233,17 +274,36 @@ def _due(
         if pg:
             q = q.with_for_update(skip_locked=True)
         return [record_state(r) for r in conn.execute(q).all()]
-    share = -(-limit // len(locs))
-    first = _per_location(conn, locs, now, 0, share, pg)
-    out = sorted(first, key=_due_order)[:limit]
-    per_loc: dict[str, int] = {}
-    for r in first:
-        per_loc[r.location_id] = per_loc.get(r.location_id, 0) + 1
-    full = [loc for loc, got in per_loc.items() if got == share]
-    if len(out) < limit and full:
-        more = _per_location(conn, sorted(full), now, share, limit - len(out), pg)
-        out += sorted(more, key=_due_order)[: limit - len(out)]
-    return [record_state(r) for r in out]
+    return [record_state(r) for r in _fair(conn, _DUE, locs, {"now": now}, limit, _due_order, pg)]
+
+
+def _received(
+    conn: sa.Connection, limit: int, locations: Sequence[str] | None, pg: bool
+) -> list[InboxRow]:
+    """Up to `limit` received events, oldest first; with several `locations`, each in turn
+    (and up to `limit` HighLevel events besides): a backlog on one connection (or on each, as
+    when an agency adds 100 sub-accounts at once) must not be folded whole before another's
+    first events are. HighLevel's events are folded whatever their location: one for a
+    location no connection serves must still be settled (recorded, then skipped), not sit."""
+    locs = None if locations is None else sorted(set(locations))
+    q = sa.select(inbox).where(inbox.c.state == "received")
+    highlevel = inbox.c.source == "highlevel"
+    if locs is not None and len(locs) == 1:
+        q = q.where(sa.or_(inbox.c.location_id == locs[0], highlevel))
+    elif locs is not None:
+        q = q.where(highlevel)  # the others come each in turn, below
+    q = q.order_by(inbox.c.id).limit(limit)
+    if pg:
+        q = q.with_for_update(skip_locked=True)
+    rows = {r.id: r for r in conn.execute(q).all()}
+    if locs is not None and len(locs) > 1:
+        for r in _fair(conn, _RECEIVED, locs, {}, limit, _by_id, pg):
+            rows.setdefault(r.id, r)
+    return [row(r) for r in sorted(rows.values(), key=_by_id)]
+
+
+def _by_id(r: sa.Row[Any]) -> int:
+    return int(r.id)
 
 
 def _due_order(r: sa.Row[Any]) -> tuple[float, str, str]:
@@ -265,16 +325,7 @@ def claim(
     of `locations` when given (the connections this worker serves), each served in turn."""
     pg = conn.dialect.name == "postgresql"
     if fold_limit > 0:
-        q = sa.select(inbox).where(inbox.c.state == "received").order_by(inbox.c.id)
-        if locations is not None:
-            # HighLevel's events are folded whatever their location: one for a location no
-            # connection serves must still be settled (recorded, then skipped), not sit.
-            served = one_of(conn, inbox.c.location_id, locations)
-            q = q.where(sa.or_(served, inbox.c.source != "talknotes"))
-        q = q.limit(fold_limit)
-        if pg:
-            q = q.with_for_update(skip_locked=True)
-        received = [row(r) for r in conn.execute(q).all()]
+        received = _received(conn, fold_limit, locations, pg)
         if received:
             _fold(conn, received, fold, now, pg)
     if limit <= 0:
