@@ -36,6 +36,7 @@ from tnhl.store._models import (
     Settlement,
     Source,
     StoreStats,
+    Told,
 )
 from tnhl.store._protocols import Store
 from tnhl.store._sql import SqlStore, open_store
@@ -72,6 +73,7 @@ __all__ = [
     "StoreError",
     "StoreStats",
     "StoreUnavailableError",
+    "Told",
     "current_revision",
     "head_revision",
     "lww_merge",

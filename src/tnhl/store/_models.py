@@ -32,6 +32,7 @@ __all__ = [
     "Settlement",
     "Source",
     "StoreStats",
+    "Told",
 ]
 
 Source = Literal["talknotes", "highlevel"]
@@ -115,15 +116,30 @@ class OpMark:
 
 
 @dataclass(frozen=True)
+class Told:
+    """What TalkNotes was last told of one HighLevel entity: the digest of the content told,
+    the time of the change (HighLevel's clock) and whether it was the entity's deletion."""
+
+    location_id: str
+    highlevel_id: str
+    kind: str
+    digest: str
+    changed_at: float
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
 class Delivery:
     """What became of one HighLevel event handed to TalkNotes (`Store.finish_outbound`):
     `done` (delivered), `skipped` (nothing to tell: an echo, a type not propagated), `dead`
-    (filed as a dead letter), or `retry` at `retry_at`."""
+    (filed as a dead letter), or `retry` at `retry_at`. `told`, on a delivery, is noted as
+    what TalkNotes now knows of the entity."""
 
     inbox_id: int
     outcome: Literal["done", "skipped", "dead", "retry"]
     reason: str
     retry_at: float | None = None
+    told: Told | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """HighLevel events waiting to be told to TalkNotes: claimed from the inbox itself, one per
 HighLevel entity at a time and oldest first (a contact's changes reach TalkNotes in the order
 HighLevel sent them), leased like records, and finished as delivered, skipped, retried later
-or dead-lettered (replayable like any dead letter)."""
+or dead-lettered (replayable like any dead letter). A delivery notes what TalkNotes now knows
+of its entity (`told`), in the same transaction."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tnhl.store._bulk import one_of
+from tnhl.store._bulk import insert_rows, one_of
 from tnhl.store._inbox import row
-from tnhl.store._models import Delivery, InboxRow
-from tnhl.store._schema import inbox, records
+from tnhl.store._models import Delivery, InboxRow, Told
+from tnhl.store._schema import id_map, inbox, records, told
 from tnhl.store._settle import dumps, file_dead
 
-__all__ = ["claim_outbound", "finish_outbound", "merge_applied"]
+__all__ = ["claim_outbound", "finish_outbound", "get_told", "known_highlevel_ids", "merge_applied"]
 
 SCAN_PER_CLAIMED = 20  # rows read per row claimable: later events of a busy entity are passed
 
@@ -100,7 +101,59 @@ def finish_outbound(
             lost.append(d.inbox_id)
         elif d.outcome == "dead":
             file_dead(conn, [d.inbox_id], d.reason, now, None)
+        elif d.told is not None:
+            _note_told(conn, d.told, now)
     return lost
+
+
+def _note_told(conn: sa.Connection, t: Told, now: float) -> None:
+    values = {
+        "kind": t.kind,
+        "digest": t.digest,
+        "changed_at": t.changed_at,
+        "deleted": t.deleted,
+        "told_at": now,
+    }
+
+    def replace(stmt: Any) -> Any:
+        return stmt.on_conflict_do_update(
+            index_elements=["location_id", "highlevel_id"], set_=values
+        )
+
+    row_ = {"location_id": t.location_id, "highlevel_id": t.highlevel_id, **values}
+    insert_rows(conn, told, [row_], on_conflict=("replace", replace))
+
+
+def get_told(
+    conn: sa.Connection, location_id: str, highlevel_ids: Sequence[str]
+) -> dict[str, Told]:
+    """What TalkNotes was last told of these entities of a location, by HighLevel id."""
+    if not highlevel_ids:
+        return {}
+    q = sa.select(told).where(
+        told.c.location_id == location_id, one_of(conn, told.c.highlevel_id, highlevel_ids)
+    )
+    return {
+        r.highlevel_id: Told(
+            location_id, r.highlevel_id, r.kind, r.digest, float(r.changed_at), bool(r.deleted)
+        )
+        for r in conn.execute(q)
+    }
+
+
+def known_highlevel_ids(conn: sa.Connection, location_id: str, kind: str) -> set[str]:
+    """The HighLevel ids of `kind` TalkNotes knows in a location: linked in the id map or
+    told, less those it was told are deleted."""
+    linked = sa.select(id_map.c.highlevel_id).where(
+        id_map.c.location_id == location_id, id_map.c.kind == kind
+    )
+    seen = sa.select(told.c.highlevel_id, told.c.deleted).where(
+        told.c.location_id == location_id, told.c.kind == kind
+    )
+    known = {str(x) for x in conn.execute(linked).scalars()}
+    for hl_id, deleted in conn.execute(seen):
+        (known.discard if deleted else known.add)(str(hl_id))
+    return known
 
 
 def merge_applied(

@@ -20,6 +20,7 @@ from tnhl.store._models import (
     RecordState,
     Settlement,
     StoreStats,
+    Told,
 )
 from tnhl.store._work import Folder
 
@@ -110,6 +111,14 @@ class Store(Protocol):
         self, worker: str, deliveries: Sequence[Delivery], *, now: float | None = None
     ) -> list[int]:
         """Settle leased HighLevel events (`Delivery`); returns the ids whose lease was lost."""
+        ...
+
+    def get_told(self, location_id: str, highlevel_ids: Sequence[str]) -> dict[str, Told]:
+        """What TalkNotes was last told of these HighLevel entities (`Delivery.told`)."""
+        ...
+
+    def known_highlevel_ids(self, location_id: str, kind: str) -> set[str]:
+        """HighLevel ids of `kind` TalkNotes knows (linked or told), less those told deleted."""
         ...
 
     def merge_applied(

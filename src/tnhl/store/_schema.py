@@ -145,6 +145,23 @@ dead_letters = sa.Table(
     sa.ForeignKeyConstraint(["inbox_id"], ["inbox.id"]),
 )
 
+# What TalkNotes was last told of each HighLevel entity (issue 9): a digest of the outbound
+# event's content and the time of the change told. A webhook and a reconciliation poll that
+# report the same change (or an older one) tell TalkNotes once; the deletion sweep reads the
+# entities TalkNotes knows from here and from the id map.
+told = sa.Table(
+    "told",
+    metadata,
+    sa.Column("location_id", sa.String(ID), primary_key=True),
+    sa.Column("highlevel_id", sa.String(ID), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("changed_at", sa.Double(), nullable=False),
+    sa.Column("deleted", sa.Boolean(), nullable=False),
+    sa.Column("told_at", sa.Double(), nullable=False),
+    sa.Index(None, "location_id", "kind"),
+)
+
 cursors = sa.Table(
     "cursors",
     metadata,

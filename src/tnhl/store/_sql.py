@@ -28,6 +28,7 @@ from tnhl.store._models import (
     RecordState,
     Settlement,
     StoreStats,
+    Told,
 )
 from tnhl.store._work import Folder
 
@@ -273,6 +274,14 @@ class SqlStore:
             return []
         with self._write() as conn:
             return _outbound.finish_outbound(conn, worker, deliveries, self._now(now))
+
+    def get_told(self, location_id: str, highlevel_ids: Sequence[str]) -> dict[str, Told]:
+        with self._read() as conn:
+            return _outbound.get_told(conn, location_id, highlevel_ids)
+
+    def known_highlevel_ids(self, location_id: str, kind: str) -> set[str]:
+        with self._read() as conn:
+            return _outbound.known_highlevel_ids(conn, location_id, kind)
 
     def merge_applied(
         self, location_id: str, kind: str, talknotes_id: str, fields: Mapping[str, Any]

@@ -4,6 +4,8 @@ changed in HighLevel.
 HighLevel events of a connection with `talknotes_outbound_url` are left pending by the fold
 (`outbound_fold`); the pump claims them from the store one per HighLevel entity at a time,
 oldest first (a contact's changes arrive in order), and for each:
+- skips it when TalkNotes was already told the same content of the entity, or a newer change
+  (a webhook and a reconciliation poll reporting one change; a late webhook after a poll);
 - skips it as an **echo** when it only repeats what tnhl itself last wrote to HighLevel (the
   record's `applied` fields, compared on the mapped content, not raw bodies): tnhl's own
   writes never come back to TalkNotes as changes;
@@ -37,10 +39,18 @@ from tnhl.store import (
     MappingConflictError,
     RecordState,
     SqlStore,
+    Told,
 )
 from tnhl.sync._delta import event_delta
 from tnhl.sync._schedule import RetrySchedule
-from tnhl.talknotes import OUTBOUND_TYPES, DeliveryFailed, TalkNotesOut, outbound_event
+from tnhl.talknotes import (
+    OUTBOUND_TYPES,
+    DeliveryFailed,
+    TalkNotesOut,
+    changed_at,
+    content_digest,
+    outbound_event,
+)
 
 __all__ = ["OutboundPump", "is_echo", "outbound_fold"]
 
@@ -201,13 +211,27 @@ class OutboundPump:
             limit=self._batch,
             locations=sorted(self._outs),
         )
-        results = [self._guarded(r) for r in rows]
+        told = self._told(rows)
+        results = [self._guarded(r, told) for r in rows]
         self._store.finish_outbound(self._name, results, now=self._clock())
         return len(rows)
 
-    def _guarded(self, row: InboxRow) -> Delivery:
+    def _told(self, rows: list[InboxRow]) -> dict[tuple[str, str], Told]:
+        """What TalkNotes was told of the batch's entities: one read per location."""
+        ids: dict[str, set[str]] = {}
+        for r in rows:
+            hl_id = _entity(r)[1].get("id")
+            if isinstance(hl_id, str) and hl_id:
+                ids.setdefault(r.location_id, set()).add(hl_id)
+        out: dict[tuple[str, str], Told] = {}
+        for loc, wanted in ids.items():
+            for hl_id, t in self._store.get_told(loc, sorted(wanted)).items():
+                out[(loc, hl_id)] = t
+        return out
+
+    def _guarded(self, row: InboxRow, told: Mapping[tuple[str, str], Told]) -> Delivery:
         try:
-            return self._handle(row)
+            return self._handle(row, told)
         except Exception as exc:  # tnhl's own failure on this event: retried, then dead
             log.warning("outbound event failed", inbox_id=row.id, error=type(exc).__name__)
             return self._failed(row, f"tnhl could not handle it: {type(exc).__name__}", True)
@@ -218,13 +242,11 @@ class OutboundPump:
             return Delivery(row.id, "dead", reason)
         return Delivery(row.id, "retry", reason, self._clock() + delay)
 
-    def _handle(self, row: InboxRow) -> Delivery:
-        payload = json.loads(row.body)
+    def _handle(self, row: InboxRow, told: Mapping[tuple[str, str], Told]) -> Delivery:
+        payload, entity = _entity(row)
         # The kind the type is told as (contact.updated -> contact), when tnhl writes that kind.
         told_as = OUTBOUND_TYPES.get(row.event_type, "").partition(".")[0]
         kind = told_as if told_as in _SAME else None
-        entity = payload.get("appointment") if kind is None else payload
-        entity = entity if isinstance(entity, Mapping) else {}
         loc = row.location_id
         hl_id = entity.get("id") if isinstance(entity.get("id"), str) else None
         hl_contact = payload.get("id") if kind == "contact" else entity.get("contactId")
@@ -239,7 +261,27 @@ class OutboundPump:
         )
         if body is None:
             return Delivery(row.id, "skipped", f"{row.event_type} is not told to TalkNotes")
+        before = told.get((loc, hl_id or ""))
+        if before is None and tn_id is None and body["type"].endswith(".updated"):
+            # TalkNotes never heard of it (its creation's webhook was lost, or it predates
+            # the connection): to TalkNotes this is its creation.
+            body["type"] = f"{told_as}.created"
+        now_told = Told(
+            loc,
+            hl_id or "",
+            told_as,
+            content_digest(body),
+            changed_at(body),
+            body["type"].endswith(".deleted"),
+        )
+        if before is not None and now_told.changed_at < before.changed_at:
+            return Delivery(row.id, "skipped", "older than what TalkNotes was told")
         state = self._store.get_record(loc, kind, tn_id) if kind and tn_id else None
+        # With no record of TalkNotes' own, what TalkNotes holds is what it was told; with one,
+        # the echo test below compares against what both sides last agreed on (`applied`):
+        # TalkNotes may have changed the entity since it was told this.
+        if state is None and before is not None and before.digest == now_told.digest:
+            return Delivery(row.id, "skipped", "TalkNotes was already told this")
         if kind is not None and state is not None and is_echo(kind, body, state):
             self.echoes += 1
             return Delivery(row.id, "skipped", "echo of tnhl's own write to HighLevel")
@@ -260,4 +302,12 @@ class OutboundPump:
                 result += f", linked to {done.linked_id}"
             except MappingConflictError as exc:
                 result += f", not linked: {exc}"
-        return Delivery(row.id, "done", result)
+        return Delivery(row.id, "done", result, told=now_told if hl_id else None)
+
+
+def _entity(row: InboxRow) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """A HighLevel event's payload and its entity (appointments nest theirs)."""
+    payload = json.loads(row.body)
+    payload = payload if isinstance(payload, Mapping) else {}
+    entity = payload.get("appointment") if row.event_type.startswith("Appointment") else payload
+    return payload, entity if isinstance(entity, Mapping) else {}

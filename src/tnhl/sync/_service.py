@@ -39,6 +39,7 @@ from tnhl.sync._outcome import Decider
 from tnhl.sync._pacing import PacedLimiter
 from tnhl.sync._pauses import Pauses
 from tnhl.sync._readback import CallFn
+from tnhl.sync._reconcile import Reconciler
 from tnhl.sync._schedule import RetrySchedule
 from tnhl.sync._settings import Settings
 from tnhl.sync._worker import WorkerPool
@@ -80,6 +81,7 @@ class Service:
     inbox: FastInbox | None
     # HighLevel -> TalkNotes, when a connection has an outbound URL.
     pump: OutboundPump | None = None
+    reconciler: Reconciler | None = None
 
     @classmethod
     def from_settings(
@@ -190,6 +192,22 @@ class Service:
                 lease_seconds=settings.lease_seconds,
                 settle_delay=settings.outbound_delay,
             )
+        reconciler = None
+        if outs and settings.reconcile_interval > 0:
+
+            def polled() -> None:
+                pool.wake()  # folded, then left pending for the pump
+                if pump is not None:
+                    pump.wake()
+
+            reconciler = Reconciler(
+                store,
+                {loc: routes[loc].call for loc in outs},
+                interval=settings.reconcile_interval,
+                sweep_interval=settings.reconcile_sweep_interval,
+                clock=clock,
+                on_stored=polled,
+            )
 
         def on_stored(info: StoredInfo) -> None:
             metrics.received.labels(info.source).inc()
@@ -227,14 +245,20 @@ class Service:
             )
             http.append(Mount("/", app=intake_app))
         app = Starlette(routes=http)
-        return cls(settings, store, executor, pool, app, metrics, limiter, clients, inbox, pump)
+        return cls(
+            settings, store, executor, pool, app, metrics, limiter, clients, inbox, pump, reconciler
+        )
 
     def start(self) -> None:
         self.pool.start()
         if self.pump is not None:
             self.pump.start()
+        if self.reconciler is not None:
+            self.reconciler.start()
 
     def stop(self) -> None:
+        if self.reconciler is not None:
+            self.reconciler.stop()
         self.pool.stop()
         if self.pump is not None:
             self.pump.stop()

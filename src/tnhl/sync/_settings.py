@@ -61,6 +61,18 @@ class Settings(BaseSettings):
         description="seconds a HighLevel event waits before it is told to TalkNotes, so tnhl's "
         "own write that caused it is recorded first (and it is known as an echo)",
     )
+    reconcile_interval: float = Field(
+        default=300.0,
+        ge=0,
+        description="seconds between polls of HighLevel for changes no webhook brought "
+        "(connections with an outbound URL); 0 turns reconciliation off",
+    )
+    reconcile_sweep_interval: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="seconds between sweeps for contacts deleted in HighLevel whose webhook "
+        "was lost",
+    )
     # The public key HighLevel webhooks are verified with, in place of HighLevel's published
     # key of its scheme: PEM text, a PEM file's path or its base64 line (`tnhl simulate` signs
     # with a key of its own and prints it). Unset: HighLevel's published keys.

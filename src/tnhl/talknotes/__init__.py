@@ -36,6 +36,8 @@ from tnhl.talknotes._outbound import (
     DeliveryFailed,
     TalkNotesOut,
     WebhookOut,
+    changed_at,
+    content_digest,
     outbound_event,
 )
 from tnhl.talknotes._signing import (
@@ -73,6 +75,8 @@ __all__ = [
     "TaskData",
     "WebhookOut",
     "WebhookVerifier",
+    "changed_at",
+    "content_digest",
     "decode_secret",
     "entity_key",
     "generate",

@@ -14,6 +14,7 @@ receiver may answer 2xx with `{"id": "<its id>"}` to link a record born in HighL
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +33,8 @@ __all__ = [
     "DeliveryFailed",
     "TalkNotesOut",
     "WebhookOut",
+    "changed_at",
+    "content_digest",
     "outbound_event",
 ]
 
@@ -44,6 +47,8 @@ OUTBOUND_TYPES: Mapping[str, str] = {
     "ContactDelete": "contact.deleted",
     "TaskCreate": "task.created",
     "TaskComplete": "task.completed",
+    # No HighLevel webhook has this type: reconciliation reports a polled open task as one.
+    "TaskUpdate": "task.updated",
     "TaskDelete": "task.deleted",
     "NoteCreate": "note.created",
     "NoteUpdate": "note.updated",
@@ -156,6 +161,20 @@ def outbound_event(
         elif kind == "appointment" and not out_type.endswith("deleted"):
             data.update(_appointment(entity))
     return {"type": out_type, "timestamp": _when({**payload, **entity}, now), "data": data}
+
+
+def content_digest(body: Mapping[str, Any]) -> str:
+    """What an outbound event says about its entity, as a digest: its `data` without the
+    TalkNotes ids (a link added later is not news) and without its type's wording (a task
+    told as created and then polled as updated, with the same fields, is the same content)."""
+    data = {k: v for k, v in body["data"].items() if k not in ("id", "contactId")}
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def changed_at(body: Mapping[str, Any]) -> float:
+    """The time of the change an outbound event tells (its `timestamp`), as epoch seconds."""
+    return datetime.fromisoformat(str(body["timestamp"]).replace("Z", "+00:00")).timestamp()
 
 
 @dataclass(frozen=True)
