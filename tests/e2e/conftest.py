@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
+from convergence_harness import make_secret
+from talknotes_receiver import TalkNotesReceiver
 from tests.conftest import need
 
 PG_SERVER = os.environ.get("TNHL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -34,3 +38,15 @@ def pg_database_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture
+def talknotes() -> Iterator[tuple[str, str, TalkNotesReceiver]]:
+    """A TalkNotes receiver on a loopback port: (its URL, its outbound secret, the receiver)."""
+    secret = make_secret()
+    receiver = TalkNotesReceiver(secret)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), receiver.handler())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/tnhl", secret, receiver
+    server.shutdown()
+    server.server_close()

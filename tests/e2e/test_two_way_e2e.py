@@ -11,79 +11,23 @@ comes back, and is recorded as an echo, not delivered. Counted from the receiver
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 from convergence_harness import TnhlProcess, make_secret, sign, simulate_process, tnhl_env, wait_for
+from talknotes_receiver import TalkNotesReceiver
 
 from tnhl.store import open_store
-from tnhl.talknotes import WebhookVerifier
 
 LOCATION = "TwoWayLocation000001"
 TOKEN = "pit-two-way-token"
-
-
-class TalkNotesReceiver:
-    """What TalkNotes would be: verifies each delivery, logs it, links HighLevel-born contacts."""
-
-    def __init__(self, secret: str) -> None:
-        self.verifier = WebhookVerifier(secret)
-        self.got: list[dict[str, Any]] = []
-        self.refused = 0
-        self.lock = threading.Lock()
-
-    def handler(self) -> type[BaseHTTPRequestHandler]:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers["content-length"]))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                try:
-                    outer.verifier.verify(headers, raw)
-                except Exception:
-                    with outer.lock:
-                        outer.refused += 1
-                    self.send_response(401)
-                    self.end_headers()
-                    return
-                body = json.loads(raw)
-                with outer.lock:
-                    outer.got.append({"webhook_id": headers["webhook-id"], **body})
-                    linked = body["data"]["id"] or f"tn-born-{len(outer.got)}"
-                answer = json.dumps({"id": linked}).encode()
-                self.send_response(200)
-                self.send_header("content-length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
 
 
 def _updates(sim_url: str) -> int:
     """update-contact requests the simulator has received (from anyone)."""
     log = httpx.get(f"{sim_url}/_admin/requests").json()
     return int(log["byOperation"].get("update-contact", 0))
-
-
-@pytest.fixture
-def talknotes() -> Iterator[tuple[str, str, TalkNotesReceiver]]:
-    secret = make_secret()
-    receiver = TalkNotesReceiver(secret)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), receiver.handler())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/tnhl", secret, receiver
-    server.shutdown()
-    server.server_close()
 
 
 def test_highlevel_changes_reach_talknotes_linked_and_without_echoes(

@@ -1,0 +1,154 @@
+"""Reconciliation over real processes (issue 9): `tnhl simulate` loses every webhook
+(`webhooks.loss_rate: 1`), so whatever reaches TalkNotes comes by polling.
+
+The drill: tnhl's own create (from TalkNotes) reaches HighLevel and is polled back as an echo,
+never delivered; a contact born in HighLevel with a task and a note reaches TalkNotes (created,
+then linked); the contact is edited while tnhl is stopped and the edit arrives after it starts;
+its deletion arrives by the sweep. Counted from the receiver's log and the simulator's."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+from convergence_harness import TnhlProcess, make_secret, sign, simulate_process, tnhl_env, wait_for
+from talknotes_receiver import TalkNotesReceiver
+
+from tnhl.store import open_store
+
+LOCATION = "ReconcileE2ELocation"
+TOKEN = "pit-reconcile-e2e"
+
+
+def test_lost_webhooks_and_changes_while_stopped_reach_talknotes_by_reconciliation(
+    tmp_path: Path, talknotes: tuple[str, str, TalkNotesReceiver]
+) -> None:
+    """Five deliveries exactly, in order; tnhl's own contact never delivered and never
+    written back to HighLevel (one create-contact, no update-contact from tnhl)."""
+    out_url, out_secret, receiver = talknotes
+    inbound_secret = make_secret()
+    config = {
+        "locations": [{"id": LOCATION}],
+        "tokens": [{"token": TOKEN, "location_id": LOCATION}],
+        "webhooks": {"loss_rate": 1.0},
+    }
+    database_url = f"sqlite:///{tmp_path / 'tnhl.db'}"
+    auth = {"Authorization": f"Bearer {TOKEN}", "Version": "2021-07-28"}
+    with (
+        simulate_process(config, tmp_path) as sim_url,
+        httpx.Client(base_url=sim_url, headers=auth) as hl,
+    ):
+        key_line = hl.get("/_admin/webhooks/public-key").text
+        tnhl = TnhlProcess(
+            tnhl_env(
+                TNHL_HIGHLEVEL_BASE_URL=sim_url,
+                TNHL_HIGHLEVEL_TOKEN=TOKEN,
+                TNHL_LOCATION_ID=LOCATION,
+                TNHL_TALKNOTES_SECRET=inbound_secret,
+                TNHL_HIGHLEVEL_WEBHOOK_KEY=key_line,
+                TNHL_TALKNOTES_OUTBOUND_URL=out_url,
+                TNHL_TALKNOTES_OUTBOUND_SECRET=out_secret,
+                TNHL_OUTBOUND_DELAY="0.3",
+                TNHL_RECONCILE_INTERVAL="0.5",
+                TNHL_RECONCILE_SWEEP_INTERVAL="1",
+                TNHL_DATABASE_URL=database_url,
+                TNHL_DATA_DIR=str(tmp_path),
+            )
+        )
+        tnhl.start()
+        store = open_store(database_url)
+        try:
+            # Registered, so HighLevel does try to tell tnhl: every delivery is lost.
+            hook = f"{tnhl.url}/webhooks/highlevel"
+            assert hl.post("/_admin/webhooks", json={"url": hook}).status_code == 201
+            body = json.dumps(
+                {
+                    "type": "contact.created",
+                    "timestamp": "2026-12-01T09:00:00Z",
+                    "data": {"id": "tn-own-1", "email": "own@example.com", "full_name": "Ow N"},
+                }
+            ).encode()
+            headers = sign(inbound_secret, "msg_own_1", int(time.time()), body)
+            sent = httpx.post(f"{tnhl.url}/webhooks/talknotes", content=body, headers=headers)
+            assert sent.status_code == 202, sent.text
+
+            def echo_polled() -> bool:
+                rows = store.list_events(state="skipped")
+                return any(r.event_id.startswith("reconcile:") for r in rows)
+
+            wait_for(echo_polled, 20, "tnhl's own create to be polled back as an echo")
+            own = [r for r in store.list_events() if r.event_id.startswith("reconcile:")]
+            assert [r.result for r in own] == ["echo of tnhl's own write to HighLevel"]
+
+            born = hl.post(
+                "/contacts/", json={"locationId": LOCATION, "email": "b@example.com", "name": "Bo"}
+            )
+            assert born.status_code == 201, born.text
+            born_id = born.json()["contact"]["id"]
+            task = hl.post(
+                f"/contacts/{born_id}/tasks",
+                json={"title": "Call Bo", "dueDate": "2026-12-03T10:00:00Z", "completed": False},
+            )
+            assert task.status_code == 201, task.text
+            note = hl.post(f"/contacts/{born_id}/notes", json={"body": "Bo likes calls"})
+            assert note.status_code == 201, note.text
+            wait_for(lambda: len(receiver.got) == 3, 20, "the born contact, its task and note")
+
+            tnhl.stop()
+            edited = hl.put(f"/contacts/{born_id}", json={"email": "b2@example.com"})
+            assert edited.status_code == 200, edited.text
+            tnhl.start()
+            wait_for(lambda: len(receiver.got) == 4, 20, "the edit made while tnhl was stopped")
+
+            assert hl.delete(f"/contacts/{born_id}").status_code == 200
+            wait_for(lambda: len(receiver.got) == 5, 20, "the deletion, found by the sweep")
+            swept = store.get_cursor(f"reconcile-sweep:{LOCATION}")
+
+            def quiet() -> bool:
+                """A later sweep ran, and every polled event is settled."""
+                counts = store.stats().counts
+                later = store.get_cursor(f"reconcile-sweep:{LOCATION}") != swept
+                return later and counts.get("received", 0) + counts.get("pending", 0) == 0
+
+            wait_for(quiet, 20, "a sweep after the deletion, and nothing left to tell")
+            ops = hl.get("/_admin/requests").json()["byOperation"]
+            hooks = hl.get("/_admin/webhooks").json()
+        finally:
+            tnhl.stop()
+            store.close()
+    assert receiver.refused == 0
+    got = [(g["type"], g["data"]["id"], g["data"]["highlevel_id"]) for g in receiver.got]
+    task_id, note_id = task.json()["task"]["id"], note.json()["note"]["id"]
+    assert got == [
+        ("contact.created", None, born_id),
+        ("task.created", None, task_id),
+        ("note.created", None, note_id),
+        ("contact.updated", "tn-born-1", born_id),
+        ("contact.deleted", "tn-born-1", born_id),
+    ]
+    assert receiver.got[1]["data"]["contactId"] == "tn-born-1"
+    assert receiver.got[1]["data"]["taskName"] == "Call Bo"
+    assert receiver.got[2]["data"]["noteContent"] == "Bo likes calls"
+    assert receiver.got[3]["data"]["email"] == "b2@example.com"
+    # tnhl wrote HighLevel once (its own contact), and never back what it polled: the one
+    # update and the one delete are the drill's own edits in HighLevel.
+    writes = {op: n for op, n in ops.items() if not op.startswith(("get-", "search-"))}
+    assert writes == {
+        "create-contact": 2,
+        "create-task": 1,
+        "create-note": 1,
+        "update-contact": 1,
+        "delete-contact": 1,
+    }
+    # HighLevel did try: ContactCreate x2, TaskCreate, NoteCreate, ContactUpdate, ContactDelete.
+    assert sorted(d["type"] for d in hooks["deliveries"]) == [
+        "ContactCreate",
+        "ContactCreate",
+        "ContactDelete",
+        "ContactUpdate",
+        "NoteCreate",
+        "TaskCreate",
+    ]
+    assert {d["error"] for d in hooks["deliveries"]} == {"lost (loss_rate)"}
