@@ -29,6 +29,7 @@ from tnhl.store import (
     RecordClaim,
     RecordNotFoundError,
     Settlement,
+    Told,
     SqlStore,
 )
 from tnhl.store._schema import records
@@ -994,6 +995,38 @@ def test_outbound_claims_one_event_per_entity_oldest_first(store: SqlStore) -> N
     assert pump(store, "p3", now=NOW) == [(5, "hC")]
     first = store.get_event(1)
     assert (first.state, first.result, first.lease_owner) == ("done", "delivered 200", None)
+
+
+def test_a_delivery_notes_what_talknotes_was_told_and_the_known_contacts_follow(
+    store: SqlStore,
+) -> None:
+    """Deliveries of hA (a change) and hB (its deletion) note what was told, replacing what was
+    told before; a retry notes nothing. Known contacts: linked (hL) or told (hA), not hB
+    (told deleted, though linked), and nothing of another location or kind."""
+    add(store, hl_event(1, "hA"), hl_event(2, "hB"), hl_event(3, "hC"))
+    store.put_mapping(LOC, "contact", "tn-l", "hL")
+    store.put_mapping(LOC, "contact", "tn-b", "hB")
+    store.put_mapping(LOC, "task", "tn-t", "hT")
+    store.put_mapping("other", "contact", "tn-o", "hO")
+    claim(store, limit=0)
+    assert len(pump(store, now=NOW)) == 3
+    first = Told(LOC, "hA", "contact", "d" * 64, NOW - 5)
+    gone = Told(LOC, "hB", "contact", "e" * 64, NOW, deleted=True)
+    done = [
+        Delivery(1, "done", "delivered", told=first),
+        Delivery(2, "done", "delivered", told=gone),
+        Delivery(3, "retry", "busy", NOW + 10, told=Told(LOC, "hC", "contact", "f" * 64, NOW)),
+    ]
+    assert store.finish_outbound("p1", done, now=NOW) == []
+    assert store.get_told(LOC, ["hA", "hB", "hC"]) == {"hA": first, "hB": gone}
+    assert store.known_highlevel_ids(LOC, "contact") == {"hA", "hL"}
+    add(store, hl_event(4, "hA"))
+    claim(store, limit=0)
+    assert pump(store, now=NOW) == [(4, "hA")]
+    again = Told(LOC, "hA", "contact", "a" * 64, NOW + 1)
+    store.finish_outbound("p1", [Delivery(4, "done", "delivered", told=again)], now=NOW)
+    assert store.get_told(LOC, ["hA"]) == {"hA": again}
+    assert store.get_told("other", ["hA"]) == {}
 
 
 def test_outbound_retry_holds_the_entitys_later_changes_until_due(store: SqlStore) -> None:

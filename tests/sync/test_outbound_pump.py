@@ -208,3 +208,32 @@ def test_is_echo_compares_what_tnhl_wrote(
     due date aside): an echo; a changed field, a completion tnhl did not make, a delete tnhl
     did not make, or nothing tnhl wrote to compare: a real change."""
     assert is_echo(kind, body, _state(applied, deleted)) is echo
+
+
+def test_a_change_reported_twice_or_late_is_told_once_and_an_unknown_entitys_update_is_a_create(
+    store: SqlStore,
+) -> None:
+    """A contact born in HighLevel, never told: its ContactUpdate (a poll's) is told as
+    contact.created. The same content again (its webhook, later) is not told; an older change
+    of it (a webhook retried late) is not told; a newer, different one is."""
+    base = {"type": "ContactUpdate", "id": "hc1", "email": "a@x.io"}
+    _hl(store, 1, {**base, "dateUpdated": "2026-12-01T09:00:05.000Z"})
+    _hl(store, 2, {**base, "timestamp": "2026-12-01T09:00:06.000Z"})
+    _hl(store, 3, {**base, "email": "old@x.io", "timestamp": "2026-12-01T09:00:01.000Z"})
+    _hl(store, 4, {**base, "email": "b@x.io", "timestamp": "2026-12-01T09:01:00.000Z"})
+    _fold(store)
+    out = FakeTalkNotes()
+    pump = _pump(store, out, [NOW])
+    assert [pump.run_once() for _ in range(5)] == [1, 1, 1, 1, 0]
+    assert [(b["type"], b["data"]["email"]) for _, b in out.got] == [
+        ("contact.created", "a@x.io"),
+        ("contact.updated", "b@x.io"),
+    ]
+    assert [store.get_event(n).result for n in (2, 3)] == [
+        "TalkNotes was already told this",
+        "older than what TalkNotes was told",
+    ]
+    told = store.get_told(LOC, ["hc1", "nobody"])
+    assert list(told) == ["hc1"]
+    assert (told["hc1"].kind, told["hc1"].deleted) == ("contact", False)
+    assert told["hc1"].changed_at == 1796115660.0  # 2026-12-01T09:01:00Z, the last told

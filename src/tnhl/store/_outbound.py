@@ -101,27 +101,33 @@ def finish_outbound(
             lost.append(d.inbox_id)
         elif d.outcome == "dead":
             file_dead(conn, [d.inbox_id], d.reason, now, None)
-        elif d.told is not None:
+        elif d.told is not None and d.outcome == "done":
             _note_told(conn, d.told, now)
     return lost
 
 
+_TOLD_VALUES = ("kind", "digest", "changed_at", "deleted", "told_at")
+
+
+def _replace_told(stmt: Any) -> Any:
+    # From `excluded`, not the row's values: insert_rows compiles this statement once.
+    return stmt.on_conflict_do_update(
+        index_elements=["location_id", "highlevel_id"],
+        set_={c: stmt.excluded[c] for c in _TOLD_VALUES},
+    )
+
+
 def _note_told(conn: sa.Connection, t: Told, now: float) -> None:
-    values = {
+    row_ = {
+        "location_id": t.location_id,
+        "highlevel_id": t.highlevel_id,
         "kind": t.kind,
         "digest": t.digest,
         "changed_at": t.changed_at,
         "deleted": t.deleted,
         "told_at": now,
     }
-
-    def replace(stmt: Any) -> Any:
-        return stmt.on_conflict_do_update(
-            index_elements=["location_id", "highlevel_id"], set_=values
-        )
-
-    row_ = {"location_id": t.location_id, "highlevel_id": t.highlevel_id, **values}
-    insert_rows(conn, told, [row_], on_conflict=("replace", replace))
+    insert_rows(conn, told, [row_], on_conflict=("replace-told", _replace_told))
 
 
 def get_told(
