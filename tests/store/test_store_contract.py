@@ -29,8 +29,8 @@ from tnhl.store import (
     RecordClaim,
     RecordNotFoundError,
     Settlement,
-    Told,
     SqlStore,
+    Told,
 )
 from tnhl.store._schema import records
 
