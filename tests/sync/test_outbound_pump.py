@@ -85,14 +85,9 @@ def test_retry_on_the_schedule_then_dead_and_a_refusal_is_dead_at_once(store: Sq
     }
 
 
-def test_an_echo_is_skipped_and_an_answer_links_a_record_born_in_highlevel(
-    store: SqlStore,
-) -> None:
-    """ContactUpdate of a contact tnhl wrote with the same email and name: skipped as an echo,
-    nothing delivered. A task born in HighLevel: delivered with id null and its contact's
-    TalkNotes id; TalkNotes' {"id"} links it in the id map."""
+def _record(store: SqlStore, applied: dict[str, Any], fields: dict[str, Any] | None = None) -> None:
+    """Contact tn-c1, linked to hc1, synced: `applied` last written, `fields` its registers."""
     store.put_mapping(LOC, "contact", "tn-c1", "hc1")
-    applied = {"email": "ann@x.io", "firstName": "Ann", "lastName": "Lee"}
     with store.engine.begin() as conn:
         conn.execute(
             records.insert().values(
@@ -101,15 +96,25 @@ def test_an_echo_is_skipped_and_an_answer_links_a_record_born_in_highlevel(
                 kind="contact",
                 talknotes_id="tn-c1",
                 contact_id="tn-c1",
-                fields="{}",
+                fields=json.dumps(fields or {}),
                 applied=json.dumps(applied),
                 status="synced",
                 version=1,
                 attempts=0,
                 crashes=0,
+                due_at=None,
                 updated_at=NOW,
             )
         )
+
+
+def test_an_echo_is_skipped_and_an_answer_links_a_record_born_in_highlevel(
+    store: SqlStore,
+) -> None:
+    """ContactUpdate of a contact tnhl wrote with the same email and name: skipped as an echo,
+    nothing delivered. A task born in HighLevel: delivered with id null and its contact's
+    TalkNotes id; TalkNotes' {"id"} links it in the id map."""
+    _record(store, {"email": "ann@x.io", "firstName": "Ann", "lastName": "Lee"})
     _hl(store, 1, {"type": "ContactUpdate", "id": "hc1", "email": "Ann@X.io", "name": "Ann Lee"})
     _hl(store, 2, {"type": "TaskCreate", "id": "ht1", "contactId": "hc1", "title": "Call"})
     _fold(store)
@@ -237,3 +242,41 @@ def test_a_change_reported_twice_or_late_is_told_once_and_an_unknown_entitys_upd
     assert list(told) == ["hc1"]
     assert (told["hc1"].kind, told["hc1"].deleted) == ("contact", False)
     assert told["hc1"].changed_at == 1796115660.0  # 2026-12-01T09:01:00Z, the last told
+
+
+T_TN = 1796115630.0  # 2026-12-01T09:00:30Z: TalkNotes' change of tn-c1's email
+
+
+@pytest.mark.parametrize(
+    ("hl_at", "told", "register", "applied_email"),
+    [
+        # HighLevel's change is newer: told as is, and it becomes the record's email.
+        ("2026-12-01T09:00:40.000Z", "hl@x.io", ["hl@x.io", 1796115640.0, "highlevel"], "hl@x.io"),
+        # TalkNotes' is newer: its value stands (HighLevel, still holding its own, is
+        # written TalkNotes' again: the record is due, `applied` shows HighLevel's value).
+        ("2026-12-01T09:00:20.000Z", "tn@x.io", ["tn@x.io", T_TN, "msg1"], "hl@x.io"),
+    ],
+)
+def test_the_newer_change_of_a_field_wins_whichever_side_made_it(
+    store: SqlStore, hl_at: str, told: str, register: list[Any], applied_email: str
+) -> None:
+    """tn-c1's email: old@ last written, tn@ sent by TalkNotes at 09:00:30; HighLevel's
+    change to hl@ at 09:00:40 (newer) or 09:00:20 (older). Either way the record is due again
+    (it was not due) with a new version."""
+    _record(store, {"email": "old@x.io"}, {"email": ["tn@x.io", T_TN, "msg1"]})
+    _hl(store, 1, {"type": "ContactUpdate", "id": "hc1", "email": "hl@x.io", "timestamp": hl_at})
+    _fold(store)
+    out = FakeTalkNotes()
+    assert _pump(store, out, [NOW]).run_once() == 1
+    [(_, body)] = out.got
+    assert (body["type"], body["data"]["id"], body["data"]["email"]) == (
+        "contact.updated",
+        "tn-c1",
+        told,
+    )
+    with store.engine.connect() as conn:
+        row = conn.execute(records.select().where(records.c.record_key == "contact:tn-c1")).one()
+    assert json.loads(row.fields)["email"] == register
+    assert json.loads(row.applied)["email"] == applied_email
+    assert row.version == 2
+    assert row.due_at is not None

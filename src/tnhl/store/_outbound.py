@@ -169,18 +169,41 @@ def merge_applied(
     talknotes_id: str,
     fields: Mapping[str, Any],
     now: float,
+    registers: Mapping[str, Any] | None = None,
+    at: float | None = None,
+    replan: bool = False,
 ) -> bool:
     """Note what HighLevel now holds for a record (a change made there, told to TalkNotes):
-    when TalkNotes repeats it, the planner then finds nothing to write. False if no record."""
+    `fields` (HighLevel's names) into `applied`, so TalkNotes repeating them plans no write;
+    `registers` (TalkNotes' names), HighLevel's newer values, into the record's registers at
+    `at`, as if TalkNotes had sent them then: an older TalkNotes event no longer overrides
+    them. With registers or `replan` the record is planned again (now, or at its settle when
+    leased: a write of an older value in flight is followed by the newer). False if there is
+    no such record."""
     where = sa.and_(
         records.c.location_id == location_id, records.c.record_key == f"{kind}:{talknotes_id}"
     )
-    q = sa.select(records.c.applied).where(where)
+    q = sa.select(records.c.applied, records.c.fields, records.c.lease_until)
+    q = q.where(where)
     if conn.dialect.name == "postgresql":
         q = q.with_for_update()
-    current = conn.execute(q).scalar_one_or_none()
+    current = conn.execute(q).one_or_none()
     if current is None:
         return False
-    applied = {**json.loads(current), **fields}
-    conn.execute(sa.update(records).where(where).values(applied=dumps(applied), updated_at=now))
+    values: dict[str, Any] = {
+        "applied": dumps({**json.loads(current.applied), **fields}),
+        "updated_at": now,
+    }
+    if registers:
+        merged = json.loads(current.fields)
+        for name, value in registers.items():
+            old = merged.get(name)
+            if old is None or (at or now, "highlevel") > (float(old[1]), str(old[2])):
+                merged[name] = [value, at or now, "highlevel"]
+        values["fields"] = dumps(merged)
+    if registers or replan:
+        values["version"] = records.c.version + 1
+        if current.lease_until is None or current.lease_until <= now:
+            values["due_at"] = now
+    conn.execute(sa.update(records).where(where).values(**values))
     return True

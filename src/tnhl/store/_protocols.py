@@ -122,10 +122,20 @@ class Store(Protocol):
         ...
 
     def merge_applied(
-        self, location_id: str, kind: str, talknotes_id: str, fields: Mapping[str, Any]
+        self,
+        location_id: str,
+        kind: str,
+        talknotes_id: str,
+        fields: Mapping[str, Any],
+        *,
+        registers: Mapping[str, Any] | None = None,
+        at: float | None = None,
+        replan: bool = False,
     ) -> bool:
         """Note HighLevel's current `fields` of a record (a change made in HighLevel), so a
-        TalkNotes event repeating it plans no write. False when there is no such record."""
+        TalkNotes event repeating it plans no write; and HighLevel's newer values in
+        TalkNotes' terms (`registers`, changed `at`) as the record's. With registers or
+        `replan` the record is planned again. False when there is no such record."""
         ...
 
     def list_events(

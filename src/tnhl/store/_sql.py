@@ -284,11 +284,19 @@ class SqlStore:
             return _outbound.known_highlevel_ids(conn, location_id, kind)
 
     def merge_applied(
-        self, location_id: str, kind: str, talknotes_id: str, fields: Mapping[str, Any]
+        self,
+        location_id: str,
+        kind: str,
+        talknotes_id: str,
+        fields: Mapping[str, Any],
+        *,
+        registers: Mapping[str, Any] | None = None,
+        at: float | None = None,
+        replan: bool = False,
     ) -> bool:
         with self._write() as conn:
             return _outbound.merge_applied(
-                conn, location_id, kind, talknotes_id, fields, self._clock()
+                conn, location_id, kind, talknotes_id, fields, self._clock(), registers, at, replan
             )
 
     def list_events(

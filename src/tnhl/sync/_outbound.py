@@ -128,6 +128,9 @@ def is_echo(kind: str, body: Mapping[str, Any], state: RecordState) -> bool:
 
 
 _NAMES = ("firstName", "lastName", "name")
+# The fields of TalkNotes' records (its names) that both sides hold and tnhl writes.
+_TRACKED = {kind: tuple(out for out, _ in pairs) for kind, pairs in _SAME.items()}
+_TRACKED["contact"] += ("full_name",)
 _WRITTEN = {kind: tuple(hl for _, hl in pairs) for kind, pairs in _SAME.items()}
 _WRITTEN["contact"] += _NAMES
 
@@ -141,6 +144,30 @@ def _held_in_highlevel(
     if event_type == "TaskComplete" and "completed" in applied:
         held["completed"] = True
     return held
+
+
+def _newest_wins(
+    kind: str, data: dict[str, Any], state: RecordState, changed: float
+) -> tuple[dict[str, Any], bool]:
+    """Per field TalkNotes set and HighLevel now holds otherwise, the newer change wins
+    (HighLevel's change time against the TalkNotes event's timestamp). Where TalkNotes' is
+    newer, its value replaces HighLevel's in `data`: TalkNotes is not told the older value,
+    and HighLevel, which `applied` then shows still holds it, is written TalkNotes' again.
+    Returns HighLevel's newer values, to become the record's (a TalkNotes event older than
+    them no longer overrides them), and whether any of TalkNotes' stood."""
+    newer: dict[str, Any] = {}
+    stands = False
+    for field in _TRACKED[kind]:
+        mine = state.fields.get(field)
+        # A field TalkNotes never set is only told: made the record's, it would be written.
+        if field not in data or mine is None or _norm(field, mine[0]) == _norm(field, data[field]):
+            continue
+        if mine[1] > changed:
+            data[field] = mine[0]
+            stands = True
+        else:
+            newer[field] = data[field]
+    return newer, stands
 
 
 class OutboundPump:
@@ -282,6 +309,10 @@ class OutboundPump:
         # TalkNotes may have changed the entity since it was told this.
         if state is None and before is not None and before.digest == now_told.digest:
             return Delivery(row.id, "skipped", "TalkNotes was already told this")
+        newer: dict[str, Any] = {}
+        stands = False  # a newer TalkNotes value stands: HighLevel is to be written it again
+        if kind is not None and state is not None and not now_told.deleted:
+            newer, stands = _newest_wins(kind, body["data"], state, now_told.changed_at)
         if kind is not None and state is not None and is_echo(kind, body, state):
             self.echoes += 1
             return Delivery(row.id, "skipped", "echo of tnhl's own write to HighLevel")
@@ -294,8 +325,16 @@ class OutboundPump:
         if state is not None and kind is not None and not body["type"].endswith(".deleted"):
             # HighLevel holds these values now: TalkNotes repeating them must plan no write.
             held = _held_in_highlevel(kind, row.event_type, entity, state.applied)
-            if held:
-                self._store.merge_applied(loc, kind, state.talknotes_id, held)
+            if held or newer or stands:
+                self._store.merge_applied(
+                    loc,
+                    kind,
+                    state.talknotes_id,
+                    held,
+                    registers=newer,
+                    at=now_told.changed_at,
+                    replan=stands,
+                )
         if done.linked_id and kind is not None and hl_id is not None and tn_id is None:
             try:
                 self._store.put_mapping(loc, kind, done.linked_id, hl_id)
