@@ -1064,9 +1064,13 @@ def test_outbound_dead_is_a_replayable_dead_letter_and_a_lost_lease_is_reported(
     assert pump(store, now=NOW + 70) == [(1, "hA")]
 
 
-def test_merge_applied_notes_highlevels_values_of_an_existing_record(store: SqlStore) -> None:
+def test_merge_applied_notes_highlevels_values_of_an_existing_record(
+    store: SqlStore, clock: FakeClock
+) -> None:
     """merge_applied overwrites the given fields of `applied`, keeps the others; a record
-    that does not exist is reported, not created."""
+    that does not exist is reported, not created. The settle that wrote it noted when; a
+    merge with registers makes HighLevel's newer value the record's (an older one is kept
+    out), a new version, due now."""
     add(store, change(1, "c1", fields={"email": "a@x.io"}))
     [got] = claim(store, limit=1)
     applied = {"email": "a@x.io", "firstName": "Al"}
@@ -1075,6 +1079,16 @@ def test_merge_applied_notes_highlevels_values_of_an_existing_record(store: SqlS
     state = store.get_record(LOC, "contact", "c1")
     assert state is not None
     assert dict(state.applied) == {"email": "b@x.io", "firstName": "Al"}
+    assert (state.written_at, state.version) == (NOW, 1)
+    clock.advance(10)
+    registers = {"email": "b@x.io", "phone": "+15550100"}
+    assert store.merge_applied(LOC, "contact", "c1", {}, registers=registers, at=4.0)
+    state = store.get_record(LOC, "contact", "c1")
+    assert state is not None
+    assert state.fields["email"] == ("a@x.io", 5.0, "evt-1")  # the event's (at 5.0) is newer
+    assert state.fields["phone"] == ("+15550100", 4.0, "highlevel")
+    assert state.version == 2
+    assert lease_row(store, "contact:c1")[0] == NOW + 10
     assert store.merge_applied(LOC, "contact", "nobody", {"email": "c@x.io"}) is False
     assert store.get_record(LOC, "contact", "nobody") is None
 

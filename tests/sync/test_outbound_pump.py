@@ -85,8 +85,14 @@ def test_retry_on_the_schedule_then_dead_and_a_refusal_is_dead_at_once(store: Sq
     }
 
 
-def _record(store: SqlStore, applied: dict[str, Any], fields: dict[str, Any] | None = None) -> None:
-    """Contact tn-c1, linked to hc1, synced: `applied` last written, `fields` its registers."""
+def _record(
+    store: SqlStore,
+    applied: dict[str, Any],
+    fields: dict[str, Any] | None = None,
+    written_at: float | None = None,
+) -> None:
+    """Contact tn-c1, linked to hc1, synced: `applied` last written (at `written_at`), `fields`
+    its registers."""
     store.put_mapping(LOC, "contact", "tn-c1", "hc1")
     with store.engine.begin() as conn:
         conn.execute(
@@ -104,6 +110,7 @@ def _record(store: SqlStore, applied: dict[str, Any], fields: dict[str, Any] | N
                 crashes=0,
                 due_at=None,
                 updated_at=NOW,
+                written_at=written_at,
             )
         )
 
@@ -248,22 +255,42 @@ T_TN = 1796115630.0  # 2026-12-01T09:00:30Z: TalkNotes' change of tn-c1's email
 
 
 @pytest.mark.parametrize(
-    ("hl_at", "told", "register", "applied_email"),
+    ("hl_at", "written_at", "told", "register", "applied_email"),
     [
         # HighLevel's change is newer: told as is, and it becomes the record's email.
-        ("2026-12-01T09:00:40.000Z", "hl@x.io", ["hl@x.io", 1796115640.0, "highlevel"], "hl@x.io"),
+        (
+            "2026-12-01T09:00:40.000Z",
+            None,
+            "hl@x.io",
+            ["hl@x.io", 1796115640.0, "highlevel"],
+            "hl@x.io",
+        ),
         # TalkNotes' is newer: its value stands (HighLevel, still holding its own, is
         # written TalkNotes' again: the record is due, `applied` shows HighLevel's value).
-        ("2026-12-01T09:00:20.000Z", "tn@x.io", ["tn@x.io", T_TN, "msg1"], "hl@x.io"),
+        ("2026-12-01T09:00:20.000Z", None, "tn@x.io", ["tn@x.io", T_TN, "msg1"], "hl@x.io"),
+        # HighLevel's is newer than TalkNotes', but tnhl wrote TalkNotes' (old@) after it at
+        # 09:00:50: HighLevel holds old@ (`applied` unchanged), and is written hl@ again.
+        (
+            "2026-12-01T09:00:40.000Z",
+            1796115650.0,
+            "hl@x.io",
+            ["hl@x.io", 1796115640.0, "highlevel"],
+            "old@x.io",
+        ),
     ],
 )
 def test_the_newer_change_of_a_field_wins_whichever_side_made_it(
-    store: SqlStore, hl_at: str, told: str, register: list[Any], applied_email: str
+    store: SqlStore,
+    hl_at: str,
+    written_at: float | None,
+    told: str,
+    register: list[Any],
+    applied_email: str,
 ) -> None:
     """tn-c1's email: old@ last written, tn@ sent by TalkNotes at 09:00:30; HighLevel's
     change to hl@ at 09:00:40 (newer) or 09:00:20 (older). Either way the record is due again
     (it was not due) with a new version."""
-    _record(store, {"email": "old@x.io"}, {"email": ["tn@x.io", T_TN, "msg1"]})
+    _record(store, {"email": "old@x.io"}, {"email": ["tn@x.io", T_TN, "msg1"]}, written_at)
     _hl(store, 1, {"type": "ContactUpdate", "id": "hc1", "email": "hl@x.io", "timestamp": hl_at})
     _fold(store)
     out = FakeTalkNotes()

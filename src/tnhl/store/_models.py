@@ -222,6 +222,7 @@ class RecordState:
     crashes: int
     waiting_since: float | None
     last_error: str | None = None
+    written_at: float | None = None  # when tnhl last wrote it to HighLevel
 
     @property
     def record_key(self) -> str:

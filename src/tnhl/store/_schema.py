@@ -88,6 +88,9 @@ records = sa.Table(
     sa.Column("lease_until", sa.Double(), nullable=True),
     sa.Column("last_error", sa.Text(), nullable=True),
     sa.Column("updated_at", sa.Double(), nullable=False),
+    # When tnhl last wrote the record to HighLevel: a HighLevel change from before it no longer
+    # says what HighLevel holds (tnhl's write came after).
+    sa.Column("written_at", sa.Double(), nullable=True),
     sa.CheckConstraint("kind IN ('contact', 'task', 'note')", name="kind"),
     sa.CheckConstraint(
         "status IN ('new', 'synced', 'waiting', 'retry', 'dead', 'deleted')", name="status"

@@ -100,6 +100,7 @@ _RECORD_COLUMNS: dict[str, sa.types.TypeEngine[Any]] = {
     "b_inc_attempts": _I,
     "b_inc_crashes": _I,
     "b_waiting": _I,
+    "b_wrote": _I,
 }
 _RECORD = BulkUpdate(
     _RECORD_COLUMNS,
@@ -122,6 +123,7 @@ _RECORD = BulkUpdate(
                 (v("b_keep") == 0, sa.null()),
                 else_=records.c.waiting_since,
             ),
+            written_at=sa.case((v("b_wrote") == 1, v("b_now")), else_=records.c.written_at),
         )
     ),
 )
@@ -376,4 +378,5 @@ def _record_params(
         "b_inc_attempts": int(not settled and s.count_attempt),
         "b_inc_crashes": int(not settled and s.crashed),
         "b_waiting": int(s.outcome == "waiting" and not settled),
+        "b_wrote": int(s.outcome == "applied" and bool(s.applied_fields)),
     }

@@ -77,6 +77,7 @@ def record_state(r: sa.Row[Any]) -> RecordState:
         crashes=m["crashes"],
         waiting_since=m["waiting_since"],
         last_error=m["last_error"],
+        written_at=m["written_at"],
     )
 
 

@@ -325,6 +325,10 @@ class OutboundPump:
         if state is not None and kind is not None and not body["type"].endswith(".deleted"):
             # HighLevel holds these values now: TalkNotes repeating them must plan no write.
             held = _held_in_highlevel(kind, row.event_type, entity, state.applied)
+            if state.written_at is not None and now_told.changed_at < state.written_at:
+                # tnhl wrote HighLevel after this change: HighLevel holds what tnhl wrote
+                # (`applied` says so already), not these values; a newer one is written again.
+                held = {}
             if held or newer or stands:
                 self._store.merge_applied(
                     loc,

@@ -1,6 +1,7 @@
 """What TalkNotes was last told of each HighLevel entity (issue 9: reconciliation): a webhook
 and a poll reporting the same change tell TalkNotes once, and the deletion sweep knows which
-entities TalkNotes holds.
+entities TalkNotes holds. And when tnhl last wrote each record to HighLevel (conflicts: a
+HighLevel change from before that write no longer says what HighLevel holds).
 
 Revision ID: 0006
 Revises: 0005
@@ -31,8 +32,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("location_id", "highlevel_id", name=op.f("pk_told")),
     )
     op.create_index(op.f("ix_told_location_id_kind"), "told", ["location_id", "kind"], unique=False)
+    with op.batch_alter_table("records") as batch:
+        batch.add_column(sa.Column("written_at", sa.Double(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("records") as batch:
+        batch.drop_column("written_at")
     op.drop_index(op.f("ix_told_location_id_kind"), table_name="told")
     op.drop_table("told")
