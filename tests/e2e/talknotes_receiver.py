@@ -72,19 +72,19 @@ def two_way_tnhl(
     inbound_secret = make_secret()
     database_url = f"sqlite:///{data_dir / 'tnhl.db'}"
     key_line = httpx.get(f"{sim_url}/_admin/webhooks/public-key").text
-    env = tnhl_env(
-        TNHL_HIGHLEVEL_BASE_URL=sim_url,
-        TNHL_HIGHLEVEL_TOKEN=TOKEN,
-        TNHL_LOCATION_ID=LOCATION,
-        TNHL_TALKNOTES_SECRET=inbound_secret,
-        TNHL_HIGHLEVEL_WEBHOOK_KEY=key_line,
-        TNHL_TALKNOTES_OUTBOUND_URL=out_url,
-        TNHL_TALKNOTES_OUTBOUND_SECRET=out_secret,
-        TNHL_OUTBOUND_DELAY="0.5",
-        TNHL_DATABASE_URL=database_url,
-        TNHL_DATA_DIR=str(data_dir),
-        **settings,
-    )
+    wired = {
+        "TNHL_HIGHLEVEL_BASE_URL": sim_url,
+        "TNHL_HIGHLEVEL_TOKEN": TOKEN,
+        "TNHL_LOCATION_ID": LOCATION,
+        "TNHL_TALKNOTES_SECRET": inbound_secret,
+        "TNHL_HIGHLEVEL_WEBHOOK_KEY": key_line,
+        "TNHL_TALKNOTES_OUTBOUND_URL": out_url,
+        "TNHL_TALKNOTES_OUTBOUND_SECRET": out_secret,
+        "TNHL_OUTBOUND_DELAY": "0.5",
+        "TNHL_DATABASE_URL": database_url,
+        "TNHL_DATA_DIR": str(data_dir),
+    }
+    env = tnhl_env(**{**wired, **settings})
     return TnhlProcess(env), database_url, inbound_secret
 
 

@@ -8,18 +8,20 @@ its deletion arrives by the sweep. Counted from the receiver's log and the simul
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import httpx
-from convergence_harness import TnhlProcess, make_secret, sign, simulate_process, tnhl_env, wait_for
-from talknotes_receiver import TalkNotesReceiver
+from convergence_harness import simulate_process, wait_for
+from talknotes_receiver import (
+    AUTH,
+    LOCATION,
+    SIM_CONFIG,
+    TalkNotesReceiver,
+    send_talknotes,
+    two_way_tnhl,
+)
 
 from tnhl.store import open_store
-
-LOCATION = "ReconcileE2ELocation"
-TOKEN = "pit-reconcile-e2e"
 
 
 def test_lost_webhooks_and_changes_while_stopped_reach_talknotes_by_reconciliation(
@@ -27,35 +29,19 @@ def test_lost_webhooks_and_changes_while_stopped_reach_talknotes_by_reconciliati
 ) -> None:
     """Five deliveries exactly, in order; tnhl's own contact never delivered and never
     written back to HighLevel (one create-contact, no update-contact from tnhl)."""
-    out_url, out_secret, receiver = talknotes
-    inbound_secret = make_secret()
-    config = {
-        "locations": [{"id": LOCATION}],
-        "tokens": [{"token": TOKEN, "location_id": LOCATION}],
-        "webhooks": {"loss_rate": 1.0},
-    }
-    database_url = f"sqlite:///{tmp_path / 'tnhl.db'}"
-    auth = {"Authorization": f"Bearer {TOKEN}", "Version": "2021-07-28"}
+    _, _, receiver = talknotes
+    config = {**SIM_CONFIG, "webhooks": {"loss_rate": 1.0}}
     with (
         simulate_process(config, tmp_path) as sim_url,
-        httpx.Client(base_url=sim_url, headers=auth) as hl,
+        httpx.Client(base_url=sim_url, headers=AUTH) as hl,
     ):
-        key_line = hl.get("/_admin/webhooks/public-key").text
-        tnhl = TnhlProcess(
-            tnhl_env(
-                TNHL_HIGHLEVEL_BASE_URL=sim_url,
-                TNHL_HIGHLEVEL_TOKEN=TOKEN,
-                TNHL_LOCATION_ID=LOCATION,
-                TNHL_TALKNOTES_SECRET=inbound_secret,
-                TNHL_HIGHLEVEL_WEBHOOK_KEY=key_line,
-                TNHL_TALKNOTES_OUTBOUND_URL=out_url,
-                TNHL_TALKNOTES_OUTBOUND_SECRET=out_secret,
-                TNHL_OUTBOUND_DELAY="0.3",
-                TNHL_RECONCILE_INTERVAL="0.5",
-                TNHL_RECONCILE_SWEEP_INTERVAL="1",
-                TNHL_DATABASE_URL=database_url,
-                TNHL_DATA_DIR=str(tmp_path),
-            )
+        tnhl, database_url, inbound_secret = two_way_tnhl(
+            sim_url,
+            tmp_path,
+            talknotes,
+            TNHL_OUTBOUND_DELAY="0.3",
+            TNHL_RECONCILE_INTERVAL="0.5",
+            TNHL_RECONCILE_SWEEP_INTERVAL="1",
         )
         tnhl.start()
         store = open_store(database_url)
@@ -63,16 +49,10 @@ def test_lost_webhooks_and_changes_while_stopped_reach_talknotes_by_reconciliati
             # Registered, so HighLevel does try to tell tnhl: every delivery is lost.
             hook = f"{tnhl.url}/webhooks/highlevel"
             assert hl.post("/_admin/webhooks", json={"url": hook}).status_code == 201
-            body = json.dumps(
-                {
-                    "type": "contact.created",
-                    "timestamp": "2026-12-01T09:00:00Z",
-                    "data": {"id": "tn-own-1", "email": "own@example.com", "full_name": "Ow N"},
-                }
-            ).encode()
-            headers = sign(inbound_secret, "msg_own_1", int(time.time()), body)
-            sent = httpx.post(f"{tnhl.url}/webhooks/talknotes", content=body, headers=headers)
-            assert sent.status_code == 202, sent.text
+            own = {"id": "tn-own-1", "email": "own@example.com", "full_name": "Ow N"}
+            send_talknotes(
+                tnhl, inbound_secret, "msg_own_1", "contact.created", "2026-12-01T09:00:00Z", own
+            )
 
             def echo_polled() -> bool:
                 rows = store.list_events(state="skipped")
