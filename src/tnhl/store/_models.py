@@ -26,6 +26,7 @@ __all__ = [
     "OpState",
     "OutboundOp",
     "PendingEvent",
+    "ProfileDue",
     "RecordClaim",
     "RecordState",
     "RecordStatus",
@@ -117,8 +118,9 @@ class OpMark:
 
 @dataclass(frozen=True)
 class Told:
-    """What TalkNotes was last told of one HighLevel entity: the digest of the content told,
-    the time of the change (HighLevel's clock) and whether it was the entity's deletion."""
+    """What HighLevel holds of one entity as last heard, and so what TalkNotes was told of it:
+    the content (`data`) and its digest, the time of the change (HighLevel's clock) and
+    whether it was the entity's deletion."""
 
     location_id: str
     highlevel_id: str
@@ -126,6 +128,18 @@ class Told:
     digest: str
     changed_at: float
     deleted: bool = False
+    contact_id: str | None = None  # HighLevel's id of the contact it belongs to (or is)
+    data: Mapping[str, Any] | None = None  # the content told, in TalkNotes' terms
+
+
+@dataclass(frozen=True)
+class ProfileDue:
+    """A contact whose profile changed (first at `changed_at`) and may be sent now."""
+
+    location_id: str
+    contact_id: str
+    changed_at: float
+    sent_digest: str | None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from tnhl.store._bulk import insert_rows, one_of
 from tnhl.store._inbox import row
 from tnhl.store._models import Delivery, InboxRow, Told
+from tnhl.store._profiles import mark_profile, told_row
 from tnhl.store._schema import id_map, inbox, records, told
 from tnhl.store._settle import dumps, file_dead
 
@@ -101,12 +102,12 @@ def finish_outbound(
             lost.append(d.inbox_id)
         elif d.outcome == "dead":
             file_dead(conn, [d.inbox_id], d.reason, now, None)
-        elif d.told is not None and d.outcome == "done":
+        elif d.told is not None and d.outcome in ("done", "skipped"):
             _note_told(conn, d.told, now)
     return lost
 
 
-_TOLD_VALUES = ("kind", "digest", "changed_at", "deleted", "told_at")
+_TOLD_VALUES = ("kind", "digest", "changed_at", "deleted", "told_at", "contact_id", "data")
 
 
 def _replace_told(stmt: Any) -> Any:
@@ -118,6 +119,12 @@ def _replace_told(stmt: Any) -> Any:
 
 
 def _note_told(conn: sa.Connection, t: Told, now: float) -> None:
+    """Note `t`; a change of content marks its contact's profile as changed."""
+    before = conn.execute(
+        sa.select(told.c.digest).where(
+            told.c.location_id == t.location_id, told.c.highlevel_id == t.highlevel_id
+        )
+    ).scalar_one_or_none()
     row_ = {
         "location_id": t.location_id,
         "highlevel_id": t.highlevel_id,
@@ -126,25 +133,24 @@ def _note_told(conn: sa.Connection, t: Told, now: float) -> None:
         "changed_at": t.changed_at,
         "deleted": t.deleted,
         "told_at": now,
+        "contact_id": t.contact_id,
+        "data": None if t.data is None else dumps(t.data),
     }
     insert_rows(conn, told, [row_], on_conflict=("replace-told", _replace_told))
+    if before != t.digest and t.contact_id:
+        mark_profile(conn, t.location_id, t.contact_id, now)
 
 
 def get_told(
     conn: sa.Connection, location_id: str, highlevel_ids: Sequence[str]
 ) -> dict[str, Told]:
-    """What TalkNotes was last told of these entities of a location, by HighLevel id."""
+    """What HighLevel holds (as last heard) of these entities of a location, by HighLevel id."""
     if not highlevel_ids:
         return {}
     q = sa.select(told).where(
         told.c.location_id == location_id, one_of(conn, told.c.highlevel_id, highlevel_ids)
     )
-    return {
-        r.highlevel_id: Told(
-            location_id, r.highlevel_id, r.kind, r.digest, float(r.changed_at), bool(r.deleted)
-        )
-        for r in conn.execute(q)
-    }
+    return {r.highlevel_id: told_row(location_id, r) for r in conn.execute(q)}
 
 
 def known_highlevel_ids(conn: sa.Connection, location_id: str, kind: str) -> set[str]:

@@ -16,6 +16,7 @@ from tnhl.store._models import (
     InboxRow,
     OpMark,
     OutboundOp,
+    ProfileDue,
     RecordClaim,
     RecordState,
     Settlement,
@@ -115,6 +116,29 @@ class Store(Protocol):
 
     def get_told(self, location_id: str, highlevel_ids: Sequence[str]) -> dict[str, Told]:
         """What TalkNotes was last told of these HighLevel entities (`Delivery.told`)."""
+        ...
+
+    def due_profiles(
+        self,
+        *,
+        interval: float,
+        now: float | None = None,
+        limit: int = 20,
+        locations: Sequence[str] | None = None,
+        settle: float = 0.0,
+    ) -> list[ProfileDue]:
+        """Contacts whose profile changed (`settle` seconds ago or more) and was not sent in
+        the last `interval` seconds."""
+        ...
+
+    def profile_rows(self, location_id: str, contact_id: str) -> list[Told]:
+        """Each entity of a contact as HighLevel holds it (as last heard): its profile's parts."""
+        ...
+
+    def profile_sent(
+        self, due: ProfileDue, *, digest: str | None, now: float | None = None
+    ) -> None:
+        """`due`'s profile was sent (`digest` None: it needed none); later changes keep it due."""
         ...
 
     def known_highlevel_ids(self, location_id: str, kind: str) -> set[str]:

@@ -148,10 +148,11 @@ dead_letters = sa.Table(
     sa.ForeignKeyConstraint(["inbox_id"], ["inbox.id"]),
 )
 
-# What TalkNotes was last told of each HighLevel entity (issue 9): a digest of the outbound
-# event's content and the time of the change told. A webhook and a reconciliation poll that
-# report the same change (or an older one) tell TalkNotes once; the deletion sweep reads the
-# entities TalkNotes knows from here and from the id map.
+# What HighLevel holds of each entity as last heard, and so what TalkNotes was told of it
+# (issue 9): the outbound event's content (`data`, in TalkNotes' terms), its digest and the time
+# of the change. A webhook and a reconciliation poll that report the same change (or an older
+# one) tell TalkNotes once; the deletion sweep reads the entities TalkNotes knows from here and
+# from the id map; a contact's profile is built from its rows (`contact_id`: HighLevel's).
 told = sa.Table(
     "told",
     metadata,
@@ -162,7 +163,23 @@ told = sa.Table(
     sa.Column("changed_at", sa.Double(), nullable=False),
     sa.Column("deleted", sa.Boolean(), nullable=False),
     sa.Column("told_at", sa.Double(), nullable=False),
+    sa.Column("contact_id", sa.String(ID), nullable=True),
+    sa.Column("data", sa.Text(), nullable=True),
     sa.Index(None, "location_id", "kind"),
+    sa.Index(None, "location_id", "contact_id"),
+)
+
+# Contacts whose profile changed since it was last sent (`dirty_at`), coalesced: one
+# `profile.updated` per contact per `profile_interval` at most.
+profiles = sa.Table(
+    "profiles",
+    metadata,
+    sa.Column("location_id", sa.String(ID), primary_key=True),
+    sa.Column("contact_id", sa.String(ID), primary_key=True),
+    sa.Column("dirty_at", sa.Double(), nullable=True),
+    sa.Column("sent_at", sa.Double(), nullable=True),
+    sa.Column("digest", sa.String(64), nullable=True),
+    sa.Index(None, "dirty_at"),
 )
 
 cursors = sa.Table(

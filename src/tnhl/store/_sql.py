@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tnhl.store import _batch, _dead, _inbox, _outbound, _records, _settle, _work
+from tnhl.store import _batch, _dead, _inbox, _outbound, _profiles, _records, _settle, _work
 from tnhl.store._engine import DEFAULT_SETTING, WRITE, make_engine, translate_errors
 from tnhl.store._errors import InvalidRecordError, StoreUnavailableError
 from tnhl.store._migrate import upgrade_to_head
@@ -24,6 +24,7 @@ from tnhl.store._models import (
     InboxRow,
     OpMark,
     OutboundOp,
+    ProfileDue,
     RecordClaim,
     RecordState,
     Settlement,
@@ -278,6 +279,35 @@ class SqlStore:
     def get_told(self, location_id: str, highlevel_ids: Sequence[str]) -> dict[str, Told]:
         with self._read() as conn:
             return _outbound.get_told(conn, location_id, highlevel_ids)
+
+    def due_profiles(
+        self,
+        *,
+        interval: float,
+        now: float | None = None,
+        limit: int = 20,
+        locations: Sequence[str] | None = None,
+        settle: float = 0.0,
+    ) -> list[ProfileDue]:
+        with self._read() as conn:
+            return _profiles.due_profiles(conn, self._now(now), interval, limit, locations, settle)
+
+    def profile_rows(self, location_id: str, contact_id: str) -> list[Told]:
+        with self._read() as conn:
+            return _profiles.profile_rows(conn, location_id, contact_id)
+
+    def profile_sent(
+        self, due: ProfileDue, *, digest: str | None, now: float | None = None
+    ) -> None:
+        with self._write() as conn:
+            _profiles.profile_sent(
+                conn,
+                due.location_id,
+                due.contact_id,
+                now=self._now(now),
+                changed_at=due.changed_at,
+                digest=digest,
+            )
 
     def known_highlevel_ids(self, location_id: str, kind: str) -> set[str]:
         with self._read() as conn:

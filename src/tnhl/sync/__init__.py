@@ -16,6 +16,7 @@ from tnhl.sync._logging import configure_logging
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._outcome import Decider
 from tnhl.sync._planner import plan_record
+from tnhl.sync._profile import stored_profile
 from tnhl.sync._schedule import DEFAULT_DELAYS, RetrySchedule
 from tnhl.sync._service import Service
 from tnhl.sync._settings import Settings, load_settings
@@ -43,4 +44,5 @@ __all__ = [
     "open_settings_store",
     "plan_record",
     "status_report",
+    "stored_profile",
 ]

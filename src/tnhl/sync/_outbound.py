@@ -42,6 +42,7 @@ from tnhl.store import (
     Told,
 )
 from tnhl.sync._delta import event_delta
+from tnhl.sync._profile import profile_digest, stored_profile
 from tnhl.sync._schedule import RetrySchedule
 from tnhl.talknotes import (
     OUTBOUND_TYPES,
@@ -184,6 +185,7 @@ class OutboundPump:
         lease_seconds: float = 60.0,
         settle_delay: float = 2.0,
         batch: int = 20,
+        profile_interval: float = 60.0,
     ) -> None:
         self._store = store
         self._outs = dict(outs)
@@ -193,6 +195,9 @@ class OutboundPump:
         self._lease = lease_seconds
         self._delay = settle_delay
         self._batch = batch
+        self._profile_every = profile_interval
+        # A receiver that refused a profile is asked again one interval later, not every turn.
+        self._profile_retry: dict[tuple[str, str], float] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -201,6 +206,7 @@ class OutboundPump:
         self._name = f"outbound-{uuid.uuid4().hex[:12]}"
         self.delivered = 0
         self.echoes = 0
+        self.profiles = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="tnhl-outbound", daemon=True)
@@ -241,7 +247,42 @@ class OutboundPump:
         told = self._told(rows)
         results = [self._guarded(r, told) for r in rows]
         self._store.finish_outbound(self._name, results, now=self._clock())
-        return len(rows)
+        return len(rows) + self._send_profiles()
+
+    def _send_profiles(self) -> int:
+        """Send the changed profiles that are due; the number sent."""
+        if self._profile_every <= 0:
+            return 0
+        now = self._clock()
+        due = self._store.due_profiles(
+            interval=self._profile_every,
+            now=now,
+            limit=self._batch,
+            locations=sorted(self._outs),
+            settle=self._delay,
+        )
+        sent = 0
+        for d in due:
+            key = (d.location_id, d.contact_id)
+            if self._profile_retry.get(key, 0.0) > now:
+                continue
+            body = stored_profile(self._store, d.location_id, d.contact_id, now)
+            digest = profile_digest(body) if body is not None else None
+            if body is None or digest == d.sent_digest:
+                self._store.profile_sent(d, digest=None, now=now)  # nothing new to send
+                continue
+            assert digest is not None
+            try:
+                self._outs[d.location_id].deliver(f"tnhl_profile_{digest[:32]}", body)
+            except DeliveryFailed as exc:
+                self._profile_retry[key] = now + self._profile_every
+                log.warning("profile not delivered", error=str(exc)[:200])
+                continue
+            self._profile_retry.pop(key, None)
+            self._store.profile_sent(d, digest=digest, now=now)
+            sent += 1
+        self.profiles += sent
+        return sent
 
     def _told(self, rows: list[InboxRow]) -> dict[tuple[str, str], Told]:
         """What TalkNotes was told of the batch's entities: one read per location."""
@@ -300,6 +341,8 @@ class OutboundPump:
             content_digest(body),
             changed_at(body),
             body["type"].endswith(".deleted"),
+            contact_id=hl_contact if isinstance(hl_contact, str) and hl_contact else None,
+            data={k: v for k, v in body["data"].items() if k not in ("id", "contactId")},
         )
         if before is not None and now_told.changed_at < before.changed_at:
             return Delivery(row.id, "skipped", "older than what TalkNotes was told")
@@ -315,7 +358,11 @@ class OutboundPump:
             newer, stands = _newest_wins(kind, body["data"], state, now_told.changed_at)
         if kind is not None and state is not None and is_echo(kind, body, state):
             self.echoes += 1
-            return Delivery(row.id, "skipped", "echo of tnhl's own write to HighLevel")
+            # Still what HighLevel now holds (the profile shows it).
+            told_now = now_told if hl_id else None
+            return Delivery(
+                row.id, "skipped", "echo of tnhl's own write to HighLevel", told=told_now
+            )
         try:
             done = self._outs[loc].deliver(f"tnhl_{row.event_id}"[:255], body)
         except DeliveryFailed as exc:

@@ -191,6 +191,7 @@ class Service:
                 poll_interval=settings.poll_interval,
                 lease_seconds=settings.lease_seconds,
                 settle_delay=settings.outbound_delay,
+                profile_interval=settings.profile_interval,
             )
         reconciler = None
         if outs and settings.reconcile_interval > 0:

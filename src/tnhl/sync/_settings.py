@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         description="seconds between polls of HighLevel for changes no webhook brought "
         "(connections with an outbound URL); 0 turns reconciliation off",
     )
+    profile_interval: float = Field(
+        default=60.0,
+        ge=0,
+        description="at most one profile.updated per contact per this many seconds (changes "
+        "in between are coalesced); 0 sends no profiles",
+    )
     reconcile_sweep_interval: float = Field(
         default=86_400.0,
         gt=0,

@@ -1,0 +1,93 @@
+"""A contact's profile (issue 9, the brief's first use case): one `profile.updated` event with
+the contact's fields, tags and custom fields, its open and completed tasks, its notes and its
+upcoming appointments, as HighLevel holds them.
+
+Built from the store, not by re-reading HighLevel: every HighLevel change tnhl hears of (a
+webhook, a reconciliation poll, the echo of its own write) leaves the entity's content in
+`told`, and a change of content marks its contact's profile changed. The pump sends changed
+profiles, at most one per contact per `profile_interval`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from tnhl.store import SqlStore, Told
+
+__all__ = ["build_profile", "profile_digest", "stored_profile"]
+
+Links = Callable[[str, str], str | None]  # (kind, HighLevel id) -> TalkNotes id
+
+
+def _start(appointment: Mapping[str, Any]) -> float | None:
+    raw = appointment.get("startTime")
+    if not isinstance(raw, str):
+        return None
+    try:
+        # HighLevel's contact appointments give "2021-07-16 11:00:00" (no zone): read as UTC.
+        stamp = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+
+
+def _item(row: Told, links: Links) -> dict[str, Any]:
+    data = dict(row.data or {})
+    data.pop("contactId", None)
+    data.pop("highlevel_contact_id", None)
+    link = links(row.kind, row.highlevel_id) if row.kind in ("task", "note") else None
+    return {**data, "id": link, "highlevel_id": row.highlevel_id}
+
+
+def build_profile(
+    contact_id: str, rows: Sequence[Told], links: Links, now: float
+) -> dict[str, Any] | None:
+    """The `profile.updated` body of HighLevel contact `contact_id` from its `rows`; None when
+    the contact is unknown or deleted (there is no profile to show)."""
+    own = next((r for r in rows if r.highlevel_id == contact_id and r.kind == "contact"), None)
+    if own is None or own.deleted or own.data is None:
+        return None
+    live = [r for r in rows if r is not own and not r.deleted and r.data is not None]
+    tasks = sorted((_item(r, links) for r in live if r.kind == "task"), key=_by_due)
+    notes = [_item(r, links) for r in live if r.kind == "note"]
+    upcoming = [r for r in live if r.kind == "appointment" and (_start(r.data or {}) or now) >= now]
+    upcoming.sort(key=lambda r: _start(r.data or {}) or now)
+    contact = {k: v for k, v in own.data.items() if k not in ("id", "highlevel_id")}
+    data = {
+        "id": links("contact", contact_id),
+        "highlevel_id": contact_id,
+        **contact,
+        "tasks": {
+            "open": [t for t in tasks if not t.get("completed")],
+            "completed": [t for t in tasks if t.get("completed")],
+        },
+        "notes": notes,
+        "appointments": [_item(r, links) for r in upcoming],
+    }
+    stamp = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
+    return {"type": "profile.updated", "timestamp": stamp.replace("+00:00", "Z"), "data": data}
+
+
+def _by_due(task: Mapping[str, Any]) -> tuple[str, str]:
+    return (str(task.get("dueDate") or ""), str(task["highlevel_id"]))
+
+
+def profile_digest(body: Mapping[str, Any]) -> str:
+    """The profile's content as a digest (its `data`; the time it was built is not content)."""
+    canonical = json.dumps(body["data"], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def stored_profile(
+    store: SqlStore, location_id: str, contact_id: str, now: float
+) -> dict[str, Any] | None:
+    """HighLevel contact `contact_id`'s profile as the store holds it (None: no profile)."""
+
+    def link(kind: str, hl_id: str) -> str | None:
+        return store.get_talknotes_id(location_id, kind, hl_id)
+
+    return build_profile(contact_id, store.profile_rows(location_id, contact_id), link, now)
