@@ -22,11 +22,13 @@ TOKEN = "pit-two-way-token"
 
 
 class TalkNotesReceiver:
-    """What TalkNotes would be: verifies each delivery, logs it, links HighLevel-born contacts."""
+    """What TalkNotes would be: verifies each delivery, logs it, links HighLevel-born contacts.
+    Changes are logged in `got`, `profile.updated` bodies in `profiles`."""
 
     def __init__(self, secret: str) -> None:
         self.verifier = WebhookVerifier(secret)
         self.got: list[dict[str, Any]] = []
+        self.profiles: list[dict[str, Any]] = []
         self.refused = 0
         self.lock = threading.Lock()
 
@@ -47,9 +49,13 @@ class TalkNotesReceiver:
                     return
                 body = json.loads(raw)
                 with outer.lock:
-                    outer.got.append({"webhook_id": headers["webhook-id"], **body})
-                    linked = body["data"]["id"] or f"tn-born-{len(outer.got)}"
-                answer = json.dumps({"id": linked}).encode()
+                    if body["type"] == "profile.updated":
+                        outer.profiles.append(body)
+                        answer = b"{}"
+                    else:
+                        outer.got.append({"webhook_id": headers["webhook-id"], **body})
+                        linked = body["data"]["id"] or f"tn-born-{len(outer.got)}"
+                        answer = json.dumps({"id": linked}).encode()
                 self.send_response(200)
                 self.send_header("content-length", str(len(answer)))
                 self.end_headers()

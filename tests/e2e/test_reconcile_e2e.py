@@ -4,7 +4,8 @@
 The drill: tnhl's own create (from TalkNotes) reaches HighLevel and is polled back as an echo,
 never delivered; a contact born in HighLevel with a task and a note reaches TalkNotes (created,
 then linked); the contact is edited while tnhl is stopped and the edit arrives after it starts;
-its deletion arrives by the sweep. Counted from the receiver's log and the simulator's."""
+its deletion arrives by the sweep. Its profile (with the task and note) reaches TalkNotes
+too. Counted from the receiver's log and the simulator's."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ def test_lost_webhooks_and_changes_while_stopped_reach_talknotes_by_reconciliati
             TNHL_OUTBOUND_DELAY="0.3",
             TNHL_RECONCILE_INTERVAL="0.5",
             TNHL_RECONCILE_SWEEP_INTERVAL="1",
+            TNHL_PROFILE_INTERVAL="1",
         )
         tnhl.start()
         store = open_store(database_url)
@@ -75,6 +77,22 @@ def test_lost_webhooks_and_changes_while_stopped_reach_talknotes_by_reconciliati
             note = hl.post(f"/contacts/{born_id}/notes", json={"body": "Bo likes calls"})
             assert note.status_code == 201, note.text
             wait_for(lambda: len(receiver.got) == 3, 20, "the born contact, its task and note")
+
+            def full_profile() -> bool:
+                """A profile of the born contact with its task and note (the brief's first
+                use case), built from what reconciliation brought."""
+                for p in list(receiver.profiles):
+                    d = p["data"]
+                    tasks = [t["taskName"] for t in d["tasks"]["open"]]
+                    notes = [n["noteContent"] for n in d["notes"]]
+                    if d["highlevel_id"] == born_id and (tasks, notes) == (
+                        ["Call Bo"],
+                        ["Bo likes calls"],
+                    ):
+                        return d["id"] == "tn-born-1" and d["email"] == "b@example.com"
+                return False
+
+            wait_for(full_profile, 20, "the born contact's profile with its task and note")
 
             tnhl.stop()
             edited = hl.put(f"/contacts/{born_id}", json={"email": "b2@example.com"})

@@ -13,7 +13,8 @@ import pytest
 
 from tnhl.store import InboundEvent, RecordState, SqlStore, open_store
 from tnhl.store._schema import records
-from tnhl.sync._outbound import OutboundPump, is_echo, outbound_fold
+from tnhl.sync._echo import is_echo
+from tnhl.sync._outbound import OutboundPump, outbound_fold
 from tnhl.sync._schedule import RetrySchedule
 from tnhl.talknotes import Delivered, DeliveryFailed
 
@@ -60,7 +61,10 @@ def _fold(store: SqlStore) -> None:
 
 def _pump(store: SqlStore, out: FakeTalkNotes, clock: list[float]) -> OutboundPump:
     schedule = RetrySchedule(delays=(10.0, 60.0), jitter=0.0)
-    return OutboundPump(store, {LOC: out}, schedule, clock=lambda: clock[0], settle_delay=0.0)
+    # No profiles: these tests count the events told (tests/sync/test_profile.py: profiles).
+    return OutboundPump(
+        store, {LOC: out}, schedule, clock=lambda: clock[0], settle_delay=0.0, profile_interval=0
+    )
 
 
 def test_retry_on_the_schedule_then_dead_and_a_refusal_is_dead_at_once(store: SqlStore) -> None:

@@ -27,7 +27,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 import structlog
@@ -37,11 +36,11 @@ from tnhl.store import (
     EventVerdict,
     InboxRow,
     MappingConflictError,
-    RecordState,
     SqlStore,
     Told,
 )
 from tnhl.sync._delta import event_delta
+from tnhl.sync._echo import SAME, held_in_highlevel, is_echo, newest_wins
 from tnhl.sync._profile import profile_digest, stored_profile
 from tnhl.sync._schedule import RetrySchedule
 from tnhl.talknotes import (
@@ -53,17 +52,9 @@ from tnhl.talknotes import (
     outbound_event,
 )
 
-__all__ = ["OutboundPump", "is_echo", "outbound_fold"]
+__all__ = ["OutboundPump", "outbound_fold"]
 
 log = structlog.get_logger("tnhl.sync")
-
-# (outbound data field, HighLevel body field tnhl writes) compared to tell an echo; the kinds
-# are those tnhl writes (appointments it only tells).
-_SAME = {
-    "contact": (("email", "email"), ("phone", "phone")),
-    "task": (("taskName", "title"), ("description", "body"), ("dueDate", "dueDate")),
-    "note": (("noteContent", "body"),),
-}
 
 
 def outbound_fold(locations: frozenset[str]) -> Callable[[InboxRow], Any]:
@@ -80,95 +71,6 @@ def outbound_fold(locations: frozenset[str]) -> Callable[[InboxRow], Any]:
         return event_delta(row)
 
     return fold
-
-
-def _norm(field: str, value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    if field == "email":
-        return text.casefold()
-    if field == "dueDate":
-        try:
-            return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return text
-    return text
-
-
-def _name_of(applied: Mapping[str, Any]) -> str | None:
-    name = applied.get("name")
-    if isinstance(name, str) and name.strip():
-        return name.strip()
-    parts = [applied.get(k) for k in ("firstName", "lastName")]
-    joined = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
-    return joined or None
-
-
-def is_echo(kind: str, body: Mapping[str, Any], state: RecordState) -> bool:
-    """True when the outbound event says nothing tnhl did not write itself: a delete of a
-    record tnhl deleted, a completion it made, or the same values in every field it wrote."""
-    data = body["data"]
-    if body["type"].endswith(".deleted"):
-        return state.deleted_at is not None
-    applied = state.applied
-    if body["type"] == "task.completed" and applied.get("completed") is not True:
-        return False
-    compared = 0
-    for out_field, hl_field in _SAME[kind]:
-        if hl_field not in applied:
-            continue
-        compared += 1
-        if _norm(out_field, data.get(out_field)) != _norm(out_field, applied[hl_field]):
-            return False
-    if kind == "contact" and any(k in applied for k in _NAMES):
-        compared += 1
-        if _norm("name", data.get("full_name")) != _norm("name", _name_of(applied)):
-            return False
-    return compared > 0
-
-
-_NAMES = ("firstName", "lastName", "name")
-# The fields of TalkNotes' records (its names) that both sides hold and tnhl writes.
-_TRACKED = {kind: tuple(out for out, _ in pairs) for kind, pairs in _SAME.items()}
-_TRACKED["contact"] += ("full_name",)
-_WRITTEN = {kind: tuple(hl for _, hl in pairs) for kind, pairs in _SAME.items()}
-_WRITTEN["contact"] += _NAMES
-
-
-def _held_in_highlevel(
-    kind: str, event_type: str, entity: Mapping[str, Any], applied: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The fields tnhl writes (and wrote before: a field it never wrote must stay out, or the
-    planner would clear it) with the values HighLevel now holds."""
-    held = {k: entity[k] for k in _WRITTEN[kind] if k in entity and k in applied}
-    if event_type == "TaskComplete" and "completed" in applied:
-        held["completed"] = True
-    return held
-
-
-def _newest_wins(
-    kind: str, data: dict[str, Any], state: RecordState, changed: float
-) -> tuple[dict[str, Any], bool]:
-    """Per field TalkNotes set and HighLevel now holds otherwise, the newer change wins
-    (HighLevel's change time against the TalkNotes event's timestamp). Where TalkNotes' is
-    newer, its value replaces HighLevel's in `data`: TalkNotes is not told the older value,
-    and HighLevel, which `applied` then shows still holds it, is written TalkNotes' again.
-    Returns HighLevel's newer values, to become the record's (a TalkNotes event older than
-    them no longer overrides them), and whether any of TalkNotes' stood."""
-    newer: dict[str, Any] = {}
-    stands = False
-    for field in _TRACKED[kind]:
-        mine = state.fields.get(field)
-        # A field TalkNotes never set is only told: made the record's, it would be written.
-        if field not in data or mine is None or _norm(field, mine[0]) == _norm(field, data[field]):
-            continue
-        if mine[1] > changed:
-            data[field] = mine[0]
-            stands = True
-        else:
-            newer[field] = data[field]
-    return newer, stands
 
 
 class OutboundPump:
@@ -314,7 +216,7 @@ class OutboundPump:
         payload, entity = _entity(row)
         # The kind the type is told as (contact.updated -> contact), when tnhl writes that kind.
         told_as = OUTBOUND_TYPES.get(row.event_type, "").partition(".")[0]
-        kind = told_as if told_as in _SAME else None
+        kind = told_as if told_as in SAME else None
         loc = row.location_id
         hl_id = entity.get("id") if isinstance(entity.get("id"), str) else None
         hl_contact = payload.get("id") if kind == "contact" else entity.get("contactId")
@@ -355,7 +257,7 @@ class OutboundPump:
         newer: dict[str, Any] = {}
         stands = False  # a newer TalkNotes value stands: HighLevel is to be written it again
         if kind is not None and state is not None and not now_told.deleted:
-            newer, stands = _newest_wins(kind, body["data"], state, now_told.changed_at)
+            newer, stands = newest_wins(kind, body["data"], state, now_told.changed_at)
         if kind is not None and state is not None and is_echo(kind, body, state):
             self.echoes += 1
             # Still what HighLevel now holds (the profile shows it).
@@ -371,7 +273,7 @@ class OutboundPump:
         result = f"delivered to TalkNotes ({done.status})"
         if state is not None and kind is not None and not body["type"].endswith(".deleted"):
             # HighLevel holds these values now: TalkNotes repeating them must plan no write.
-            held = _held_in_highlevel(kind, row.event_type, entity, state.applied)
+            held = held_in_highlevel(kind, row.event_type, entity, state.applied)
             if state.written_at is not None and now_told.changed_at < state.written_at:
                 # tnhl wrote HighLevel after this change: HighLevel holds what tnhl wrote
                 # (`applied` says so already), not these values; a newer one is written again.

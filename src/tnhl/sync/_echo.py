@@ -1,0 +1,112 @@
+"""What a HighLevel change means for a TalkNotes record tnhl holds (issue 9): an echo of
+tnhl's own write, which side's change of a field wins, and what HighLevel now holds.
+
+Pure: the outbound pump asks, the store is not read here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from tnhl.store import RecordState
+
+__all__ = ["SAME", "held_in_highlevel", "is_echo", "newest_wins"]
+
+# (outbound data field, HighLevel body field tnhl writes) compared to tell an echo; the kinds
+# are those tnhl writes (appointments it only tells).
+SAME = {
+    "contact": (("email", "email"), ("phone", "phone")),
+    "task": (("taskName", "title"), ("description", "body"), ("dueDate", "dueDate")),
+    "note": (("noteContent", "body"),),
+}
+
+
+def _norm(field: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if field == "email":
+        return text.casefold()
+    if field == "dueDate":
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return text
+    return text
+
+
+def _name_of(applied: Mapping[str, Any]) -> str | None:
+    name = applied.get("name")
+    if isinstance(name, str) and name.strip():
+        return name.strip()
+    parts = [applied.get(k) for k in ("firstName", "lastName")]
+    joined = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+    return joined or None
+
+
+def is_echo(kind: str, body: Mapping[str, Any], state: RecordState) -> bool:
+    """True when the outbound event says nothing tnhl did not write itself: a delete of a
+    record tnhl deleted, a completion it made, or the same values in every field it wrote."""
+    data = body["data"]
+    if body["type"].endswith(".deleted"):
+        return state.deleted_at is not None
+    applied = state.applied
+    if body["type"] == "task.completed" and applied.get("completed") is not True:
+        return False
+    compared = 0
+    for out_field, hl_field in SAME[kind]:
+        if hl_field not in applied:
+            continue
+        compared += 1
+        if _norm(out_field, data.get(out_field)) != _norm(out_field, applied[hl_field]):
+            return False
+    if kind == "contact" and any(k in applied for k in _NAMES):
+        compared += 1
+        if _norm("name", data.get("full_name")) != _norm("name", _name_of(applied)):
+            return False
+    return compared > 0
+
+
+_NAMES = ("firstName", "lastName", "name")
+# The fields of TalkNotes' records (its names) that both sides hold and tnhl writes.
+_TRACKED = {kind: tuple(out for out, _ in pairs) for kind, pairs in SAME.items()}
+_TRACKED["contact"] += ("full_name",)
+_WRITTEN = {kind: tuple(hl for _, hl in pairs) for kind, pairs in SAME.items()}
+_WRITTEN["contact"] += _NAMES
+
+
+def held_in_highlevel(
+    kind: str, event_type: str, entity: Mapping[str, Any], applied: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The fields tnhl writes (and wrote before: a field it never wrote must stay out, or the
+    planner would clear it) with the values HighLevel now holds."""
+    held = {k: entity[k] for k in _WRITTEN[kind] if k in entity and k in applied}
+    if event_type == "TaskComplete" and "completed" in applied:
+        held["completed"] = True
+    return held
+
+
+def newest_wins(
+    kind: str, data: dict[str, Any], state: RecordState, changed: float
+) -> tuple[dict[str, Any], bool]:
+    """Per field TalkNotes set and HighLevel now holds otherwise, the newer change wins
+    (HighLevel's change time against the TalkNotes event's timestamp). Where TalkNotes' is
+    newer, its value replaces HighLevel's in `data`: TalkNotes is not told the older value,
+    and HighLevel, which `applied` then shows still holds it, is written TalkNotes' again.
+    Returns HighLevel's newer values, to become the record's (a TalkNotes event older than
+    them no longer overrides them), and whether any of TalkNotes' stood."""
+    newer: dict[str, Any] = {}
+    stands = False
+    for field in _TRACKED[kind]:
+        mine = state.fields.get(field)
+        # A field TalkNotes never set is only told: made the record's, it would be written.
+        if field not in data or mine is None or _norm(field, mine[0]) == _norm(field, data[field]):
+            continue
+        if mine[1] > changed:
+            data[field] = mine[0]
+            stands = True
+        else:
+            newer[field] = data[field]
+    return newer, stands
