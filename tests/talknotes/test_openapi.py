@@ -12,6 +12,8 @@ import pytest
 # other OpenAPI validator is installed.
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
+from tnhl.store import Told
+from tnhl.sync._profile import build_profile
 from tnhl.talknotes import (
     EVENT_TYPES,
     EXAMPLE_EVENTS,
@@ -160,6 +162,26 @@ def test_outbound_events_match_the_published_webhook_schema() -> None:
         body = outbound_event(payload, talknotes_id=None, talknotes_contact_id="c1", now=0.0)
         assert check.is_valid(body), body
     assert not check.is_valid({"type": "contact.updated", "timestamp": "2026-01-01T00:00:00Z"})
+
+
+def test_a_built_profile_matches_the_published_profile_schema() -> None:
+    """`build_profile`'s body validates against `webhooks.contactProfile`; one whose tasks are
+    not split into open and completed does not."""
+    doc = talknotes_openapi()
+    hook = doc["webhooks"]["contactProfile"]["post"]
+    ref = hook["requestBody"]["content"]["application/json"]["schema"]
+    check = jsonschema_rs.Draft202012Validator({**ref, "components": doc["components"]})
+    contact = {"highlevel_id": "h1", "full_name": "Ann", "email": None, "tags": []}
+    rows = [
+        Told("L", "h1", "contact", "x" * 64, 0.0, contact_id="h1", data=contact),
+        Told("L", "t1", "task", "y" * 64, 0.0, contact_id="h1", data={"taskName": "Call"}),
+        Told("L", "n1", "note", "z" * 64, 0.0, contact_id="h1", data={"noteContent": "hi"}),
+    ]
+    body = build_profile("h1", rows, lambda kind, hl: None, 0.0)
+    assert body is not None
+    assert check.is_valid(body), body
+    flat = {**body, "data": {**body["data"], "tasks": []}}
+    assert not check.is_valid(flat)
 
 
 def errors_of(doc: dict[str, Any]) -> list[str]:

@@ -193,8 +193,33 @@ def _document() -> dict[str, Any]:
                 }
             }
         },
-        "webhooks": {"highLevelChange": _outbound_webhook()},
-        "components": {"schemas": {**components, "OutboundEvent": _OUTBOUND_EVENT}},
+        "webhooks": {
+            "highLevelChange": _outbound_webhook(
+                "receiveHighLevelChange",
+                "What tnhl POSTs to talknotes_outbound_url when HighLevel changes",
+                "Signed per Standard Webhooks with talknotes_outbound_secret; one webhook-id "
+                "per change, the same on every retry. Changes of one contact arrive in order. "
+                "tnhl's own writes to HighLevel are never sent back.",
+                "OutboundEvent",
+            ),
+            "contactProfile": _outbound_webhook(
+                "receiveContactProfile",
+                "A contact's whole profile, POSTed to talknotes_outbound_url when any part "
+                "of it changed",
+                "profile.updated: the contact's fields, its open and completed tasks, its "
+                "notes and upcoming appointments, as HighLevel holds them; at most one per "
+                "contact per profile_interval (changes in between are coalesced). Signed "
+                "like the changes; the webhook-id is the same for the same content.",
+                "ProfileEvent",
+            ),
+        },
+        "components": {
+            "schemas": {
+                **components,
+                "OutboundEvent": _OUTBOUND_EVENT,
+                "ProfileEvent": _PROFILE_EVENT,
+            }
+        },
     }
 
 
@@ -243,19 +268,58 @@ _OUTBOUND_EVENT: dict[str, Any] = {
 }
 
 
-def _outbound_webhook() -> dict[str, Any]:
+_ITEMS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["id", "highlevel_id"],
+        "properties": {"id": _NULLABLE_TEXT, "highlevel_id": {"type": "string"}},
+        "description": "Each with the fields its change events carry (taskName, ... ).",
+    },
+}
+_PROFILE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "timestamp", "data"],
+    "properties": {
+        "type": {"const": "profile.updated"},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "data": {
+            "type": "object",
+            "required": ["id", "highlevel_id", "tasks", "notes", "appointments"],
+            "properties": {
+                "id": {**_NULLABLE_TEXT, "description": "Your id of the contact, if linked."},
+                "highlevel_id": {"type": "string"},
+                "full_name": _NULLABLE_TEXT,
+                "email": _NULLABLE_TEXT,
+                "phone": _NULLABLE_TEXT,
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "custom_fields": {"type": "object"},
+                "tasks": {
+                    "type": "object",
+                    "required": ["open", "completed"],
+                    "properties": {"open": _ITEMS, "completed": _ITEMS},
+                },
+                "notes": _ITEMS,
+                "appointments": {**_ITEMS, "description": "Upcoming ones, soonest first."},
+            },
+        },
+    },
+}
+
+
+def _outbound_webhook(
+    operation: str, summary: str, description: str, schema: str
+) -> dict[str, Any]:
     return {
         "post": {
-            "operationId": "receiveHighLevelChange",
-            "summary": "What tnhl POSTs to talknotes_outbound_url when HighLevel changes",
-            "description": "Signed per Standard Webhooks with talknotes_outbound_secret; one "
-            "webhook-id per change, the same on every retry. Changes of one contact arrive "
-            "in order. tnhl's own writes to HighLevel are never sent back.",
+            "operationId": operation,
+            "summary": summary,
+            "description": description,
             "parameters": _SIGNATURE_HEADERS,
             "requestBody": {
                 "required": True,
                 "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/OutboundEvent"}}
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}
                 },
             },
             "responses": {
