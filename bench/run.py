@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ["intake", "e2e", "backlog", "engine", "scale", "order", "fairness"]
+ALL = ["intake", "e2e", "backlog", "engine", "scale", "order", "fairness", "twoway"]
 
 
 def _machine() -> dict[str, Any]:
@@ -109,6 +109,16 @@ def main(argv: list[str] | None = None) -> int:
 
         figures["fairness"] = _fairness.run(quick=args.quick)
         _print("fairness", figures["fairness"])
+    if "twoway" in only:
+        from bench import _twoway
+
+        sizes = (
+            {"contacts": 30, "changed": 10, "rounds": 20}
+            if args.quick
+            else {"contacts": 300, "changed": 100, "rounds": 200}
+        )
+        figures["twoway"] = _twoway.run(**sizes)
+        _print("twoway", figures["twoway"])
     if "order" in only:
         from bench import _order
 

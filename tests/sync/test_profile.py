@@ -21,8 +21,10 @@ LOC = "ProfileLocation00001"
 NOW = 1796115600.0  # 2026-12-01T09:00:00Z
 
 
-def _row(hl_id: str, kind: str, data: dict[str, Any], deleted: bool = False) -> Told:
-    return Told(LOC, hl_id, kind, "x" * 64, NOW, deleted, contact_id="hc1", data=data)
+def _row(
+    hl_id: str, kind: str, data: dict[str, Any], deleted: bool = False, link: str | None = None
+) -> tuple[Told, str | None]:
+    return Told(LOC, hl_id, kind, "x" * 64, NOW, deleted, contact_id="hc1", data=data), link
 
 
 def test_a_profile_holds_the_contact_its_tasks_notes_and_upcoming_appointments() -> None:
@@ -30,17 +32,21 @@ def test_a_profile_holds_the_contact_its_tasks_notes_and_upcoming_appointments()
     deleted ones left out, TalkNotes ids where linked; a deleted contact has no profile."""
     contact = {"highlevel_id": "hc1", "full_name": "Ann Lee", "email": "ann@x.io", "tags": ["vip"]}
     rows = [
-        _row("hc1", "contact", contact),
+        _row("hc1", "contact", contact, link="tn-c1"),
         _row("t2", "task", {"highlevel_id": "t2", "taskName": "Later", "dueDate": "2026-12-09"}),
-        _row("t1", "task", {"highlevel_id": "t1", "taskName": "Soon", "dueDate": "2026-12-02"}),
+        _row(
+            "t1",
+            "task",
+            {"highlevel_id": "t1", "taskName": "Soon", "dueDate": "2026-12-02"},
+            link="tn-t1",
+        ),
         _row("t3", "task", {"highlevel_id": "t3", "taskName": "Done", "completed": True}),
         _row("t4", "task", {"highlevel_id": "t4", "taskName": "Gone"}, deleted=True),
         _row("n1", "note", {"highlevel_id": "n1", "noteContent": "Likes calls", "contactId": "x"}),
         _row("a1", "appointment", {"highlevel_id": "a1", "startTime": "2026-12-01 08:00:00"}),
         _row("a2", "appointment", {"highlevel_id": "a2", "startTime": "2026-12-05 10:00:00"}),
     ]
-    links = {("contact", "hc1"): "tn-c1", ("task", "t1"): "tn-t1"}
-    body = build_profile("hc1", rows, lambda kind, hl: links.get((kind, hl)), NOW)
+    body = build_profile("hc1", rows, NOW)
     assert body == {
         "type": "profile.updated",
         "timestamp": "2026-12-01T09:00:00.000Z",
@@ -76,8 +82,8 @@ def test_a_profile_holds_the_contact_its_tasks_notes_and_upcoming_appointments()
         },
     }
     gone = [_row("hc1", "contact", contact, deleted=True)]
-    assert build_profile("hc1", gone, lambda kind, hl: None, NOW) is None
-    assert build_profile("other", rows, lambda kind, hl: None, NOW) is None
+    assert build_profile("hc1", gone, NOW) is None
+    assert build_profile("other", rows, NOW) is None
 
 
 class Receiver:

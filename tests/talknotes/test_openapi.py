@@ -173,11 +173,11 @@ def test_a_built_profile_matches_the_published_profile_schema() -> None:
     check = jsonschema_rs.Draft202012Validator({**ref, "components": doc["components"]})
     contact = {"highlevel_id": "h1", "full_name": "Ann", "email": None, "tags": []}
     rows = [
-        Told("L", "h1", "contact", "x" * 64, 0.0, contact_id="h1", data=contact),
-        Told("L", "t1", "task", "y" * 64, 0.0, contact_id="h1", data={"taskName": "Call"}),
-        Told("L", "n1", "note", "z" * 64, 0.0, contact_id="h1", data={"noteContent": "hi"}),
+        (Told("L", "h1", "contact", "x" * 64, 0.0, contact_id="h1", data=contact), "c1"),
+        (Told("L", "t1", "task", "y" * 64, 0.0, contact_id="h1", data={"taskName": "Call"}), None),
+        (Told("L", "n1", "note", "z" * 64, 0.0, contact_id="h1", data={"noteContent": "hi"}), None),
     ]
-    body = build_profile("h1", rows, lambda kind, hl: None, 0.0)
+    body = build_profile("h1", rows, 0.0)
     assert body is not None
     assert check.is_valid(body), body
     flat = {**body, "data": {**body["data"], "tasks": []}}

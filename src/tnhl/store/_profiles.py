@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from tnhl.store._bulk import insert_rows, one_of
 from tnhl.store._models import ProfileDue, Told
-from tnhl.store._schema import profiles, told
+from tnhl.store._schema import id_map, profiles, told
 
 __all__ = ["due_profiles", "mark_profile", "profile_rows", "profile_sent", "told_row"]
 
@@ -90,7 +90,25 @@ def profile_sent(
     conn.execute(sa.update(profiles).where(key).values(**values))
 
 
-def profile_rows(conn: sa.Connection, location_id: str, contact_id: str) -> list[Told]:
-    """The contact's own row and its tasks', notes' and appointments' (deleted ones too)."""
-    q = sa.select(told).where(told.c.location_id == location_id, told.c.contact_id == contact_id)
-    return [told_row(location_id, r) for r in conn.execute(q.order_by(told.c.changed_at))]
+def profile_rows(
+    conn: sa.Connection, location_id: str, contact_id: str
+) -> list[tuple[Told, str | None]]:
+    """The contact's own row and its tasks', notes' and appointments' (deleted ones too), each
+    with its TalkNotes id where the id map links it: one query."""
+    link = id_map.c.talknotes_id.label("talknotes_id")
+    q = (
+        sa.select(told, link)
+        .select_from(
+            told.outerjoin(
+                id_map,
+                sa.and_(
+                    id_map.c.location_id == told.c.location_id,
+                    id_map.c.kind == told.c.kind,
+                    id_map.c.highlevel_id == told.c.highlevel_id,
+                ),
+            )
+        )
+        .where(told.c.location_id == location_id, told.c.contact_id == contact_id)
+        .order_by(told.c.changed_at, told.c.highlevel_id)
+    )
+    return [(told_row(location_id, r), r.talknotes_id) for r in conn.execute(q)]

@@ -131,8 +131,9 @@ class Store(Protocol):
         the last `interval` seconds."""
         ...
 
-    def profile_rows(self, location_id: str, contact_id: str) -> list[Told]:
-        """Each entity of a contact as HighLevel holds it (as last heard): its profile's parts."""
+    def profile_rows(self, location_id: str, contact_id: str) -> list[tuple[Told, str | None]]:
+        """Each entity of a contact as HighLevel holds it (as last heard), with its TalkNotes
+        id where linked: its profile's parts."""
         ...
 
     def profile_sent(

@@ -292,7 +292,7 @@ class SqlStore:
         with self._read() as conn:
             return _profiles.due_profiles(conn, self._now(now), interval, limit, locations, settle)
 
-    def profile_rows(self, location_id: str, contact_id: str) -> list[Told]:
+    def profile_rows(self, location_id: str, contact_id: str) -> list[tuple[Told, str | None]]:
         with self._read() as conn:
             return _profiles.profile_rows(conn, location_id, contact_id)
 

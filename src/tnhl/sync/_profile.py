@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from tnhl.store import SqlStore, Told
 
 __all__ = ["build_profile", "profile_digest", "stored_profile"]
 
-Links = Callable[[str, str], str | None]  # (kind, HighLevel id) -> TalkNotes id
+Row = tuple[Told, str | None]  # an entity as HighLevel holds it, and its TalkNotes id
 
 
 def _start(appointment: Mapping[str, Any]) -> float | None:
@@ -35,30 +35,30 @@ def _start(appointment: Mapping[str, Any]) -> float | None:
     return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
 
 
-def _item(row: Told, links: Links) -> dict[str, Any]:
-    data = dict(row.data or {})
+def _item(row: Row) -> dict[str, Any]:
+    told, link = row
+    data = dict(told.data or {})
     data.pop("contactId", None)
     data.pop("highlevel_contact_id", None)
-    link = links(row.kind, row.highlevel_id) if row.kind in ("task", "note") else None
-    return {**data, "id": link, "highlevel_id": row.highlevel_id}
+    return {**data, "id": link, "highlevel_id": told.highlevel_id}
 
 
-def build_profile(
-    contact_id: str, rows: Sequence[Told], links: Links, now: float
-) -> dict[str, Any] | None:
+def build_profile(contact_id: str, rows: Sequence[Row], now: float) -> dict[str, Any] | None:
     """The `profile.updated` body of HighLevel contact `contact_id` from its `rows`; None when
     the contact is unknown or deleted (there is no profile to show)."""
-    own = next((r for r in rows if r.highlevel_id == contact_id and r.kind == "contact"), None)
-    if own is None or own.deleted or own.data is None:
+    own = next(
+        (r for r in rows if r[0].highlevel_id == contact_id and r[0].kind == "contact"), None
+    )
+    if own is None or own[0].deleted or own[0].data is None:
         return None
-    live = [r for r in rows if r is not own and not r.deleted and r.data is not None]
-    tasks = sorted((_item(r, links) for r in live if r.kind == "task"), key=_by_due)
-    notes = [_item(r, links) for r in live if r.kind == "note"]
-    upcoming = [r for r in live if r.kind == "appointment" and (_start(r.data or {}) or now) >= now]
-    upcoming.sort(key=lambda r: _start(r.data or {}) or now)
-    contact = {k: v for k, v in own.data.items() if k not in ("id", "highlevel_id")}
+    live = [r for r in rows if r is not own and not r[0].deleted and r[0].data is not None]
+    tasks = sorted((_item(r) for r in live if r[0].kind == "task"), key=_by_due)
+    notes = [_item(r) for r in live if r[0].kind == "note"]
+    upcoming = [r for r in live if r[0].kind == "appointment" and _upcoming(r[0], now)]
+    upcoming.sort(key=lambda r: _start(r[0].data or {}) or now)
+    contact = {k: v for k, v in own[0].data.items() if k not in ("id", "highlevel_id")}
     data = {
-        "id": links("contact", contact_id),
+        "id": own[1],
         "highlevel_id": contact_id,
         **contact,
         "tasks": {
@@ -66,10 +66,15 @@ def build_profile(
             "completed": [t for t in tasks if t.get("completed")],
         },
         "notes": notes,
-        "appointments": [_item(r, links) for r in upcoming],
+        "appointments": [_item(r) for r in upcoming],
     }
     stamp = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
     return {"type": "profile.updated", "timestamp": stamp.replace("+00:00", "Z"), "data": data}
+
+
+def _upcoming(row: Told, now: float) -> bool:
+    start = _start(row.data or {})
+    return start is None or start >= now  # one without a readable start is shown
 
 
 def _by_due(task: Mapping[str, Any]) -> tuple[str, str]:
@@ -86,8 +91,4 @@ def stored_profile(
     store: SqlStore, location_id: str, contact_id: str, now: float
 ) -> dict[str, Any] | None:
     """HighLevel contact `contact_id`'s profile as the store holds it (None: no profile)."""
-
-    def link(kind: str, hl_id: str) -> str | None:
-        return store.get_talknotes_id(location_id, kind, hl_id)
-
-    return build_profile(contact_id, store.profile_rows(location_id, contact_id), link, now)
+    return build_profile(contact_id, store.profile_rows(location_id, contact_id), now)
