@@ -1081,8 +1081,8 @@ def test_merge_applied_notes_highlevels_values_of_an_existing_record(
     assert dict(state.applied) == {"email": "b@x.io", "firstName": "Al"}
     assert (state.written_at, state.version) == (NOW, 1)
     clock.advance(10)
-    registers = {"email": "b@x.io", "phone": "+15550100"}
-    assert store.merge_applied(LOC, "contact", "c1", {}, registers=registers, at=4.0)
+    registers = {"email": ("b@x.io", 4.0), "phone": ("+15550100", 4.0)}
+    assert store.merge_applied(LOC, "contact", "c1", {}, registers=registers)
     state = store.get_record(LOC, "contact", "c1")
     assert state is not None
     assert state.fields["email"] == ("a@x.io", 5.0, "evt-1")  # the event's (at 5.0) is newer

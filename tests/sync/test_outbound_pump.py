@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tnhl.mapping import load_mapping_text
 from tnhl.store import InboundEvent, RecordState, SqlStore, open_store
 from tnhl.store._schema import records
 from tnhl.sync._echo import is_echo
@@ -311,3 +312,66 @@ def test_the_newer_change_of_a_field_wins_whichever_side_made_it(
     assert json.loads(row.applied)["email"] == applied_email
     assert row.version == 2
     assert row.due_at is not None
+
+
+@pytest.mark.parametrize(
+    ("sync", "told", "register", "hl_at"),
+    [
+        # prefer highlevel: HighLevel's older change wins all the same (stamped 1 ms after
+        # the TalkNotes change it beat).
+        (
+            "sync: {contact: {email: {prefer: highlevel}}}",
+            "hl@x.io",
+            ["hl@x.io", T_TN + 0.001, "highlevel"],
+            "2026-12-01T09:00:20.000Z",
+        ),
+        # TalkNotes owns email: HighLevel's newer change loses, and is not even told.
+        (
+            "sync: {contact: {email: {direction: to_highlevel}}}",
+            None,
+            ["tn@x.io", T_TN, "msg1"],
+            "2026-12-01T09:00:40.000Z",
+        ),
+    ],
+)
+def test_a_fields_rule_decides_whose_change_wins(
+    store: SqlStore, sync: str, told: str | None, register: list[Any], hl_at: str
+) -> None:
+    """tn-c1's email: tn@ from TalkNotes at 09:00:30, HighLevel's change to hl@ at `hl_at`;
+    the mapping's rule for email, not the times, decides."""
+    _record(store, {"email": "old@x.io"}, {"email": ["tn@x.io", T_TN, "msg1"]})
+    _hl(store, 1, {"type": "ContactUpdate", "id": "hc1", "email": "hl@x.io", "timestamp": hl_at})
+    _fold(store)
+    out = FakeTalkNotes()
+    schedule = RetrySchedule(delays=(10.0,), jitter=0.0)
+    rules = {LOC: load_mapping_text(sync).sync}
+    pump = OutboundPump(
+        store,
+        {LOC: out},
+        schedule,
+        clock=lambda: NOW,
+        settle_delay=0.0,
+        profile_interval=0,
+        rules=rules,
+    )
+    assert pump.run_once() == 1
+    [(_, body)] = out.got
+    assert body["data"].get("email") == told
+    state = store.get_record(LOC, "contact", "tn-c1")
+    assert state is not None
+    assert list(state.fields["email"]) == register
+
+
+def test_with_records_born_only_in_talknotes_highlevels_own_are_not_told(store: SqlStore) -> None:
+    """sync.create to_highlevel: a contact born in HighLevel (not linked) is skipped."""
+    _hl(store, 1, {"type": "ContactCreate", "id": "hc9", "email": "born@x.io"})
+    _fold(store)
+    out = FakeTalkNotes()
+    rules = {LOC: load_mapping_text("sync: {create: to_highlevel}").sync}
+    schedule = RetrySchedule(delays=(10.0,), jitter=0.0)
+    pump = OutboundPump(
+        store, {LOC: out}, schedule, settle_delay=0.0, profile_interval=0, rules=rules
+    )
+    assert pump.run_once() == 1
+    assert out.got == []
+    assert store.get_event(1).result == "born in HighLevel (sync.create: to_highlevel)"

@@ -530,3 +530,38 @@ def test_planning_is_pure_same_inputs_same_plan_and_no_clock() -> None:
     # The inputs are untouched.
     assert st.applied == {}
     assert ids.known == {("contact", "c1"): "H1"}
+
+
+# -- two-way rules (the mapping's `sync:`) ---------------------------------------------------
+
+HL_OWNS_PHONE = load_mapping_text("sync: {contact: {phone: {direction: to_talknotes}}}")
+HL_CREATES = load_mapping_text("sync: {create: to_talknotes}")
+
+
+def test_a_field_highlevel_owns_is_neither_written_nor_cleared() -> None:
+    """phone is to_talknotes: TalkNotes' new phone and email; only the email is written, and
+    HighLevel's phone is not cleared though the record's values give none to write."""
+    values = {**SAM, "email": "sam@new.example.com", "phone": "+1 415 555 0199"}
+    plan = plan_record(contact(values, applied=SAM_HL, status="synced"), Ids(C1), HL_OWNS_PHONE)
+    assert plan == Calls(
+        [PlannedCall("update-contact", {"contactId": "H1"}, {"email": "sam@new.example.com"})],
+        applied={"email": "sam@new.example.com"},
+    )
+
+
+def test_with_records_born_only_in_highlevel_nothing_is_created_there() -> None:
+    """sync.create to_talknotes: a contact, task and note not in HighLevel are skipped, not
+    created; a linked contact is still updated."""
+    assert plan_record(contact(SAM), Ids(), HL_CREATES) == Skip(
+        "contact c1 is not in HighLevel, and sync.create is to_talknotes"
+    )
+    call_ann = {"taskName": "Call Ann", "dueDate": "2026-03-03T10:00:00Z"}
+    assert plan_record(task(call_ann), Ids(C1), HL_CREATES) == Skip(
+        "task t1 is not in HighLevel, and sync.create is to_talknotes"
+    )
+    assert plan_record(note({"noteContent": "hi"}), Ids(C1), HL_CREATES) == Skip(
+        "note n1 is not in HighLevel, and sync.create is to_talknotes"
+    )
+    applied = {**SAM_HL, "email": "sam@old.example.com"}
+    plan = plan_record(contact(SAM, applied=applied, status="synced"), Ids(C1), HL_CREATES)
+    assert isinstance(plan, Calls)

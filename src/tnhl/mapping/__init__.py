@@ -6,7 +6,7 @@ from ._apply import Mapped, map_contact, map_note, map_task
 from ._check import MappingProblem, check_record
 from ._config import default_mapping, load_mapping, load_mapping_text
 from ._errors import MappingError, MappingFileError, MappingIssue, TransformError
-from ._models import MappingConfig
+from ._models import SYNCED_FIELDS, MappingConfig, SyncConfig, SyncRule
 from ._transforms import (
     NameParts,
     Priority,
@@ -21,6 +21,7 @@ from ._transforms import (
 )
 
 __all__ = [
+    "SYNCED_FIELDS",
     "Mapped",
     "MappingConfig",
     "MappingError",
@@ -29,6 +30,8 @@ __all__ = [
     "MappingProblem",
     "NameParts",
     "Priority",
+    "SyncConfig",
+    "SyncRule",
     "TransformError",
     "check_record",
     "default_due",

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from ._transforms import priority_key
 
 __all__ = [
+    "SYNCED_FIELDS",
     "ContactConfig",
     "CustomFieldSpec",
     "DueConfig",
@@ -25,6 +26,8 @@ __all__ = [
     "NotesConfig",
     "PhoneConfig",
     "PriorityConfig",
+    "SyncConfig",
+    "SyncRule",
     "TasksConfig",
 ]
 
@@ -231,8 +234,54 @@ class NotesConfig(_Strict):
         return _check_template(v, {"title", "body"})
 
 
+# The fields (TalkNotes' names) both sides hold and tnhl compares when both changed one.
+SYNCED_FIELDS = {
+    "contact": ("email", "phone", "full_name"),
+    "task": ("taskName", "description", "dueDate"),
+    "note": ("noteContent",),
+}
+Direction = Literal["both", "to_highlevel", "to_talknotes"]
+
+
+class SyncRule(_Strict):
+    """One field's two-way rule: which way its changes go, and whose wins when both sides
+    changed it within the sync delay."""
+
+    direction: Direction = "both"
+    prefer: Literal["newest", "highlevel", "talknotes"] = "newest"
+
+
+def _rules(kind: str) -> Any:
+    def check(v: dict[str, SyncRule]) -> dict[str, SyncRule]:
+        known = SYNCED_FIELDS[kind]
+        for name in v:
+            if name not in known:
+                raise ValueError(f"{name}: not a synced {kind} field (one of {', '.join(known)})")
+        return v
+
+    return AfterValidator(check)
+
+
+class SyncConfig(_Strict):
+    """Two-way sync (HighLevel -> TalkNotes): where records may be born, and per field its
+    direction and which side wins a conflict."""
+
+    create: Direction = "both"
+    contact: Annotated[dict[str, SyncRule], _rules("contact")] = Field(default_factory=dict)
+    task: Annotated[dict[str, SyncRule], _rules("task")] = Field(default_factory=dict)
+    note: Annotated[dict[str, SyncRule], _rules("note")] = Field(default_factory=dict)
+
+    def rule(self, kind: str, field: str) -> SyncRule:
+        rules: dict[str, SyncRule] = getattr(self, kind, {})
+        return rules.get(field, _BOTH)
+
+
+_BOTH = SyncRule()
+
+
 class MappingConfig(_Strict):
     version: Literal[1] = 1
     contact: ContactConfig = ContactConfig()
     tasks: TasksConfig = TasksConfig()
     notes: NotesConfig = NotesConfig()
+    sync: SyncConfig = SyncConfig()

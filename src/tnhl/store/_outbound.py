@@ -175,17 +175,16 @@ def merge_applied(
     talknotes_id: str,
     fields: Mapping[str, Any],
     now: float,
-    registers: Mapping[str, Any] | None = None,
-    at: float | None = None,
+    registers: Mapping[str, tuple[Any, float]] | None = None,
     replan: bool = False,
 ) -> bool:
     """Note what HighLevel now holds for a record (a change made there, told to TalkNotes):
     `fields` (HighLevel's names) into `applied`, so TalkNotes repeating them plans no write;
-    `registers` (TalkNotes' names), HighLevel's newer values, into the record's registers at
-    `at`, as if TalkNotes had sent them then: an older TalkNotes event no longer overrides
-    them. With registers or `replan` the record is planned again (now, or at its settle when
-    leased: a write of an older value in flight is followed by the newer). False if there is
-    no such record."""
+    `registers` (TalkNotes' names: (value, at)), HighLevel's winning values, into the
+    record's registers as if TalkNotes had sent them at `at`: an older TalkNotes event no
+    longer overrides them. With registers or `replan` the record is planned again (now, or
+    at its settle when leased: a write of an older value in flight is followed by the
+    newer). False if there is no such record."""
     where = sa.and_(
         records.c.location_id == location_id, records.c.record_key == f"{kind}:{talknotes_id}"
     )
@@ -202,10 +201,10 @@ def merge_applied(
     }
     if registers:
         merged = json.loads(current.fields)
-        for name, value in registers.items():
+        for name, (value, at) in registers.items():
             old = merged.get(name)
-            if old is None or (at or now, "highlevel") > (float(old[1]), str(old[2])):
-                merged[name] = [value, at or now, "highlevel"]
+            if old is None or (at, "highlevel") > (float(old[1]), str(old[2])):
+                merged[name] = [value, at, "highlevel"]
         values["fields"] = dumps(merged)
     if registers or replan:
         values["version"] = records.c.version + 1

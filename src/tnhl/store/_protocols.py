@@ -153,13 +153,12 @@ class Store(Protocol):
         talknotes_id: str,
         fields: Mapping[str, Any],
         *,
-        registers: Mapping[str, Any] | None = None,
-        at: float | None = None,
+        registers: Mapping[str, tuple[Any, float]] | None = None,
         replan: bool = False,
     ) -> bool:
         """Note HighLevel's current `fields` of a record (a change made in HighLevel), so a
         TalkNotes event repeating it plans no write; and HighLevel's newer values in
-        TalkNotes' terms (`registers`, changed `at`) as the record's. With registers or
+        TalkNotes' terms (`registers`: value and time) as the record's. With registers or
         `replan` the record is planned again. False when there is no such record."""
         ...
 

@@ -320,13 +320,12 @@ class SqlStore:
         talknotes_id: str,
         fields: Mapping[str, Any],
         *,
-        registers: Mapping[str, Any] | None = None,
-        at: float | None = None,
+        registers: Mapping[str, tuple[Any, float]] | None = None,
         replan: bool = False,
     ) -> bool:
         with self._write() as conn:
             return _outbound.merge_applied(
-                conn, location_id, kind, talknotes_id, fields, self._clock(), registers, at, replan
+                conn, location_id, kind, talknotes_id, fields, self._clock(), registers, replan
             )
 
     def list_events(

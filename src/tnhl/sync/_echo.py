@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from tnhl.mapping import SYNCED_FIELDS, SyncConfig
 from tnhl.store import RecordState
 
-__all__ = ["SAME", "held_in_highlevel", "is_echo", "newest_wins"]
+__all__ = ["SAME", "TRACKED", "held_in_highlevel", "is_echo", "newest_wins", "told_fields"]
 
 # (outbound data field, HighLevel body field tnhl writes) compared to tell an echo; the kinds
 # are those tnhl writes (appointments it only tells).
@@ -71,8 +72,8 @@ def is_echo(kind: str, body: Mapping[str, Any], state: RecordState) -> bool:
 
 _NAMES = ("firstName", "lastName", "name")
 # The fields of TalkNotes' records (its names) that both sides hold and tnhl writes.
-_TRACKED = {kind: tuple(out for out, _ in pairs) for kind, pairs in SAME.items()}
-_TRACKED["contact"] += ("full_name",)
+TRACKED = SYNCED_FIELDS
+_AFTER = 0.001
 _WRITTEN = {kind: tuple(hl for _, hl in pairs) for kind, pairs in SAME.items()}
 _WRITTEN["contact"] += _NAMES
 
@@ -89,24 +90,41 @@ def held_in_highlevel(
 
 
 def newest_wins(
-    kind: str, data: dict[str, Any], state: RecordState, changed: float
-) -> tuple[dict[str, Any], bool]:
-    """Per field TalkNotes set and HighLevel now holds otherwise, the newer change wins
-    (HighLevel's change time against the TalkNotes event's timestamp). Where TalkNotes' is
-    newer, its value replaces HighLevel's in `data`: TalkNotes is not told the older value,
-    and HighLevel, which `applied` then shows still holds it, is written TalkNotes' again.
-    Returns HighLevel's newer values, to become the record's (a TalkNotes event older than
-    them no longer overrides them), and whether any of TalkNotes' stood."""
-    newer: dict[str, Any] = {}
+    kind: str, data: dict[str, Any], state: RecordState, changed: float, rules: SyncConfig
+) -> tuple[dict[str, tuple[Any, float]], bool]:
+    """Per field TalkNotes set and HighLevel now holds otherwise, one side wins: the newer
+    change (HighLevel's change time against the TalkNotes event's timestamp), unless the
+    field's rule prefers a side or gives it a direction (`sync:` in the mapping). Where
+    TalkNotes' wins, its value replaces HighLevel's in `data`: TalkNotes is not told the
+    other, and HighLevel, which `applied` then shows still holds it, is written TalkNotes'
+    again. Returns HighLevel's winning values with their time, to become the record's (a
+    TalkNotes event older than that no longer overrides them; a preferred HighLevel value is
+    stamped 1 ms after the TalkNotes one it beat), and whether any of TalkNotes' stood."""
+    newer: dict[str, tuple[Any, float]] = {}
     stands = False
-    for field in _TRACKED[kind]:
+    for field in TRACKED[kind]:
+        if field not in data:
+            continue
+        rule = rules.rule(kind, field)
         mine = state.fields.get(field)
         # A field TalkNotes never set is only told: made the record's, it would be written.
-        if field not in data or mine is None or _norm(field, mine[0]) == _norm(field, data[field]):
+        if mine is None or _norm(field, mine[0]) == _norm(field, data[field]):
             continue
-        if mine[1] > changed:
+        if rule.direction == "to_talknotes" or rule.prefer == "highlevel":
+            talknotes_wins = False
+        elif rule.direction == "to_highlevel" or rule.prefer == "talknotes":
+            talknotes_wins = True
+        else:
+            talknotes_wins = mine[1] > changed
+        if talknotes_wins:
             data[field] = mine[0]
             stands = True
         else:
-            newer[field] = data[field]
+            newer[field] = (data[field], max(changed, mine[1] + _AFTER))
     return newer, stands
+
+
+def told_fields(kind: str, data: dict[str, Any], rules: SyncConfig) -> dict[str, Any]:
+    """`data` without the fields TalkNotes owns (`direction: to_highlevel`): never told."""
+    owned = {f for f in TRACKED.get(kind, ()) if rules.rule(kind, f).direction == "to_highlevel"}
+    return {k: v for k, v in data.items() if k not in owned}

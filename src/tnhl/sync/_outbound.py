@@ -31,6 +31,7 @@ from typing import Any
 
 import structlog
 
+from tnhl.mapping import SyncConfig
 from tnhl.store import (
     Delivery,
     EventVerdict,
@@ -40,7 +41,7 @@ from tnhl.store import (
     Told,
 )
 from tnhl.sync._delta import event_delta
-from tnhl.sync._echo import SAME, held_in_highlevel, is_echo, newest_wins
+from tnhl.sync._echo import SAME, held_in_highlevel, is_echo, newest_wins, told_fields
 from tnhl.sync._profile import profile_digest, stored_profile
 from tnhl.sync._schedule import RetrySchedule
 from tnhl.talknotes import (
@@ -55,6 +56,7 @@ from tnhl.talknotes import (
 __all__ = ["OutboundPump", "outbound_fold"]
 
 log = structlog.get_logger("tnhl.sync")
+_NO_RULES = SyncConfig()
 
 
 def outbound_fold(locations: frozenset[str]) -> Callable[[InboxRow], Any]:
@@ -88,6 +90,7 @@ class OutboundPump:
         settle_delay: float = 2.0,
         batch: int = 20,
         profile_interval: float = 60.0,
+        rules: Mapping[str, SyncConfig] | None = None,
     ) -> None:
         self._store = store
         self._outs = dict(outs)
@@ -98,6 +101,8 @@ class OutboundPump:
         self._delay = settle_delay
         self._batch = batch
         self._profile_every = profile_interval
+        # Each connection's two-way rules (its mapping's `sync:`).
+        self._rules = dict(rules or {})
         # A receiver that refused a profile is asked again one interval later, not every turn.
         self._profile_retry: dict[tuple[str, str], float] = {}
         self._stop = threading.Event()
@@ -231,6 +236,9 @@ class OutboundPump:
         )
         if body is None:
             return Delivery(row.id, "skipped", f"{row.event_type} is not told to TalkNotes")
+        rules = self._rules.get(loc, _NO_RULES)
+        if rules.create == "to_highlevel" and tn_id is None:
+            return Delivery(row.id, "skipped", "born in HighLevel (sync.create: to_highlevel)")
         before = told.get((loc, hl_id or ""))
         if before is None and tn_id is None and body["type"].endswith(".updated"):
             # TalkNotes never heard of it (its creation's webhook was lost, or it predates
@@ -254,10 +262,10 @@ class OutboundPump:
         # TalkNotes may have changed the entity since it was told this.
         if state is None and before is not None and before.digest == now_told.digest:
             return Delivery(row.id, "skipped", "TalkNotes was already told this")
-        newer: dict[str, Any] = {}
+        newer: dict[str, tuple[Any, float]] = {}
         stands = False  # a newer TalkNotes value stands: HighLevel is to be written it again
         if kind is not None and state is not None and not now_told.deleted:
-            newer, stands = newest_wins(kind, body["data"], state, now_told.changed_at)
+            newer, stands = newest_wins(kind, body["data"], state, now_told.changed_at, rules)
         if kind is not None and state is not None and is_echo(kind, body, state):
             self.echoes += 1
             # Still what HighLevel now holds (the profile shows it).
@@ -265,6 +273,7 @@ class OutboundPump:
             return Delivery(
                 row.id, "skipped", "echo of tnhl's own write to HighLevel", told=told_now
             )
+        body["data"] = told_fields(told_as, body["data"], rules)
         try:
             done = self._outs[loc].deliver(f"tnhl_{row.event_id}"[:255], body)
         except DeliveryFailed as exc:
@@ -285,7 +294,6 @@ class OutboundPump:
                     state.talknotes_id,
                     held,
                     registers=newer,
-                    at=now_told.changed_at,
                     replan=stands,
                 )
         if done.linked_id and kind is not None and hl_id is not None and tn_id is None:

@@ -12,11 +12,19 @@ then a create, which looks the duplicate up first. Tasks and notes wait for thei
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from tnhl.mapping import Mapped, MappingConfig, TransformError, map_contact, map_note, map_task
+from tnhl.mapping import (
+    SYNCED_FIELDS,
+    Mapped,
+    MappingConfig,
+    TransformError,
+    map_contact,
+    map_note,
+    map_task,
+)
 
 from ._plan_types import (
     CUSTOM,
@@ -52,11 +60,29 @@ def update_body(body: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in _NOT_ON_UPDATE}
 
 
-def record_data(state: RecordState) -> dict[str, Any]:
-    """The record's current values as TalkNotes data (custom fields nested again)."""
+# HighLevel's fields each synced TalkNotes field is written to (SYNCED_FIELDS).
+_WRITES = {"email": ("email",), "phone": ("phone",), "full_name": ("firstName", "lastName", "name")}
+
+
+def _not_written(state: RecordState, cfg: MappingConfig) -> set[str]:
+    """The fields HighLevel owns (`sync: direction: to_talknotes`): TalkNotes' values of them
+    are never written (nor, for a contact, cleared)."""
+    rules = cfg.sync
+    return {
+        f
+        for f in SYNCED_FIELDS[state.kind]
+        if rules.rule(state.kind, f).direction == "to_talknotes"
+    }
+
+
+def record_data(state: RecordState, skip: Set[str] = frozenset()) -> dict[str, Any]:
+    """The record's current values as TalkNotes data (custom fields nested again), less the
+    fields in `skip`."""
     data: dict[str, Any] = {}
     custom: dict[str, Any] = {}
     for name, value in state.values().items():
+        if name in skip:
+            continue
         if name.startswith(CUSTOM):
             custom[name[len(CUSTOM) :]] = value
         else:
@@ -79,7 +105,8 @@ def _changed(desired: Mapping[str, Any], applied: Mapping[str, Any]) -> dict[str
 
 def _plan_contact(state: RecordState, ids: IdLookup, cfg: MappingConfig) -> Plan:
     tn_id = state.talknotes_id
-    data = record_data(state)
+    owned = _not_written(state, cfg)
+    data = record_data(state, owned)
     external = _text(data.get("external_id"))
     known = ids.highlevel_id("contact", tn_id)
     if state.deleted_at is not None:
@@ -99,14 +126,17 @@ def _plan_contact(state: RecordState, ids: IdLookup, cfg: MappingConfig) -> Plan
         # A field HighLevel was given that the current values no longer map to (its newest
         # value was dropped as invalid): clear it, so HighLevel ends the same whether the
         # create ran before or after that value arrived.
+        kept = {hl for f in owned for hl in _WRITES[f]}
         for name in CLEARABLE:
-            if state.applied.get(name) is not None and name not in desired:
+            if state.applied.get(name) is not None and name not in desired and name not in kept:
                 changes[name] = None
         record = IdRecord("contact", tn_id, "contact.id") if target != known else None
         if not changes and record is None:
             return Skip("no change", warnings=warnings)
         call = PlannedCall("update-contact", {"contactId": target}, changes, records=record)
         return Calls([call], changes, warnings)
+    if cfg.sync.create == "to_talknotes":
+        return Skip(f"contact {tn_id} is not in HighLevel, and sync.create is to_talknotes")
     fields = {k: v for k, v in mapped.fields.items() if v is not None}
     if not any(fields.get(k) for k in ("email", "phone", "firstName", "lastName", "name")):
         return Wait(f"contact {tn_id} has no name, email or phone to create it from yet", warnings)
@@ -145,9 +175,14 @@ def _write_child(
     contact: str,
     existing: str | None,
     mapped: Mapped,
+    cfg: MappingConfig,
 ) -> Plan:
     """Update what HighLevel already has, or create it exactly once (keyed)."""
     warnings = tuple(mapped.warnings)
+    if existing is None and cfg.sync.create == "to_talknotes":
+        return Skip(
+            f"{kind} {state.talknotes_id} is not in HighLevel, and sync.create is to_talknotes"
+        )
     if existing is not None:
         changes = _changed(mapped.fields, state.applied)
         if not changes:
@@ -168,7 +203,7 @@ def _plan_task(state: RecordState, ids: IdLookup, cfg: MappingConfig) -> Plan:
     contact = _contact_of(state, ids)
     if not isinstance(contact, str):
         return contact
-    data = record_data(state)
+    data = record_data(state, _not_written(state, cfg))
     task = ids.highlevel_id("task", state.talknotes_id)
     if task is None and _text(data.get("taskName")) is None:
         return Wait(f"task {state.talknotes_id} has no taskName yet (task.created not received)")
@@ -178,7 +213,7 @@ def _plan_task(state: RecordState, ids: IdLookup, cfg: MappingConfig) -> Plan:
         mapped = map_task(data, cfg, create=True, reference=reference)
     except TransformError as exc:
         return Reject(str(exc))
-    return _write_child("task", "taskId", state, contact, task, mapped)
+    return _write_child("task", "taskId", state, contact, task, mapped, cfg)
 
 
 def _plan_note(state: RecordState, ids: IdLookup, cfg: MappingConfig) -> Plan:
@@ -192,14 +227,14 @@ def _plan_note(state: RecordState, ids: IdLookup, cfg: MappingConfig) -> Plan:
     contact = _contact_of(state, ids)
     if not isinstance(contact, str):
         return contact
-    data = record_data(state)
+    data = record_data(state, _not_written(state, cfg))
     if note is None and _text(data.get("noteContent")) is None:
         return Wait(f"note {state.talknotes_id} has no content yet (note.created not received)")
     try:
         mapped = map_note(data, cfg, create=True)
     except TransformError as exc:
         return Reject(str(exc))
-    return _write_child("note", "id", state, contact, note, mapped)
+    return _write_child("note", "id", state, contact, note, mapped, cfg)
 
 
 def plan_record(state: RecordState, ids: IdLookup, mapping: MappingConfig) -> Plan:
