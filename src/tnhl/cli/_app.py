@@ -24,6 +24,7 @@ def _register_commands() -> None:
     importlib.import_module("tnhl.cli._status").register(app)
     importlib.import_module("tnhl.cli._dlq").register(app)
     importlib.import_module("tnhl.cli._profile").register(app)
+    importlib.import_module("tnhl.cli._backfill").register(app)
     importlib.import_module("tnhl.cli._demo").register(app)
     importlib.import_module("tnhl.cli._simulate").register(app)
 

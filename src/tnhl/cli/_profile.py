@@ -16,7 +16,7 @@ from tnhl.cli._run import (
     DatabaseOpt,
     DataDirOpt,
     fail,
-    location_or_exit,
+    one_connection,
     settings_or_exit,
     store_or_exit,
 )
@@ -69,12 +69,7 @@ def register(app: typer.Typer) -> None:
         from tnhl.sync import stored_profile
 
         settings = settings_or_exit(config, data_dir=data_dir, database_url=database_url)
-        location = location_or_exit(settings, connection)
-        if location is None:
-            names = [c.name for c in settings.connection_list()]
-            if len(names) != 1:
-                fail(f"several connections ({', '.join(names)}): name one with --connection")
-            location = settings.connection_list()[0].location_id
+        location = one_connection(settings, connection).location_id
         store = store_or_exit(settings)
         try:
             hl_id = store.get_highlevel_id(location, "contact", contact) or contact

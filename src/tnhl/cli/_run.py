@@ -13,6 +13,7 @@ import typer
 if TYPE_CHECKING:
     from tnhl.store import SqlStore
     from tnhl.sync import Settings
+    from tnhl.sync._connections import ConnectionSettings
 
 __all__ = [
     "ConfigOpt",
@@ -58,6 +59,19 @@ def location_or_exit(settings: Settings, connection: str | None) -> str | None:
             return c.location_id
     known = ", ".join(c.name for c in settings.connection_list()) or "none"
     fail(f"no connection named {connection!r} (configured: {known})")
+
+
+def one_connection(settings: Settings, connection: str | None) -> ConnectionSettings:
+    """The connection named `connection`, or the only one; a clear exit when there are several
+    and none is named."""
+    found = settings.connection_list()
+    if connection is None:
+        if len(found) != 1:
+            names = ", ".join(c.name for c in found) or "none"
+            fail(f"several connections ({names}): name one with --connection")
+        return found[0]
+    location = location_or_exit(settings, connection)
+    return next(c for c in found if c.location_id == location)
 
 
 def store_or_exit(settings: Settings) -> SqlStore:

@@ -14,12 +14,20 @@ import sqlalchemy as sa
 
 from tnhl.store._bulk import insert_rows, one_of
 from tnhl.store._inbox import row
-from tnhl.store._models import Delivery, InboxRow, Told
+from tnhl.store._models import Delivery, InboxRow, RecordState, Told
 from tnhl.store._profiles import mark_profile, told_row
 from tnhl.store._schema import id_map, inbox, records, told
 from tnhl.store._settle import dumps, file_dead
+from tnhl.store._work import record_state
 
-__all__ = ["claim_outbound", "finish_outbound", "get_told", "known_highlevel_ids", "merge_applied"]
+__all__ = [
+    "claim_outbound",
+    "finish_outbound",
+    "get_told",
+    "known_highlevel_ids",
+    "merge_applied",
+    "unlinked_records",
+]
 
 SCAN_PER_CLAIMED = 20  # rows read per row claimable: later events of a busy entity are passed
 
@@ -212,3 +220,24 @@ def merge_applied(
             values["due_at"] = now
     conn.execute(sa.update(records).where(where).values(**values))
     return True
+
+
+def unlinked_records(conn: sa.Connection, location_id: str, kind: str) -> list[RecordState]:
+    """TalkNotes' records of `kind` in a location with no HighLevel id yet (a backfill links
+    HighLevel's matching ones to them)."""
+    link = sa.and_(
+        id_map.c.location_id == records.c.location_id,
+        id_map.c.kind == records.c.kind,
+        id_map.c.talknotes_id == records.c.talknotes_id,
+    )
+    q = (
+        sa.select(records)
+        .select_from(records.outerjoin(id_map, link))
+        .where(
+            records.c.location_id == location_id,
+            records.c.kind == kind,
+            records.c.deleted_at.is_(None),
+            id_map.c.highlevel_id.is_(None),
+        )
+    )
+    return [record_state(r) for r in conn.execute(q)]

@@ -142,6 +142,10 @@ class Store(Protocol):
         """`due`'s profile was sent (`digest` None: it needed none); later changes keep it due."""
         ...
 
+    def unlinked_records(self, location_id: str, kind: str) -> list[RecordState]:
+        """TalkNotes' records of `kind` with no HighLevel id yet (not deleted)."""
+        ...
+
     def known_highlevel_ids(self, location_id: str, kind: str) -> set[str]:
         """HighLevel ids of `kind` TalkNotes knows (linked or told), less those told deleted."""
         ...

@@ -309,6 +309,10 @@ class SqlStore:
                 digest=digest,
             )
 
+    def unlinked_records(self, location_id: str, kind: str) -> list[RecordState]:
+        with self._read() as conn:
+            return _outbound.unlinked_records(conn, location_id, kind)
+
     def known_highlevel_ids(self, location_id: str, kind: str) -> set[str]:
         with self._read() as conn:
             return _outbound.known_highlevel_ids(conn, location_id, kind)

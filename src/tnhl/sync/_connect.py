@@ -14,11 +14,15 @@ from tnhl.highlevel import (
     Auth,
     EncryptedFileTokenStore,
     HighLevelClient,
+    LimiterState,
+    MemoryLimiterState,
     OAuthApp,
     OAuthAuth,
     PrivateIntegrationToken,
     RateLimiter,
+    RedisLimiterState,
     RetryPolicy,
+    SqliteLimiterState,
 )
 from tnhl.mapping import MappingConfig, load_mapping
 from tnhl.sync._calls import Route
@@ -27,11 +31,19 @@ from tnhl.sync._delta import door_check
 from tnhl.sync._errors import SettingsError
 from tnhl.sync._pacing import PacedLimiter
 from tnhl.sync._readback import CallFn
+from tnhl.sync._reconcile import patient
 from tnhl.sync._settings import Settings
 from tnhl.talknotes import TalkNotesOut, WebhookOut
 from tnhl.webhooks import TalkNotesRoute
 
-__all__ = ["check_secrets", "highlevel_routes", "talknotes_outs", "talknotes_routes"]
+__all__ = [
+    "check_secrets",
+    "connection_call",
+    "highlevel_routes",
+    "limiter_state",
+    "talknotes_outs",
+    "talknotes_routes",
+]
 
 
 def _auth(settings: Settings, base_url: str, token: SecretStr | None, location: str) -> Auth:
@@ -63,6 +75,22 @@ def _credentials(settings: Settings, conn: ConnectionSettings) -> tuple[str, Sec
         "not set (a Private Integration Token of that sub-account; or set oauth_client_id, "
         "oauth_client_secret, token_file and token_file_key for its stored OAuth tokens)",
     )
+
+
+def limiter_state(settings: Settings) -> LimiterState:
+    """In memory by default (one process: `tnhl run`); shared when several processes pace
+    the same locations (`tnhl worker`s): SQLite on one machine, Redis across machines."""
+    where = settings.rate_limit_state
+    if where is None or where == "memory":
+        return MemoryLimiterState()
+    if where == "sqlite":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return SqliteLimiterState(settings.data_dir / "ratelimit.db")
+    if where.startswith(("redis://", "rediss://")):
+        import redis
+
+        return RedisLimiterState(redis.Redis.from_url(where))
+    raise SettingsError("rate_limit_state", "must be memory, sqlite or a redis:// URL")
 
 
 def talknotes_outs(
@@ -159,3 +187,19 @@ def talknotes_routes(
         named[conn.name] = TalkNotesRoute(secret.get_secret_value(), conn.location_id, check)
     plain = next(iter(named.values())) if len(named) == 1 else None
     return plain, named
+
+
+def connection_call(
+    settings: Settings, conn: ConnectionSettings
+) -> tuple[CallFn, list[HighLevelClient]]:
+    """One connection's HighLevel calls outside the workers (`tnhl backfill`): paced by a
+    limiter of the settings' state (shared with a running `tnhl run` when that is SQLite or
+    Redis), waiting for slots; and the clients to close."""
+    limiter = RateLimiter(
+        state=limiter_state(settings),
+        burst=settings.rate_limit_burst,
+        interval=settings.rate_limit_interval,
+        margin=0.03 * settings.rate_limit_interval,
+    )
+    routes, clients = highlevel_routes(settings, [conn], limiter=PacedLimiter(limiter))
+    return patient(routes[conn.location_id].call), clients

@@ -38,9 +38,20 @@ import structlog
 from tnhl.highlevel import APIError
 from tnhl.store import InboundEvent, SqlStore
 from tnhl.sync._calls import already_gone
+from tnhl.sync._errors import RescheduleNeeded
 from tnhl.sync._readback import CallFn
 
-__all__ = ["OVERLAP_MS", "PollReport", "Reconciler", "SweepReport"]
+__all__ = [
+    "CHILDREN",
+    "OVERLAP_MS",
+    "PollReport",
+    "Reconciler",
+    "SweepReport",
+    "child_events",
+    "contact_event",
+    "contacts_of",
+    "patient",
+]
 
 log = structlog.get_logger("tnhl.sync")
 
@@ -48,7 +59,7 @@ OVERLAP_MS = 60_000
 _PAGE = 100
 _SWEEP_PAGE = 500
 # (operation, answer key, event type for an open item, for a done one, nested under)
-_CHILDREN = (
+CHILDREN = (
     ("get-all-tasks", "tasks", "TaskUpdate", "TaskComplete", None),
     ("get-all-notes", "notes", "NoteUpdate", "NoteUpdate", None),
     (
@@ -119,12 +130,12 @@ def contact_event(location_id: str, contact: Mapping[str, Any], now: float) -> I
 def child_events(
     location_id: str, contact: Mapping[str, Any], answers: Sequence[Any], now: float
 ) -> list[InboundEvent]:
-    """A polled contact's tasks, notes and appointments (one answer per `_CHILDREN` entry) as
+    """A polled contact's tasks, notes and appointments (one answer per `CHILDREN` entry) as
     HighLevel events, stamped with the poll's time: the items carry no time of their own
     change, and what they hold is HighLevel's state as of now."""
     stamp = _iso(round(now * 1000))
     out = []
-    for (_, key, open_type, done_type, nest), answer in zip(_CHILDREN, answers, strict=True):
+    for (_, key, open_type, done_type, nest), answer in zip(CHILDREN, answers, strict=True):
         items = answer.get(key) if isinstance(answer, Mapping) else None
         for item in items if isinstance(items, list) else ():
             if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
@@ -162,9 +173,31 @@ def search_body(location_id: str, since_ms: int, after: list[Any] | None) -> dic
     return body
 
 
-def _contacts(answer: Any) -> list[Mapping[str, Any]]:
+def contacts_of(answer: Any) -> list[Mapping[str, Any]]:
     found = answer.get("contacts") if isinstance(answer, Mapping) else None
     return [c for c in found or () if isinstance(c, Mapping) and isinstance(c.get("id"), str)]
+
+
+def patient(call: CallFn, wait: Callable[[float], object] = time.sleep) -> CallFn:
+    """`call` that waits for the rate limiter's slot instead of giving up: the connections'
+    clients pace through the workers' limiter, which answers a call with no slot free with
+    RescheduleNeeded (a worker reschedules the record; a poll or a backfill just waits, until
+    `wait` reports a stop by returning True)."""
+
+    def waiting(
+        operation_id: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json: object | None = None,
+    ) -> Any:
+        while True:
+            try:
+                return call(operation_id, params=params, json=json)
+            except RescheduleNeeded as exc:
+                if wait(max(exc.wait, 0.01)) is True:  # an Event's wait: it was set (stop)
+                    raise
+
+    return waiting
 
 
 def _cursor(raw: str | None) -> tuple[int, str] | None:
@@ -188,12 +221,12 @@ class Reconciler:
         on_stored: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
-        self._calls = dict(calls)
+        self._stop = threading.Event()
+        self._calls = {loc: patient(c, self._stop.wait) for loc, c in calls.items()}
         self._interval = interval
         self._sweep_every = sweep_interval
         self._clock = clock
         self._on_stored = on_stored
-        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -258,16 +291,14 @@ class Reconciler:
                 json=search_body(location_id, start[0] - OVERLAP_MS, after),
             )
             calls += 1
-            page = _contacts(answer)
+            page = contacts_of(answer)
             last: tuple[int, str] | None = None
             for contact in page:
                 contacts += 1
                 key = (_ms(contact.get("dateUpdated")) or 0, str(contact["id"]))
                 new = self._store_events([contact_event(location_id, contact, now)])
                 if new or key > start:
-                    answers = [
-                        call(op, params={"contactId": contact["id"]}) for op, *_ in _CHILDREN
-                    ]
+                    answers = [call(op, params={"contactId": contact["id"]}) for op, *_ in CHILDREN]
                     calls += len(answers)
                     new += self._store_events(child_events(location_id, contact, answers, now))
                 stored += new
@@ -292,7 +323,7 @@ class Reconciler:
             if after is not None:
                 body["searchAfter"] = after
             calls += 1
-            page = _contacts(call("search-contacts-advanced", json=body))
+            page = contacts_of(call("search-contacts-advanced", json=body))
             ids.update(str(c["id"]) for c in page)
             if len(page) < _SWEEP_PAGE or not page[-1].get("searchAfter"):
                 return ids, calls

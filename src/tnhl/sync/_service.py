@@ -20,17 +20,19 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from tnhl.highlevel import (
     HighLevelClient,
-    LimiterState,
-    MemoryLimiterState,
     RateLimiter,
-    RedisLimiterState,
     RetryPolicy,
-    SqliteLimiterState,
 )
 from tnhl.mapping import MappingConfig
 from tnhl.store import FastInbox, SqlStore, StoreUnavailableError
 from tnhl.sync._admin import limiter_path, open_settings_store, write_limiter_snapshot
-from tnhl.sync._connect import check_secrets, highlevel_routes, talknotes_outs, talknotes_routes
+from tnhl.sync._connect import (
+    check_secrets,
+    highlevel_routes,
+    limiter_state,
+    talknotes_outs,
+    talknotes_routes,
+)
 from tnhl.sync._errors import SettingsError
 from tnhl.sync._executor import Executor
 from tnhl.sync._metrics import SyncMetrics
@@ -48,22 +50,6 @@ from tnhl.webhooks import StoredInfo, create_intake_app
 __all__ = ["Service"]
 
 log = structlog.get_logger("tnhl.sync")
-
-
-def _limiter_state(settings: Settings) -> LimiterState:
-    """In memory by default (one process: `tnhl run`); shared when several processes pace
-    the same locations (`tnhl worker`s): SQLite on one machine, Redis across machines."""
-    where = settings.rate_limit_state
-    if where is None or where == "memory":
-        return MemoryLimiterState()
-    if where == "sqlite":
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return SqliteLimiterState(settings.data_dir / "ratelimit.db")
-    if where.startswith(("redis://", "rediss://")):
-        import redis
-
-        return RedisLimiterState(redis.Redis.from_url(where))
-    raise SettingsError("rate_limit_state", "must be memory, sqlite or a redis:// URL")
 
 
 @dataclass
@@ -110,7 +96,7 @@ class Service:
         # write transactions per call). One process owns its locations' budgets in embedded
         # mode; `tnhl status` reads the snapshot the sweeper writes (limiter_path).
         limiter = RateLimiter(
-            state=_limiter_state(settings),
+            state=limiter_state(settings),
             burst=settings.rate_limit_burst,
             interval=settings.rate_limit_interval,
             # The limiter's skew margin (0.3 s) is 3 % of HighLevel's 10 s window; keep it 3 %
