@@ -344,7 +344,7 @@ def test_a_fields_rule_decides_whose_change_wins(
     _fold(store)
     out = FakeTalkNotes()
     schedule = RetrySchedule(delays=(10.0,), jitter=0.0)
-    rules = {LOC: load_mapping_text(sync).sync}
+    mappings = {LOC: load_mapping_text(sync)}
     pump = OutboundPump(
         store,
         {LOC: out},
@@ -352,7 +352,7 @@ def test_a_fields_rule_decides_whose_change_wins(
         clock=lambda: NOW,
         settle_delay=0.0,
         profile_interval=0,
-        rules=rules,
+        mappings=mappings,
     )
     assert pump.run_once() == 1
     [(_, body)] = out.got
@@ -367,11 +367,28 @@ def test_with_records_born_only_in_talknotes_highlevels_own_are_not_told(store: 
     _hl(store, 1, {"type": "ContactCreate", "id": "hc9", "email": "born@x.io"})
     _fold(store)
     out = FakeTalkNotes()
-    rules = {LOC: load_mapping_text("sync: {create: to_highlevel}").sync}
+    mappings = {LOC: load_mapping_text("sync: {create: to_highlevel}")}
     schedule = RetrySchedule(delays=(10.0,), jitter=0.0)
     pump = OutboundPump(
-        store, {LOC: out}, schedule, settle_delay=0.0, profile_interval=0, rules=rules
+        store, {LOC: out}, schedule, settle_delay=0.0, profile_interval=0, mappings=mappings
     )
     assert pump.run_once() == 1
     assert out.got == []
     assert store.get_event(1).result == "born in HighLevel (sync.create: to_highlevel)"
+
+
+def test_custom_fields_are_told_by_the_names_the_mapping_gives_them(store: SqlStore) -> None:
+    """HighLevel reports custom fields by id: cf-budget is mapped by id as `budget`, cf-x is
+    not mapped (it keeps its id)."""
+    custom = [{"id": "cf-budget", "value": "5000"}, {"id": "cf-x", "value": "y"}]
+    _hl(store, 1, {"type": "ContactCreate", "id": "hc9", "customFields": custom})
+    _fold(store)
+    out = FakeTalkNotes()
+    mapping = load_mapping_text("contact: {custom_fields: {budget: {id: cf-budget}}}")
+    schedule = RetrySchedule(delays=(10.0,), jitter=0.0)
+    pump = OutboundPump(
+        store, {LOC: out}, schedule, settle_delay=0.0, profile_interval=0, mappings={LOC: mapping}
+    )
+    assert pump.run_once() == 1
+    [(_, body)] = out.got
+    assert body["data"]["custom_fields"] == {"budget": "5000", "cf-x": "y"}

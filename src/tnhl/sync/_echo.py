@@ -10,10 +10,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from tnhl.mapping import SYNCED_FIELDS, SyncConfig
+from tnhl.mapping import SYNCED_FIELDS, MappingConfig, SyncConfig
 from tnhl.store import RecordState
 
-__all__ = ["SAME", "TRACKED", "held_in_highlevel", "is_echo", "newest_wins", "told_fields"]
+__all__ = [
+    "SAME",
+    "TRACKED",
+    "held_in_highlevel",
+    "is_echo",
+    "name_custom_fields",
+    "newest_wins",
+    "told_fields",
+]
 
 # (outbound data field, HighLevel body field tnhl writes) compared to tell an echo; the kinds
 # are those tnhl writes (appointments it only tells).
@@ -128,3 +136,14 @@ def told_fields(kind: str, data: dict[str, Any], rules: SyncConfig) -> dict[str,
     """`data` without the fields TalkNotes owns (`direction: to_highlevel`): never told."""
     owned = {f for f in TRACKED.get(kind, ()) if rules.rule(kind, f).direction == "to_highlevel"}
     return {k: v for k, v in data.items() if k not in owned}
+
+
+def name_custom_fields(data: dict[str, Any], mapping: MappingConfig) -> None:
+    """HighLevel's custom field ids in `data` replaced by the names the mapping gives them
+    (`contact.custom_fields: {name: {id: ...}}`); a field mapped by `key` only, or not mapped,
+    keeps its HighLevel id (HighLevel reports custom fields by id)."""
+    custom = data.get("custom_fields")
+    if not isinstance(custom, dict) or not custom:
+        return
+    names = {spec.id: name for name, spec in mapping.contact.custom_fields.items() if spec.id}
+    data["custom_fields"] = {names.get(k, k): v for k, v in custom.items()}

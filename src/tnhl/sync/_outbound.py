@@ -31,7 +31,7 @@ from typing import Any
 
 import structlog
 
-from tnhl.mapping import SyncConfig
+from tnhl.mapping import MappingConfig, default_mapping
 from tnhl.store import (
     Delivery,
     EventVerdict,
@@ -41,7 +41,14 @@ from tnhl.store import (
     Told,
 )
 from tnhl.sync._delta import event_delta
-from tnhl.sync._echo import SAME, held_in_highlevel, is_echo, newest_wins, told_fields
+from tnhl.sync._echo import (
+    SAME,
+    held_in_highlevel,
+    is_echo,
+    name_custom_fields,
+    newest_wins,
+    told_fields,
+)
 from tnhl.sync._profile import profile_digest, stored_profile
 from tnhl.sync._schedule import RetrySchedule
 from tnhl.talknotes import (
@@ -56,7 +63,7 @@ from tnhl.talknotes import (
 __all__ = ["OutboundPump", "outbound_fold"]
 
 log = structlog.get_logger("tnhl.sync")
-_NO_RULES = SyncConfig()
+_DEFAULT_MAPPING = default_mapping()
 
 
 def outbound_fold(locations: frozenset[str]) -> Callable[[InboxRow], Any]:
@@ -90,7 +97,7 @@ class OutboundPump:
         settle_delay: float = 2.0,
         batch: int = 20,
         profile_interval: float = 60.0,
-        rules: Mapping[str, SyncConfig] | None = None,
+        mappings: Mapping[str, MappingConfig] | None = None,
     ) -> None:
         self._store = store
         self._outs = dict(outs)
@@ -101,8 +108,8 @@ class OutboundPump:
         self._delay = settle_delay
         self._batch = batch
         self._profile_every = profile_interval
-        # Each connection's two-way rules (its mapping's `sync:`).
-        self._rules = dict(rules or {})
+        # Each connection's mapping: its two-way rules (`sync:`), its custom fields' names.
+        self._mappings = dict(mappings or {})
         # A receiver that refused a profile is asked again one interval later, not every turn.
         self._profile_retry: dict[tuple[str, str], float] = {}
         self._stop = threading.Event()
@@ -236,7 +243,9 @@ class OutboundPump:
         )
         if body is None:
             return Delivery(row.id, "skipped", f"{row.event_type} is not told to TalkNotes")
-        rules = self._rules.get(loc, _NO_RULES)
+        mapping = self._mappings.get(loc, _DEFAULT_MAPPING)
+        name_custom_fields(body["data"], mapping)
+        rules = mapping.sync
         if rules.create == "to_highlevel" and tn_id is None:
             return Delivery(row.id, "skipped", "born in HighLevel (sync.create: to_highlevel)")
         before = told.get((loc, hl_id or ""))

@@ -178,7 +178,7 @@ class Service:
                 lease_seconds=settings.lease_seconds,
                 settle_delay=settings.outbound_delay,
                 profile_interval=settings.profile_interval,
-                rules={loc: routes[loc].mapping.sync for loc in outs},
+                mappings={loc: routes[loc].mapping for loc in outs},
             )
         reconciler = None
         if outs and settings.reconcile_interval > 0:
