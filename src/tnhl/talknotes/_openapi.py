@@ -248,7 +248,7 @@ _OUTBOUND_EVENT: dict[str, Any] = {
                 "tags": {"type": "array", "items": {"type": "string"}},
                 "custom_fields": {
                     "type": "object",
-                    "description": "Keyed by HighLevel's custom field id.",
+                    "description": "Keyed by your mapping's names (by id), else HighLevel's id.",
                 },
                 "taskName": _NULLABLE_TEXT,
                 "description": _NULLABLE_TEXT,
