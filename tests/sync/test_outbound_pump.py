@@ -392,3 +392,17 @@ def test_custom_fields_are_told_by_the_names_the_mapping_gives_them(store: SqlSt
     assert pump.run_once() == 1
     [(_, body)] = out.got
     assert body["data"]["custom_fields"] == {"budget": "5000", "cf-x": "y"}
+
+
+def test_a_tags_change_beside_an_echo_is_told(store: SqlStore) -> None:
+    """ContactUpdate with the email tnhl wrote (an echo on the fields it writes) but a tag
+    added in HighLevel: told; the same again (tags as told): an echo, skipped."""
+    _record(store, {"email": "ann@x.io"}, {"email": ["ann@x.io", T_TN, "msg1"]})
+    _hl(store, 1, {"type": "ContactTagUpdate", "id": "hc1", "email": "ann@x.io", "tags": ["vip"]})
+    _hl(store, 2, {"type": "ContactUpdate", "id": "hc1", "email": "ann@x.io", "tags": ["VIP"]})
+    _fold(store)
+    out = FakeTalkNotes()
+    pump = _pump(store, out, [NOW])
+    assert [pump.run_once(), pump.run_once(), pump.run_once()] == [1, 1, 0]
+    assert [(b["type"], b["data"]["tags"]) for _, b in out.got] == [("contact.updated", ["vip"])]
+    assert store.get_event(2).result == "echo of tnhl's own write to HighLevel"

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from tnhl.mapping import SYNCED_FIELDS, MappingConfig, SyncConfig
-from tnhl.store import RecordState
+from tnhl.store import RecordState, Told
 
 __all__ = [
     "SAME",
@@ -20,6 +20,7 @@ __all__ = [
     "is_echo",
     "name_custom_fields",
     "newest_wins",
+    "tags_changed",
     "told_fields",
 ]
 
@@ -147,3 +148,17 @@ def name_custom_fields(data: dict[str, Any], mapping: MappingConfig) -> None:
         return
     names = {spec.id: name for name, spec in mapping.contact.custom_fields.items() if spec.id}
     data["custom_fields"] = {names.get(k, k): v for k, v in custom.items()}
+
+
+def tags_changed(
+    kind: str, data: Mapping[str, Any], before: Told | None, mapping: MappingConfig
+) -> bool:
+    """Whether a contact's tags differ from what TalkNotes last heard of them (or, never told,
+    from the tags tnhl gave it at creation): tnhl writes no tags after a create, so a change
+    of them is HighLevel's news even beside an echo of tnhl's own write."""
+    if kind != "contact" or not isinstance(data.get("tags"), list):
+        return False
+    was = before.data.get("tags") if before is not None and before.data is not None else None
+    if not isinstance(was, list):
+        was = list(mapping.contact.tags)
+    return {str(t).casefold() for t in data["tags"]} != {str(t).casefold() for t in was}

@@ -47,6 +47,7 @@ from tnhl.sync._echo import (
     is_echo,
     name_custom_fields,
     newest_wins,
+    tags_changed,
     told_fields,
 )
 from tnhl.sync._profile import profile_digest, stored_profile
@@ -275,7 +276,8 @@ class OutboundPump:
         stands = False  # a newer TalkNotes value stands: HighLevel is to be written it again
         if kind is not None and state is not None and not now_told.deleted:
             newer, stands = newest_wins(kind, body["data"], state, now_told.changed_at, rules)
-        if kind is not None and state is not None and is_echo(kind, body, state):
+        echo = kind is not None and state is not None and is_echo(kind, body, state)
+        if echo and not tags_changed(told_as, body["data"], before, mapping):
             self.echoes += 1
             # Still what HighLevel now holds (the profile shows it).
             told_now = now_told if hl_id else None
