@@ -5,11 +5,12 @@ at once, TalkNotes' answer links a record born in HighLevel; and `is_echo` on it
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from talknotes_fakes import FakeTalkNotes
 
 from tnhl.mapping import load_mapping_text
 from tnhl.store import InboundEvent, RecordState, SqlStore, open_store
@@ -21,24 +22,6 @@ from tnhl.talknotes import Delivered, DeliveryFailed
 
 LOC = "PumpLocation00000001"
 NOW = 1_764_590_400.0
-
-
-class FakeTalkNotes:
-    """Answers from a script (a Delivered, or a DeliveryFailed to raise); logs what it got."""
-
-    def __init__(self, *answers: Delivered | DeliveryFailed) -> None:
-        self.answers = list(answers)
-        self.got: list[tuple[str, dict[str, Any]]] = []
-
-    def deliver(self, message_id: str, body: Mapping[str, Any]) -> Delivered:
-        self.got.append((message_id, dict(body)))
-        answer = self.answers.pop(0) if self.answers else Delivered(200, None)
-        if isinstance(answer, DeliveryFailed):
-            raise answer
-        return answer
-
-    def close(self) -> None:
-        pass
 
 
 @pytest.fixture

@@ -5,17 +5,17 @@ SQLite store."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from talknotes_fakes import FakeTalkNotes
 
 from tnhl.store import InboundEvent, SqlStore, Told, open_store
 from tnhl.sync._outbound import OutboundPump, outbound_fold
 from tnhl.sync._profile import build_profile
 from tnhl.sync._schedule import RetrySchedule
-from tnhl.talknotes import Delivered
 
 LOC = "ProfileLocation00001"
 NOW = 1796115600.0  # 2026-12-01T09:00:00Z
@@ -86,18 +86,6 @@ def test_a_profile_holds_the_contact_its_tasks_notes_and_upcoming_appointments()
     assert build_profile("other", rows, NOW) is None
 
 
-class Receiver:
-    def __init__(self) -> None:
-        self.got: list[tuple[str, dict[str, Any]]] = []
-
-    def deliver(self, message_id: str, body: Mapping[str, Any]) -> Delivered:
-        self.got.append((message_id, dict(body)))
-        return Delivered(200, None)
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqlStore]:
     s = open_store(f"sqlite:///{tmp_path / 'tnhl.db'}")
@@ -120,7 +108,7 @@ def test_the_pump_sends_a_profile_once_per_interval_with_every_change_since(
     contact's changes have settled (+2 s), one profile with both. A note at +10 s: no
     profile before 60 s have passed since that one (+62 s), then one with the note. Nothing
     changed after: nothing more."""
-    out = Receiver()
+    out = FakeTalkNotes()
     clock = [NOW + 1]
     pump = OutboundPump(
         store,

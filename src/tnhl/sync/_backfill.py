@@ -27,7 +27,13 @@ from typing import Any
 from tnhl.mapping import MappingConfig, TransformError, normalise_email, to_e164
 from tnhl.store import InboundEvent, MappingConflictError, SqlStore
 from tnhl.sync._readback import CallFn
-from tnhl.sync._reconcile import CHILDREN, child_events, contact_event, contacts_of
+from tnhl.sync._reconcile import (
+    CHILDREN,
+    child_events,
+    contact_event,
+    contacts_of,
+    search_body,
+)
 from tnhl.talknotes import InvalidEvent, MalformedEvent, entity_key, parse_event
 
 __all__ = ["BackfillReport", "backfill_to_highlevel", "backfill_to_talknotes"]
@@ -91,14 +97,7 @@ def backfill_to_talknotes(
     matches = _unlinked(store, location_id, mapping)
     read = stored = linked = 0
     while True:
-        body: dict[str, Any] = {
-            "locationId": location_id,
-            "pageLimit": _PAGE,
-            "sort": [{"field": "dateAdded", "direction": "asc"}],
-        }
-        if after is not None:
-            body["searchAfter"] = after
-        answer = call("search-contacts-advanced", json=body)
+        answer = call("search-contacts-advanced", json=search_body(location_id, "dateAdded", after))
         page = contacts_of(answer)
         total = answer.get("total") if isinstance(answer, Mapping) else None
         now = clock()

@@ -51,6 +51,7 @@ __all__ = [
     "contact_event",
     "contacts_of",
     "patient",
+    "search_body",
 ]
 
 log = structlog.get_logger("tnhl.sync")
@@ -159,15 +160,24 @@ def child_events(
     return out
 
 
-def search_body(location_id: str, since_ms: int, after: list[Any] | None) -> dict[str, Any]:
+def search_body(
+    location_id: str,
+    sort: str,
+    after: list[Any] | None,
+    *,
+    page: int = _PAGE,
+    since_ms: int | None = None,
+) -> dict[str, Any]:
+    """A contacts search sorted by `sort` (ascending; the id breaks ties), the page after
+    `after` (a contact's `searchAfter`), only contacts updated since `since_ms` if given."""
     body: dict[str, Any] = {
         "locationId": location_id,
-        "pageLimit": _PAGE,
-        "filters": [
-            {"field": "dateUpdated", "operator": "range", "value": {"gte": _iso(since_ms)}}
-        ],
-        "sort": [{"field": "dateUpdated", "direction": "asc"}],
+        "pageLimit": page,
+        "sort": [{"field": sort, "direction": "asc"}],
     }
+    if since_ms is not None:
+        gte = {"gte": _iso(since_ms)}
+        body["filters"] = [{"field": "dateUpdated", "operator": "range", "value": gte}]
     if after is not None:
         body["searchAfter"] = after
     return body
@@ -286,10 +296,8 @@ class Reconciler:
         contacts = stored = calls = 0
         after: list[Any] | None = None
         while True:
-            answer = call(
-                "search-contacts-advanced",
-                json=search_body(location_id, start[0] - OVERLAP_MS, after),
-            )
+            body = search_body(location_id, "dateUpdated", after, since_ms=start[0] - OVERLAP_MS)
+            answer = call("search-contacts-advanced", json=body)
             calls += 1
             page = contacts_of(answer)
             last: tuple[int, str] | None = None
@@ -315,13 +323,7 @@ class Reconciler:
         after: list[Any] | None = None
         calls = 0
         while True:
-            body: dict[str, Any] = {
-                "locationId": location_id,
-                "pageLimit": _SWEEP_PAGE,
-                "sort": [{"field": "dateAdded", "direction": "asc"}],
-            }
-            if after is not None:
-                body["searchAfter"] = after
+            body = search_body(location_id, "dateAdded", after, page=_SWEEP_PAGE)
             calls += 1
             page = contacts_of(call("search-contacts-advanced", json=body))
             ids.update(str(c["id"]) for c in page)
