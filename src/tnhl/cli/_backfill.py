@@ -23,9 +23,7 @@ from tnhl.cli._run import (
 
 if TYPE_CHECKING:
     from tnhl.store import SqlStore
-    from tnhl.sync import Settings
-    from tnhl.sync._backfill import BackfillReport
-    from tnhl.sync._connections import ConnectionSettings
+    from tnhl.sync import BackfillReport, ConnectionSettings, Settings
 
 __all__ = ["register"]
 
@@ -94,7 +92,7 @@ def register(app: typer.Typer) -> None:
 def _to_highlevel(
     store: SqlStore, location_id: str, path: Path, progress: Progress_
 ) -> BackfillReport:
-    from tnhl.sync._backfill import backfill_to_highlevel
+    from tnhl.sync import backfill_to_highlevel
 
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -114,9 +112,7 @@ def _to_talknotes(
     progress: Progress_,
 ) -> BackfillReport:
     from tnhl.mapping import MappingError, load_mapping
-    from tnhl.sync import SettingsError
-    from tnhl.sync._backfill import backfill_to_talknotes
-    from tnhl.sync._connect import connection_call
+    from tnhl.sync import SettingsError, backfill_to_talknotes, connection_call
 
     try:
         mapping = load_mapping(conn.mapping_file)

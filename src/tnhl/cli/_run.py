@@ -12,8 +12,7 @@ import typer
 
 if TYPE_CHECKING:
     from tnhl.store import SqlStore
-    from tnhl.sync import Settings
-    from tnhl.sync._connections import ConnectionSettings
+    from tnhl.sync import ConnectionSettings, Settings
 
 __all__ = [
     "ConfigOpt",

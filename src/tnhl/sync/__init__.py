@@ -10,6 +10,9 @@ from tnhl.sync._admin import (
     open_settings_store,
     status_report,
 )
+from tnhl.sync._backfill import BackfillReport, backfill_to_highlevel, backfill_to_talknotes
+from tnhl.sync._connect import connection_call
+from tnhl.sync._connections import ConnectionSettings
 from tnhl.sync._errors import RecordConflictError, RescheduleNeeded, SettingsError, SyncError
 from tnhl.sync._executor import Executor
 from tnhl.sync._logging import configure_logging
@@ -24,6 +27,8 @@ from tnhl.sync._worker import WorkerPool
 
 __all__ = [
     "DEFAULT_DELAYS",
+    "BackfillReport",
+    "ConnectionSettings",
     "Decider",
     "Executor",
     "RecordConflictError",
@@ -35,7 +40,10 @@ __all__ = [
     "SyncError",
     "SyncMetrics",
     "WorkerPool",
+    "backfill_to_highlevel",
+    "backfill_to_talknotes",
     "configure_logging",
+    "connection_call",
     "dead_letter_detail",
     "dead_letter_summary",
     "event_detail",
