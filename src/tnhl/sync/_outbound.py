@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -37,6 +38,7 @@ from tnhl.store import (
     EventVerdict,
     InboxRow,
     MappingConflictError,
+    RecordState,
     SqlStore,
     Told,
 )
@@ -226,6 +228,13 @@ class OutboundPump:
         return Delivery(row.id, "retry", reason, self._clock() + delay)
 
     def _handle(self, row: InboxRow, told: Mapping[tuple[str, str], Told]) -> Delivery:
+        change = self._read(row, told)
+        if isinstance(change, Delivery):
+            return change
+        return self._judged(change) or self._deliver(change)
+
+    def _read(self, row: InboxRow, told: Mapping[tuple[str, str], Told]) -> _Change | Delivery:
+        """The event as TalkNotes would be told it, with what is known of its entity."""
         payload, entity = _entity(row)
         # The kind the type is told as (contact.updated -> contact), when tnhl writes that kind.
         told_as = OUTBOUND_TYPES.get(row.event_type, "").partition(".")[0]
@@ -233,11 +242,10 @@ class OutboundPump:
         loc = row.location_id
         hl_id = entity.get("id") if isinstance(entity.get("id"), str) else None
         hl_contact = payload.get("id") if kind == "contact" else entity.get("contactId")
+        hl_contact = hl_contact if isinstance(hl_contact, str) and hl_contact else None
         tn_id = self._store.get_talknotes_id(loc, kind, hl_id) if kind and hl_id else None
         tn_contact = (
-            self._store.get_talknotes_id(loc, "contact", hl_contact)
-            if isinstance(hl_contact, str) and hl_contact
-            else None
+            self._store.get_talknotes_id(loc, "contact", hl_contact) if hl_contact else None
         )
         body = outbound_event(
             payload, talknotes_id=tn_id, talknotes_contact_id=tn_contact, now=row.received_at
@@ -246,8 +254,7 @@ class OutboundPump:
             return Delivery(row.id, "skipped", f"{row.event_type} is not told to TalkNotes")
         mapping = self._mappings.get(loc, _DEFAULT_MAPPING)
         name_custom_fields(body["data"], mapping)
-        rules = mapping.sync
-        if rules.create == "to_highlevel" and tn_id is None:
+        if mapping.sync.create == "to_highlevel" and tn_id is None:
             return Delivery(row.id, "skipped", "born in HighLevel (sync.create: to_highlevel)")
         before = told.get((loc, hl_id or ""))
         if before is None and tn_id is None and body["type"].endswith(".updated"):
@@ -261,59 +268,88 @@ class OutboundPump:
             content_digest(body),
             changed_at(body),
             body["type"].endswith(".deleted"),
-            contact_id=hl_contact if isinstance(hl_contact, str) and hl_contact else None,
+            contact_id=hl_contact,
             data={k: v for k, v in body["data"].items() if k not in ("id", "contactId")},
         )
-        if before is not None and now_told.changed_at < before.changed_at:
-            return Delivery(row.id, "skipped", "older than what TalkNotes was told")
         state = self._store.get_record(loc, kind, tn_id) if kind and tn_id else None
+        return _Change(row, kind, entity, hl_id, tn_id, body, mapping, before, now_told, state)
+
+    def _judged(self, c: _Change) -> Delivery | None:
+        """A skip when TalkNotes needs not hear of the change; else None (deliver it), the
+        conflicts of a record TalkNotes holds settled in the body first."""
+        before, now_told, state, kind = c.before, c.now_told, c.state, c.kind
+        if before is not None and now_told.changed_at < before.changed_at:
+            return Delivery(c.row.id, "skipped", "older than what TalkNotes was told")
         # With no record of TalkNotes' own, what TalkNotes holds is what it was told; with one,
         # the echo test below compares against what both sides last agreed on (`applied`):
         # TalkNotes may have changed the entity since it was told this.
         if state is None and before is not None and before.digest == now_told.digest:
-            return Delivery(row.id, "skipped", "TalkNotes was already told this")
-        newer: dict[str, tuple[Any, float]] = {}
-        stands = False  # a newer TalkNotes value stands: HighLevel is to be written it again
-        if kind is not None and state is not None and not now_told.deleted:
-            newer, stands = newest_wins(kind, body["data"], state, now_told.changed_at, rules)
-        echo = kind is not None and state is not None and is_echo(kind, body, state)
-        if echo and not tags_changed(told_as, body["data"], before, mapping):
+            return Delivery(c.row.id, "skipped", "TalkNotes was already told this")
+        if kind is None or state is None:
+            return None
+        if not now_told.deleted:
+            rules = c.mapping.sync
+            c.newer, c.stands = newest_wins(kind, c.body["data"], state, now_told.changed_at, rules)
+        if is_echo(kind, c.body, state) and not tags_changed(
+            kind, c.body["data"], before, c.mapping
+        ):
             self.echoes += 1
             # Still what HighLevel now holds (the profile shows it).
-            told_now = now_told if hl_id else None
             return Delivery(
-                row.id, "skipped", "echo of tnhl's own write to HighLevel", told=told_now
+                c.row.id, "skipped", "echo of tnhl's own write to HighLevel", told=c.told()
             )
-        body["data"] = told_fields(told_as, body["data"], rules)
+        return None
+
+    def _deliver(self, c: _Change) -> Delivery:
+        kind, state, loc = c.kind, c.state, c.row.location_id
+        c.body["data"] = told_fields(c.now_told.kind, c.body["data"], c.mapping.sync)
         try:
-            done = self._outs[loc].deliver(f"tnhl_{row.event_id}"[:255], body)
+            done = self._outs[loc].deliver(f"tnhl_{c.row.event_id}"[:255], c.body)
         except DeliveryFailed as exc:
-            return self._failed(row, str(exc), exc.retry)
+            return self._failed(c.row, str(exc), exc.retry)
         self.delivered += 1
         result = f"delivered to TalkNotes ({done.status})"
-        if state is not None and kind is not None and not body["type"].endswith(".deleted"):
+        if state is not None and kind is not None and not c.now_told.deleted:
             # HighLevel holds these values now: TalkNotes repeating them must plan no write.
-            held = held_in_highlevel(kind, row.event_type, entity, state.applied)
-            if state.written_at is not None and now_told.changed_at < state.written_at:
+            held = held_in_highlevel(kind, c.row.event_type, c.entity, state.applied)
+            if state.written_at is not None and c.now_told.changed_at < state.written_at:
                 # tnhl wrote HighLevel after this change: HighLevel holds what tnhl wrote
                 # (`applied` says so already), not these values; a newer one is written again.
                 held = {}
-            if held or newer or stands:
+            if held or c.newer or c.stands:
                 self._store.merge_applied(
-                    loc,
-                    kind,
-                    state.talknotes_id,
-                    held,
-                    registers=newer,
-                    replan=stands,
+                    loc, kind, state.talknotes_id, held, registers=c.newer, replan=c.stands
                 )
-        if done.linked_id and kind is not None and hl_id is not None and tn_id is None:
+        if done.linked_id and kind is not None and c.hl_id is not None and c.tn_id is None:
             try:
-                self._store.put_mapping(loc, kind, done.linked_id, hl_id)
+                self._store.put_mapping(loc, kind, done.linked_id, c.hl_id)
                 result += f", linked to {done.linked_id}"
             except MappingConflictError as exc:
                 result += f", not linked: {exc}"
-        return Delivery(row.id, "done", result, told=now_told if hl_id else None)
+        return Delivery(c.row.id, "done", result, told=c.told())
+
+
+@dataclass
+class _Change:
+    """One HighLevel event on its way to TalkNotes: the body it would be told as, what is known
+    of its entity (told before, TalkNotes' record), and the conflicts' outcome."""
+
+    row: InboxRow
+    kind: str | None  # the kind, when tnhl writes it (not appointments)
+    entity: Mapping[str, Any]
+    hl_id: str | None
+    tn_id: str | None
+    body: dict[str, Any]
+    mapping: MappingConfig
+    before: Told | None
+    now_told: Told
+    state: RecordState | None
+    # HighLevel's winning values for the record, and whether TalkNotes' newer ones stand.
+    newer: dict[str, tuple[Any, float]] = field(default_factory=dict)
+    stands: bool = False
+
+    def told(self) -> Told | None:
+        return self.now_told if self.hl_id else None
 
 
 def _entity(row: InboxRow) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
