@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ["intake", "e2e", "backlog", "engine", "scale", "order", "fairness", "twoway"]
+ALL = ["intake", "e2e", "backlog", "engine", "scale", "order", "fairness", "twoway", "followups"]
 
 
 def _machine() -> dict[str, Any]:
@@ -119,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         figures["twoway"] = _twoway.run(**sizes)
         _print("twoway", figures["twoway"])
+    if "followups" in only:
+        from bench import _followups
+
+        figures["followups"] = _followups.run()
+        _print("followups", figures["followups"])
     if "order" in only:
         from bench import _order
 

@@ -49,4 +49,11 @@ def test_bench_quick_writes_every_figure(tmp_path: Path, monkeypatch: pytest.Mon
     assert fairness["trickle"]["trickle_during_burst_p99_s"] > 0
     assert [a["connections"] for a in fairness["aggregate"]] == [1, 3]
     assert all(a["dead"] == 0 and a["highlevel_calls"] > 0 for a in fairness["aggregate"])
+    twoway = figures["twoway"]
+    assert twoway["poll_calls"] > 0
+    assert twoway["profile_build_ms_median"] > 0
+    assert twoway["highlevel_calls_per_profile"] == 0
+    followups = figures["followups"]
+    assert followups["corpus"]["sentences"] >= 200
+    assert followups["held_out"]["sentences"] > 0
     assert "bench" in sys.modules
