@@ -6,6 +6,7 @@ from ._apply import Mapped, map_contact, map_note, map_task
 from ._check import MappingProblem, check_record
 from ._config import default_mapping, load_mapping, load_mapping_text
 from ._errors import MappingError, MappingFileError, MappingIssue, TransformError
+from ._followups import FollowUp, find_follow_ups, natural_date
 from ._models import SYNCED_FIELDS, MappingConfig, SyncConfig, SyncRule
 from ._transforms import (
     NameParts,
@@ -22,6 +23,7 @@ from ._transforms import (
 
 __all__ = [
     "SYNCED_FIELDS",
+    "FollowUp",
     "Mapped",
     "MappingConfig",
     "MappingError",
@@ -36,12 +38,14 @@ __all__ = [
     "check_record",
     "default_due",
     "default_mapping",
+    "find_follow_ups",
     "format_due",
     "load_mapping",
     "load_mapping_text",
     "map_contact",
     "map_note",
     "map_task",
+    "natural_date",
     "normalise_completed",
     "normalise_email",
     "normalise_priority",

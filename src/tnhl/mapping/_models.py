@@ -21,6 +21,7 @@ __all__ = [
     "CustomFieldSpec",
     "DueConfig",
     "EmailConfig",
+    "FollowUpsConfig",
     "MappingConfig",
     "NameConfig",
     "NotesConfig",
@@ -279,9 +280,23 @@ class SyncConfig(_Strict):
 _BOTH = SyncRule()
 
 
+class FollowUpsConfig(_Strict):
+    """Tasks from the follow-ups a note states ("call Sam back Friday at 3pm")."""
+
+    enabled: bool = True
+    default_time: time = time(9, 0)  # when the sentence says no time of day
+    assignee: str | None = None  # a TalkNotes assignee (tasks.assignees maps it); none: unassigned
+
+    @field_validator("default_time", mode="before")
+    @classmethod
+    def _time(cls, v: Any) -> time:
+        return _hhmm(v)
+
+
 class MappingConfig(_Strict):
     version: Literal[1] = 1
     contact: ContactConfig = ContactConfig()
     tasks: TasksConfig = TasksConfig()
     notes: NotesConfig = NotesConfig()
     sync: SyncConfig = SyncConfig()
+    followups: FollowUpsConfig = FollowUpsConfig()

@@ -19,6 +19,7 @@ from tnhl.mapping import MappingConfig
 from tnhl.store import OpMark, RecordClaim, Settlement, SqlStore, StoreError
 from tnhl.sync._calls import Caller, CallRun, Limiter, Route, already_gone, stored_form
 from tnhl.sync._errors import RescheduleNeeded
+from tnhl.sync._followups import follow_up_events
 from tnhl.sync._lookup import BatchLookup, batch_lookups
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._outcome import Decider
@@ -90,6 +91,7 @@ class Executor:
         """Execute and settle `claims` (one batch: id-map reads are shared); returns the
         claims deferred for a rate-limit slot (with the wait), still leased, to run later."""
         deferred: list[tuple[RecordClaim, Deferral]] = []
+        self._follow_ups(claims)
         lookups = batch_lookups(self._store, claims)
         settler = self._settler()
         plans = self._mark_ahead(claims, lookups)
@@ -102,6 +104,22 @@ class Executor:
         finally:
             settler.flush()
         return deferred
+
+    def _follow_ups(self, claims: Sequence[RecordClaim]) -> None:
+        """Store the tasks the batch's notes state, before the notes settle (sync/_followups.py).
+        The store failing fails the batch (the leases run out: tried again); reading a note's
+        text failing costs only its follow-ups (logged), never the note."""
+        for claim in claims:
+            st = claim.state
+            if st.kind != "note" or not claim.events:
+                continue
+            try:
+                events = follow_up_events(st, self._route(st.location_id).mapping, self._clock())
+            except Exception as exc:
+                log.warning("follow-ups not read", note=st.talknotes_id, error=type(exc).__name__)
+                continue
+            for event in events:
+                self._store.add_inbound(event)
 
     def _mark_ahead(
         self, claims: Sequence[RecordClaim], lookups: Mapping[str, BatchLookup]

@@ -1,0 +1,69 @@
+"""Notes become tasks (issue 10): the follow-ups a note states, as TalkNotes task events.
+
+When a note record is run, the follow-ups its current text states (`tnhl.mapping`'s
+`find_follow_ups`, relative to the time the text was written, in the connection's zone) are
+stored as `task.created` events of tasks tnhl names for them, before the note settles: a kill
+in between finds them again next time, and the inbox's dedupe keeps them once. The engine then
+runs them like any task: created once on the note's contact, and, when the sentence's date is
+edited, updated (the same task: its id comes from the note and the sentence's key; a later
+event wins its fields). A sentence removed from the note leaves its task alone: someone may be
+working on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+
+from tnhl.mapping import MappingConfig, find_follow_ups
+from tnhl.store import InboundEvent, RecordState
+
+__all__ = ["follow_up_events", "follow_up_task_id"]
+
+
+def follow_up_task_id(note_id: str, key: str) -> str:
+    """The TalkNotes id tnhl gives the task of one follow-up of a note (within the contract's
+    128 characters, whatever the note's id)."""
+    return "followup-" + hashlib.sha256(f"{note_id}\x1f{key}".encode()).hexdigest()[:24]
+
+
+def follow_up_events(state: RecordState, mapping: MappingConfig, now: float) -> list[InboundEvent]:
+    """The task events the note's current text implies; none for another kind of record, a
+    deleted note, or with `followups.enabled` false."""
+    config = mapping.followups
+    register = state.fields.get("noteContent")
+    if state.kind != "note" or state.deleted_at is not None or not config.enabled:
+        return []
+    if register is None or not isinstance(register[0], str):
+        return []
+    text, written = register[0], register[1]
+    reference = datetime.fromtimestamp(written, mapping.tasks.due.zone)
+    stamp = datetime.fromtimestamp(written, UTC).isoformat(timespec="milliseconds")
+    events = []
+    for f in find_follow_ups(text, reference, default_time=config.default_time):
+        task_id = follow_up_task_id(state.talknotes_id, f.key)
+        data = {
+            "id": task_id,
+            "contactId": state.contact_id,
+            "taskName": f.title[:512],
+            "dueDate": f.due.isoformat(),
+            "description": f'From a note: "{f.sentence}"',
+        }
+        if config.assignee is not None:
+            data["assignee"] = config.assignee
+        body = {"type": "task.created", "timestamp": stamp.replace("+00:00", "Z"), "data": data}
+        # One event per (task, due time): a note repeated stores nothing; a new date, one.
+        event_id = f"followup:{task_id}:{f.due.isoformat()}"
+        events.append(
+            InboundEvent(
+                "talknotes",
+                event_id,
+                "task.created",
+                state.location_id,
+                state.contact_id,
+                json.dumps(body),
+                now,
+            )
+        )
+    return events
