@@ -65,3 +65,37 @@ def test_a_natural_due_date_and_a_reference_without_zone() -> None:
     assert natural_date("purple monkey", TUESDAY, time(9, 0)) is None
     with pytest.raises(ValueError, match="aware"):
         find_follow_ups("Call Jo tomorrow.", datetime(2026, 12, 1, 10, 30))
+
+
+@pytest.mark.parametrize(
+    ("words", "due"),
+    [
+        ("Friday 3pm", "2026-12-04T20:00:00Z"),  # 15:00 New York
+        ("tomorrow", "2026-12-02T14:00:00Z"),  # 09:00, the date-only time
+        ("next Tuesday", "2026-12-08T14:00:00Z"),
+        ("in 2 weeks", "2026-12-15T14:00:00Z"),
+    ],
+)
+def test_a_due_date_in_words_is_read_from_the_events_time(words: str, due: str) -> None:
+    """dueDate in words, for an event at 2026-12-01 15:30 UTC (10:30 in New York): resolved
+    from then, in the connection's zone."""
+    from tnhl.mapping import parse_due_date
+
+    at = datetime(2026, 12, 1, 15, 30, tzinfo=ZoneInfo("UTC"))
+    assert parse_due_date(words, zone=NY, reference=at) == due
+
+
+def test_a_due_date_in_words_that_means_nothing_is_refused_naming_the_field() -> None:
+    """At the door (check_record with the event's time): "Friday 3pm" maps; "Feb 30" and
+    "purple" are problems naming dueDate; without the event's time words are refused too."""
+    from tnhl.mapping import check_record, load_mapping_text
+
+    cfg = load_mapping_text("tasks: {due: {timezone: America/New_York}}")
+    at = datetime(2026, 12, 1, 15, 30, tzinfo=ZoneInfo("UTC"))
+    task = {"id": "t1", "contactId": "c1", "taskName": "Call"}
+    assert check_record("task", {**task, "dueDate": "Friday 3pm"}, cfg, create=True, at=at) == []
+    for bad in ("Feb 30", "purple"):
+        [problem] = check_record("task", {**task, "dueDate": bad}, cfg, create=True, at=at)
+        assert problem["field"] == "dueDate"
+    [problem] = check_record("task", {**task, "dueDate": "Friday 3pm"}, cfg, create=True)
+    assert problem["field"] == "dueDate"

@@ -435,20 +435,30 @@ def test_task_in_highlevel_unchanged_is_skipped() -> None:
 
 def test_unreadable_due_date_is_rejected() -> None:
     """tasks.due.on_invalid: reject (default): a due date it cannot read is a Reject."""
+    values = {"taskName": "Call Sam back", "dueDate": "when pigs fly"}
+    plan = plan_record(task(values), Ids(C1), DEFAULTS)
+    assert plan == Reject("dueDate: not a date: 'when pigs fly'")
+
+
+def test_a_due_date_in_words_is_read_from_the_time_it_was_set() -> None:
+    """ "next Friday", set by an event of 2026-03-02 09:30 UTC (a Monday): Friday 2026-03-06 at
+    the date-only time, 09:00 UTC (the default zone)."""
     values = {"taskName": "Call Sam back", "dueDate": "next Friday"}
     plan = plan_record(task(values), Ids(C1), DEFAULTS)
-    assert plan == Reject("dueDate: not a date: 'next Friday'")
+    assert isinstance(plan, Calls)
+    assert plan.calls[0].body is not None
+    assert plan.calls[0].body["dueDate"] == "2026-03-06T09:00:00Z"
 
 
 def test_unreadable_due_date_falls_back_to_the_default_with_on_invalid_default() -> None:
     """tasks.due.on_invalid: default: the default due date, and a warning naming dueDate."""
     cfg = load_mapping_text("tasks:\n  due:\n    on_invalid: default\n")
-    values = {"taskName": "Call Sam back", "dueDate": "next Friday"}
+    values = {"taskName": "Call Sam back", "dueDate": "when pigs fly"}
     plan = plan_record(task(values), Ids(C1), cfg)
     assert isinstance(plan, Calls)
     assert plan.calls[0].body is not None
     assert plan.calls[0].body["dueDate"] == "2026-03-03T09:00:00Z"
-    assert plan.warnings == ("dueDate: not a date: 'next Friday' (default due date used)",)
+    assert plan.warnings == ("dueDate: not a date: 'when pigs fly' (default due date used)",)
 
 
 # -- notes ----------------------------------------------------------------------------------

@@ -97,8 +97,9 @@ def _post(http: httpx.Client, secret: str, event: dict[str, Any], wid: str) -> h
 
 
 def test_probes_answer_at_the_door_and_warnings_are_kept(tmp_path: Path) -> None:
-    """What can never apply is 422 naming the field; "Medium" and a droppable bad email are
-    accepted (the mapping keeps the task and drops the email with a warning)."""
+    """What can never apply is 422 naming the field; "Medium", a due date in words and a
+    droppable bad email are accepted (the mapping keeps the task and drops the email with a
+    warning); words that mean no date are 422 naming data.dueDate."""
     secret = generate_secret()
     settings = load_settings(
         highlevel_base_url="http://127.0.0.1:9",
@@ -131,6 +132,15 @@ def test_probes_answer_at_the_door_and_warnings_are_kept(tmp_path: Path) -> None
             assert [p["field"] for p in r.json()["problems"]] == ["data.dueDate"]
             r = _post(http, secret, {"type": "task.created", "timestamp": TS, "data": medium}, "d")
             assert r.status_code == 202, r.text
+            # A due date in words: read from the event's time; one that means no date is 422.
+            words = {**early, "id": "t7", "dueDate": "Friday 3pm"}
+            r = _post(http, secret, {"type": "task.created", "timestamp": TS, "data": words}, "f")
+            assert r.status_code == 202, r.text
+            nonsense = {**early, "id": "t6", "dueDate": "when pigs fly"}
+            event = {"type": "task.created", "timestamp": TS, "data": nonsense}
+            r = _post(http, secret, event, "g")
+            assert r.status_code == 422
+            assert [p["field"] for p in r.json()["problems"]] == ["data.dueDate"]
             event = {"type": "contact.created", "timestamp": TS, "data": bad_email}
             assert _post(http, secret, event, "e").status_code == 202
     finally:

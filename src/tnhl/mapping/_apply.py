@@ -181,12 +181,18 @@ def _written_priority(raw: object) -> str | None:
 
 
 def map_task(
-    data: Mapping[str, Any], cfg: MappingConfig, *, create: bool, reference: datetime | None
+    data: Mapping[str, Any],
+    cfg: MappingConfig,
+    *,
+    create: bool,
+    reference: datetime | None,
+    due_reference: datetime | None = None,
 ) -> Mapped:
     """CreateTaskParams (create) or UpdateTaskBody fields from a TalkNotes task.
 
     `reference` is the event's time; a created task without a due date is due a configured
-    number of days after it (HighLevel requires dueDate).
+    number of days after it (HighLevel requires dueDate). `due_reference` is the time of the
+    event that set `dueDate`: a due date in words ("Friday 3pm") is read from then on.
     """
     t = cfg.tasks
     out = Mapped()
@@ -213,6 +219,7 @@ def map_task(
                 zone=t.due.zone,
                 date_only_time=t.due.date_only_time,
                 day_first=t.due.day_first,
+                reference=due_reference,
             )
         except TransformError as exc:
             if t.due.on_invalid == "reject" or not create:

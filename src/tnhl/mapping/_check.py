@@ -100,7 +100,12 @@ def _has_identifier(data: Mapping[str, Any], mapped: Mapped | None) -> bool:
 
 
 def check_record(
-    kind: str, data: Mapping[str, Any], cfg: MappingConfig, *, create: bool
+    kind: str,
+    data: Mapping[str, Any],
+    cfg: MappingConfig,
+    *,
+    create: bool,
+    at: datetime | None = None,
 ) -> list[MappingProblem]:
     """Every problem that makes this record impossible to apply; [] when it maps.
 
@@ -118,7 +123,11 @@ def check_record(
             problems.append({"field": "data", "problem": _NO_IDENTIFIER})
         return problems
     if kind == "task":
-        return _run(lambda d: map_task(d, cfg, create=create, reference=_REFERENCE), data)[1]
+
+        def task(d: Mapping[str, Any]) -> Any:
+            return map_task(d, cfg, create=create, reference=_REFERENCE, due_reference=at)
+
+        return _run(task, data)[1]
     if kind == "note":
         return _run(lambda d: map_note(d, cfg, create=create), data)[1]
     raise ValueError(f"kind must be contact, task or note, not {kind!r}")

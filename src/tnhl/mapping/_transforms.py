@@ -18,6 +18,7 @@ import phonenumbers
 from dateutil import parser as dateutil_parser
 
 from ._errors import TransformError
+from ._followups import natural_date
 
 __all__ = [
     "NameParts",
@@ -276,11 +277,27 @@ def parse_due_date(
     zone: tzinfo,
     date_only_time: time = time(9, 0),
     day_first: bool = False,
+    reference: datetime | None = None,
 ) -> str:
-    """A due date in HighLevel's UTC form from ISO 8601, dates, US/EU dates, epoch or RFC 2822.
+    """A due date in HighLevel's UTC form from ISO 8601, dates, US/EU dates, epoch or RFC 2822,
+    or, given `reference` (the event's time), words: "Friday 3pm", "tomorrow", "next Tuesday",
+    "in 2 weeks", read from then on in `zone`.
 
     Values without a zone are read in `zone`; a date without a time gets `date_only_time`.
     """
+    try:
+        return _parse_due(value, zone=zone, date_only_time=date_only_time, day_first=day_first)
+    except TransformError:
+        if reference is None or not isinstance(value, str):
+            raise
+        ref = reference if reference.tzinfo is not None else reference.replace(tzinfo=UTC)
+        moment = natural_date(value, ref.astimezone(zone), date_only_time)
+        if moment is None:
+            raise
+        return format_due(moment)
+
+
+def _parse_due(value: Any, *, zone: tzinfo, date_only_time: time, day_first: bool) -> str:
     date_only = False
     if isinstance(value, bool):
         raise TransformError("dueDate", f"not a date: {value!r}")

@@ -69,7 +69,7 @@ def door_check(mapping: MappingConfig) -> Callable[[TalkNotesEvent], list[Proble
         if action == "deleted":
             return []
         data = event.data.model_dump(mode="json", exclude_unset=True)
-        problems = check_record(kind, data, mapping, create=action == "created")
+        problems = check_record(kind, data, mapping, create=action == "created", at=event.timestamp)
         return [
             {
                 "field": "data" if p["field"] == "data" else f"data.{p['field']}",

@@ -210,7 +210,9 @@ def _plan_task(state: RecordState, ids: IdLookup, cfg: MappingConfig) -> Plan:
     # The earliest event anchors a default due date, so it never moves with later events.
     reference = datetime.fromtimestamp(state.first_at, UTC) if state.first_at else None
     try:
-        mapped = map_task(data, cfg, create=True, reference=reference)
+        due = state.fields.get("dueDate")
+        due_at = datetime.fromtimestamp(due[1], UTC) if due is not None else None
+        mapped = map_task(data, cfg, create=True, reference=reference, due_reference=due_at)
     except TransformError as exc:
         return Reject(str(exc))
     return _write_child("task", "taskId", state, contact, task, mapped, cfg)

@@ -19,8 +19,10 @@ Decisions, each documented there too:
   turns words such as `medium`, `asap` or `P1` into a level and keeps unknown words as labels,
   so no task is lost over a word. JSON numbers and booleans are refused: 1 means "highest" in
   some apps and "lowest" in others, so the sender must say which by sending text ("P1", "1").
-- `dueDate` is an ISO 8601 date (`2026-12-04`) or date-time, with or without a zone; a value
-  without a zone is wall-clock time in the location's time zone, applied by the mapping.
+- `dueDate` is an ISO 8601 date (`2026-12-04`) or date-time, with or without a zone (a value
+  without a zone is wall-clock time in the location's time zone, applied by the mapping), or
+  words ("Friday 3pm", "tomorrow", "in 2 weeks") the mapping reads from the event's
+  `timestamp`, refusing at the door (422 naming `data.dueDate`) what means no date.
   `dueDate` and the event `timestamp` must fall in the years 1970 to 2200: HighLevel takes
   no other dates, and `0001-01-01` or `9999-12-31` are placeholders, not dates.
 """
@@ -111,15 +113,17 @@ def _check_year(value: date) -> None:
 
 def _check_due(value: str) -> str:
     parsed: date
+    if not value:
+        raise ValueError("is empty")
     try:
         parsed = date.fromisoformat(value)
     except ValueError:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise ValueError(
-                "is not an ISO 8601 date or date-time (e.g. 2026-12-04 or 2026-12-04T17:00:00Z)"
-            ) from None
+            # Words ("Friday 3pm", "in 2 weeks"): read by the mapping from the event's time,
+            # which refuses at the door what means no date.
+            return value
     _check_year(parsed)
     return value
 
@@ -184,9 +188,10 @@ DueDate = Annotated[
     StringConstraints(strip_whitespace=True, max_length=64),
     AfterValidator(_check_due),
     Field(
-        description="ISO 8601 date or date-time in the years 1970 to 2200; without a zone it "
-        "is wall-clock time in the location's time zone.",
-        examples=["2026-12-04", "2026-12-04T17:00:00Z", "2026-12-04T17:00"],
+        description="ISO 8601 date or date-time in the years 1970 to 2200 (without a zone it "
+        "is wall-clock time in the location's time zone), or words read from the event's "
+        "timestamp (Friday 3pm, tomorrow, in 2 weeks).",
+        examples=["2026-12-04", "2026-12-04T17:00:00Z", "2026-12-04T17:00", "Friday 3pm"],
     ),
 ]
 
@@ -263,12 +268,16 @@ class _TaskFields(_Data):
     updated_at: Stamp | None = None
 
     def due(self) -> date | datetime | None:
-        """`dueDate` parsed: a `date`, or a `datetime` (naive when it carried no zone)."""
+        """`dueDate` parsed: a `date`, or a `datetime` (naive when it carried no zone); None
+        when absent or in words (the mapping reads those from the event's time)."""
         if self.dueDate is None:
             return None
-        if "T" in self.dueDate or " " in self.dueDate:
-            return datetime.fromisoformat(self.dueDate)
-        return date.fromisoformat(self.dueDate)
+        try:
+            if "T" in self.dueDate or " " in self.dueDate:
+                return datetime.fromisoformat(self.dueDate)
+            return date.fromisoformat(self.dueDate)
+        except ValueError:
+            return None
 
 
 class TaskData(_TaskFields):
