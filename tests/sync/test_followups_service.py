@@ -43,7 +43,7 @@ def test_a_notes_follow_ups_become_its_contacts_tasks_once_and_follow_its_edits(
     """A note with two follow-ups and a sentence without one: two tasks on its contact, due
     in New York time, titled from their sentences. The same note again: no more. Edited, one
     date moved and one sentence removed: the moved task's due date follows, the other stays.
-    A note with no follow-up: no task."""
+    A note with no follow-up: no task; one stating a signing: one milestone note."""
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text(yaml.safe_dump({"tasks": {"due": {"timezone": "America/New_York"}}}))
     secret = generate_secret()
@@ -55,6 +55,11 @@ def test_a_notes_follow_ups_become_its_contacts_tasks_once_and_follow_its_edits(
         _event("note.created", NOTE_AT, {"id": "n1", "contactId": "c1", "noteContent": text}),
         _event(
             "note.created", NOTE_AT, {"id": "n2", "contactId": "c2", "noteContent": "Nice chat."}
+        ),
+        _event(
+            "note.created",
+            NOTE_AT,
+            {"id": "n3", "contactId": "c2", "noteContent": "The contract was signed today."},
         ),
     ]
     with running_simulator() as sim:
@@ -131,6 +136,9 @@ def test_a_notes_follow_ups_become_its_contacts_tasks_once_and_follow_its_edits(
                 wait_for(moved_once, 30, "the edited date on the task")
                 moved = _tasks(sim, c1)
                 assert _tasks(sim, c2) == []
+                c2_notes = sorted(
+                    (n.get("title") or "", n["body"]) for n in sim.state.children("note", c2)
+                )
         finally:
             service.stop()
     # Friday Dec 4 15:00 New York = 20:00 UTC; tomorrow (Dec 2) 09:00 New York = 14:00 UTC.
@@ -139,6 +147,16 @@ def test_a_notes_follow_ups_become_its_contacts_tasks_once_and_follow_its_edits(
         ("Email him", "2026-12-02T14:00:00.000Z", False),
     ]
     assert again == first
+    # Kim's notes: hers, and one milestone note for the signing (none made from it in turn).
+    assert c2_notes == [
+        ("", "Nice chat."),
+        ("", "The contract was signed today."),
+        (
+            "Milestone: signed",
+            'Milestone: signed, 2026-12-01. From a TalkNotes note (n3): "The contract was '
+            'signed today."',
+        ),
+    ]
     # Monday Dec 7 15:00 New York = 20:00 UTC; the removed sentence's task stays.
     assert moved == [
         ("Call Sam back about the quote", "2026-12-07T20:00:00.000Z", False),

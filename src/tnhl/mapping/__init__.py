@@ -7,6 +7,7 @@ from ._check import MappingProblem, check_record
 from ._config import default_mapping, load_mapping, load_mapping_text
 from ._errors import MappingError, MappingFileError, MappingIssue, TransformError
 from ._followups import FollowUp, find_follow_ups, natural_date
+from ._milestones import Milestone, find_milestones
 from ._models import SYNCED_FIELDS, MappingConfig, SyncConfig, SyncRule
 from ._transforms import (
     NameParts,
@@ -30,6 +31,7 @@ __all__ = [
     "MappingFileError",
     "MappingIssue",
     "MappingProblem",
+    "Milestone",
     "NameParts",
     "Priority",
     "SyncConfig",
@@ -39,6 +41,7 @@ __all__ = [
     "default_due",
     "default_mapping",
     "find_follow_ups",
+    "find_milestones",
     "format_due",
     "load_mapping",
     "load_mapping_text",

@@ -13,6 +13,7 @@ import phonenumbers
 from jmespath.exceptions import JMESPathError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ._milestones import DEFAULT_MILESTONES
 from ._transforms import priority_key
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "EmailConfig",
     "FollowUpsConfig",
     "MappingConfig",
+    "MilestonesConfig",
     "NameConfig",
     "NotesConfig",
     "PhoneConfig",
@@ -293,6 +295,14 @@ class FollowUpsConfig(_Strict):
         return _hhmm(v)
 
 
+class MilestonesConfig(_Strict):
+    """Milestone notes from what notes state ("the deal was signed"): per family its phrases
+    (merged over the defaults key by key; an empty list turns that family off)."""
+
+    enabled: bool = True
+    families: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_MILESTONES))
+
+
 class MappingConfig(_Strict):
     version: Literal[1] = 1
     contact: ContactConfig = ContactConfig()
@@ -300,3 +310,4 @@ class MappingConfig(_Strict):
     notes: NotesConfig = NotesConfig()
     sync: SyncConfig = SyncConfig()
     followups: FollowUpsConfig = FollowUpsConfig()
+    milestones: MilestonesConfig = MilestonesConfig()

@@ -19,7 +19,7 @@ from tnhl.mapping import MappingConfig
 from tnhl.store import OpMark, RecordClaim, Settlement, SqlStore, StoreError
 from tnhl.sync._calls import Caller, CallRun, Limiter, Route, already_gone, stored_form
 from tnhl.sync._errors import RescheduleNeeded
-from tnhl.sync._followups import follow_up_events
+from tnhl.sync._followups import note_events
 from tnhl.sync._lookup import BatchLookup, batch_lookups
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._outcome import Decider
@@ -106,7 +106,8 @@ class Executor:
         return deferred
 
     def _follow_ups(self, claims: Sequence[RecordClaim]) -> None:
-        """Store the tasks the batch's notes state, before the notes settle (sync/_followups.py).
+        """Store the tasks and milestone notes the batch's notes state, before the notes
+        settle (sync/_followups.py).
         The store failing fails the batch (the leases run out: tried again); reading a note's
         text failing costs only its follow-ups (logged), never the note."""
         for claim in claims:
@@ -114,9 +115,9 @@ class Executor:
             if st.kind != "note" or not claim.events:
                 continue
             try:
-                events = follow_up_events(st, self._route(st.location_id).mapping, self._clock())
+                events = note_events(st, self._route(st.location_id).mapping, self._clock())
             except Exception as exc:
-                log.warning("follow-ups not read", note=st.talknotes_id, error=type(exc).__name__)
+                log.warning("note not read", note=st.talknotes_id, error=type(exc).__name__)
                 continue
             for event in events:
                 self._store.add_inbound(event)

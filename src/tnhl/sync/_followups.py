@@ -1,4 +1,5 @@
-"""Notes become tasks (issue 10): the follow-ups a note states, as TalkNotes task events.
+"""Notes become actions (issue 10): the follow-ups a note states, as TalkNotes task events,
+and the milestones it states, as milestone notes on its contact.
 
 When a note record is run, the follow-ups its current text states (`tnhl.mapping`'s
 `find_follow_ups`, relative to the time the text was written, in the connection's zone) are
@@ -8,6 +9,9 @@ runs them like any task: created once on the note's contact, and, when the sente
 edited, updated (the same task: its id comes from the note and the sentence's key; a later
 event wins its fields). A sentence removed from the note leaves its task alone: someone may be
 working on it.
+
+A milestone ("the contract was signed") becomes a note tnhl names for its cause (the note and
+the family): once, whatever later edits of the note say.
 """
 
 from __future__ import annotations
@@ -16,10 +20,18 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
-from tnhl.mapping import MappingConfig, find_follow_ups
+from tnhl.mapping import MappingConfig, find_follow_ups, find_milestones
 from tnhl.store import InboundEvent, RecordState
 
-__all__ = ["follow_up_events", "follow_up_task_id"]
+__all__ = [
+    "MILESTONE_PREFIX",
+    "follow_up_events",
+    "follow_up_task_id",
+    "milestone_events",
+    "note_events",
+]
+
+MILESTONE_PREFIX = "milestone-"  # the ids of the notes tnhl makes for milestones
 
 
 def follow_up_task_id(note_id: str, key: str) -> str:
@@ -67,3 +79,52 @@ def follow_up_events(state: RecordState, mapping: MappingConfig, now: float) -> 
             )
         )
     return events
+
+
+def milestone_events(state: RecordState, mapping: MappingConfig, now: float) -> list[InboundEvent]:
+    """The milestone notes the note's current text states, on its contact; none for another
+    kind of record, a deleted note, or with `milestones.enabled` false."""
+    config = mapping.milestones
+    register = state.fields.get("noteContent")
+    if state.kind != "note" or state.deleted_at is not None or not config.enabled:
+        return []
+    if register is None or not isinstance(register[0], str):
+        return []
+    text, written = register[0], register[1]
+    day = datetime.fromtimestamp(written, mapping.tasks.due.zone).date().isoformat()
+    stamp = datetime.fromtimestamp(written, UTC).isoformat(timespec="milliseconds")
+    events = []
+    for m in find_milestones(text, config.families):
+        note_id = (
+            "milestone-"
+            + hashlib.sha256(f"{state.talknotes_id}\x1f{m.family}".encode()).hexdigest()[:24]
+        )
+        data = {
+            "id": note_id,
+            "contactId": state.contact_id,
+            "noteTitle": f"Milestone: {m.family}",
+            "noteContent": f"Milestone: {m.family}, {day}. From a TalkNotes note "
+            f'({state.talknotes_id}): "{m.sentence}"',
+        }
+        body = {"type": "note.created", "timestamp": stamp.replace("+00:00", "Z"), "data": data}
+        events.append(
+            InboundEvent(
+                "talknotes",
+                f"milestone:{note_id}",  # once per cause: later edits of the note add nothing
+                "note.created",
+                state.location_id,
+                state.contact_id,
+                json.dumps(body),
+                now,
+            )
+        )
+    return events
+
+
+def note_events(state: RecordState, mapping: MappingConfig, now: float) -> list[InboundEvent]:
+    """Everything a note's text turns into: its follow-ups' tasks and its milestone notes.
+    Nothing for a milestone note tnhl made: it quotes the sentence it came from, which would
+    state the milestone (and any follow-up in it) again."""
+    if state.talknotes_id.startswith(MILESTONE_PREFIX):
+        return []
+    return follow_up_events(state, mapping, now) + milestone_events(state, mapping, now)
