@@ -1182,3 +1182,24 @@ def test_one_settle_marks_several_creates_unknown_and_several_done(store: SqlSto
         "k3": ("succeeded", None, "hl-3"),
         "k4": ("succeeded", None, "hl-4"),
     }
+
+
+def test_api_keys_open_their_location_until_revoked_and_only_digests_are_kept(
+    store: SqlStore,
+) -> None:
+    """A key made for A opens A only; another string opens nothing; revoked, it opens
+    nothing; listed by id and first characters; the stored row holds no key."""
+    made, key = store.create_api_key("A")
+    other, _ = store.create_api_key("B")
+    assert key.startswith("tnhl_key_")
+    assert store.key_location(key) == "A"
+    assert store.key_location(key + "x") is None
+    assert [(k.id, k.location_id) for k in store.list_api_keys("A")] == [(made.id, "A")]
+    assert key[9:13] == made.hint
+    assert store.revoke_api_key(made.id) is True
+    assert store.revoke_api_key(made.id) is False
+    assert store.key_location(key) is None
+    assert [k.id for k in store.list_api_keys()] == [made.id, other.id]
+    with store.engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(sa.text("SELECT * FROM api_keys"))]
+    assert key not in str(rows)

@@ -17,6 +17,7 @@ from tnhl.store._errors import (
 from tnhl.store._fast_inbox import FastInbox
 from tnhl.store._migrate import current_revision, head_revision, upgrade_to_head
 from tnhl.store._models import (
+    ApiKey,
     BatchRead,
     DeadLetter,
     Delivery,
@@ -44,6 +45,7 @@ from tnhl.store._sql import SqlStore, open_store
 from tnhl.store._work import Folder, lww_merge
 
 __all__ = [
+    "ApiKey",
     "BatchRead",
     "DeadLetter",
     "Delivery",

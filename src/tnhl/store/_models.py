@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 __all__ = [
     "FINISHED_STATES",
     "UNFINISHED_STATES",
+    "ApiKey",
     "BatchRead",
     "DeadLetter",
     "Delivery",
@@ -130,6 +131,18 @@ class Told:
     deleted: bool = False
     contact_id: str | None = None  # HighLevel's id of the contact it belongs to (or is)
     data: Mapping[str, Any] | None = None  # the content told, in TalkNotes' terms
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key of the unsigned TalkNotes entry: which location it opens, its first characters
+    (to tell keys apart), and when it was made and revoked. Never the key itself."""
+
+    id: int
+    location_id: str
+    hint: str
+    created_at: float
+    revoked_at: float | None
 
 
 @dataclass(frozen=True)

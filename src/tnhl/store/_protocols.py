@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from tnhl.store._models import (
+    ApiKey,
     BatchRead,
     DeadLetter,
     Delivery,
@@ -215,6 +216,22 @@ class Store(Protocol):
         ...
 
     def get_op(self, key: str) -> OutboundOp | None: ...
+
+    # API keys -------------------------------------------------------------------------------
+    def create_api_key(self, location_id: str) -> tuple[ApiKey, str]:
+        """A new key for the unsigned entry of a location: its record and the key (shown
+        once: only its SHA-256 is kept)."""
+        ...
+
+    def key_location(self, key: str) -> str | None:
+        """The location a live key opens; None for an unknown or revoked key."""
+        ...
+
+    def list_api_keys(self, location_id: str | None = None) -> list[ApiKey]: ...
+
+    def revoke_api_key(self, key_id: int) -> bool:
+        """Revoke a key; False when there is no such live key."""
+        ...
 
     # cursors ---------------------------------------------------------------------------------
     def get_cursor(self, name: str) -> str | None: ...

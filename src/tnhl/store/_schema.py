@@ -182,6 +182,20 @@ profiles = sa.Table(
     sa.Index(None, "dirty_at"),
 )
 
+# Keys for the unsigned TalkNotes entry (issue 10: Zapier, Make, n8n cannot sign): only each
+# key's SHA-256 is kept; a key is shown once, when it is made.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("location_id", sa.String(ID), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("hint", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.Column("revoked_at", sa.Double(), nullable=True),
+    sa.UniqueConstraint("key_hash"),
+)
+
 cursors = sa.Table(
     "cursors",
     metadata,

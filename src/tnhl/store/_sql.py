@@ -12,11 +12,22 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tnhl.store import _batch, _dead, _inbox, _outbound, _profiles, _records, _settle, _work
+from tnhl.store import (
+    _batch,
+    _dead,
+    _inbox,
+    _keys,
+    _outbound,
+    _profiles,
+    _records,
+    _settle,
+    _work,
+)
 from tnhl.store._engine import DEFAULT_SETTING, WRITE, make_engine, translate_errors
 from tnhl.store._errors import InvalidRecordError, StoreUnavailableError
 from tnhl.store._migrate import upgrade_to_head
 from tnhl.store._models import (
+    ApiKey,
     BatchRead,
     DeadLetter,
     Delivery,
@@ -382,6 +393,23 @@ class SqlStore:
     def get_op(self, key: str) -> OutboundOp | None:
         with self._read() as conn:
             return _records.get_op(conn, key)
+
+    # API keys -------------------------------------------------------------------------------
+    def create_api_key(self, location_id: str) -> tuple[ApiKey, str]:
+        with self._write() as conn:
+            return _keys.create_api_key(conn, location_id, self._clock())
+
+    def key_location(self, key: str) -> str | None:
+        with self._read() as conn:
+            return _keys.key_location(conn, key)
+
+    def list_api_keys(self, location_id: str | None = None) -> list[ApiKey]:
+        with self._read() as conn:
+            return _keys.list_api_keys(conn, location_id)
+
+    def revoke_api_key(self, key_id: int) -> bool:
+        with self._write() as conn:
+            return _keys.revoke_api_key(conn, key_id, self._clock())
 
     # cursors ---------------------------------------------------------------------------------
     def get_cursor(self, name: str) -> str | None:

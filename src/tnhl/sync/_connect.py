@@ -5,6 +5,7 @@ rate limiter, whose windows are kept per location."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import cast
 
 import httpx
@@ -176,15 +177,28 @@ def check_secrets(settings: Settings) -> None:
 
 
 def talknotes_routes(
-    settings: Settings, connections: list[ConnectionSettings], routes: dict[str, Route]
+    settings: Settings,
+    connections: list[ConnectionSettings],
+    routes: dict[str, Route],
+    key_location: Callable[[str], str | None] | None = None,
 ) -> tuple[TalkNotesRoute | None, dict[str, TalkNotesRoute]]:
     """The route of `POST /webhooks/talknotes` (one connection only) and of each
-    `POST /webhooks/talknotes/{name}`; a connection without a secret is a SettingsError."""
+    `POST /webhooks/talknotes/{name}`; a connection without a secret is a SettingsError.
+    `key_location` (the store's) opens each one's unsigned entry to its own API keys."""
     named: dict[str, TalkNotesRoute] = {}
     for conn in connections:
         secret = _secret(settings, conn)
         check = door_check(routes[conn.location_id].mapping)
-        named[conn.name] = TalkNotesRoute(secret.get_secret_value(), conn.location_id, check)
+        opens = None
+        if key_location is not None:
+
+            def opens(key: str, loc: str = conn.location_id) -> bool:
+                assert key_location is not None
+                return key_location(key) == loc
+
+        named[conn.name] = TalkNotesRoute(
+            secret.get_secret_value(), conn.location_id, check, key_opens=opens
+        )
     plain = next(iter(named.values())) if len(named) == 1 else None
     return plain, named
 

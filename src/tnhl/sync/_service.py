@@ -219,12 +219,13 @@ class Service:
             inbox = FastInbox(
                 store, inline=inline, on_duplicate=on_duplicate, write_lock=store.write_lock
             )
-            plain, named = talknotes_routes(settings, connections, routes)
+            plain, named = talknotes_routes(settings, connections, routes, store.key_location)
             intake_app = create_intake_app(
                 inbox=inbox,
                 talknotes_secret=plain.secret if plain is not None else None,
                 location_id=plain.location_id if plain is not None else None,
                 check=plain.check if plain is not None else None,
+                key_opens=plain.key_opens if plain is not None else None,
                 connections=named,
                 highlevel_keys=settings.webhook_keys(),
                 on_stored=on_stored,

@@ -26,6 +26,7 @@ __all__ = [
     "create_intake_app",
 ]
 
+import hashlib
 import json
 import logging
 import re
@@ -143,11 +144,13 @@ def _too_large(limit: int) -> Response:
 @dataclass(frozen=True)
 class TalkNotesRoute:
     """One connection's TalkNotes intake: its secret (or several while rotating), the
-    HighLevel location its events belong to, and its door check (e.g. its mapping's rules)."""
+    HighLevel location its events belong to, its door check (e.g. its mapping's rules), and
+    `key_opens`, which says whether an API key opens its unsigned entry (None: no such entry)."""
 
     secret: str | Sequence[str]
     location_id: str
     check: EventCheck | None = None
+    key_opens: Callable[[str], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,7 @@ class _Route:
     verifier: WebhookVerifier
     location_id: str
     check: EventCheck | None
+    key_opens: Callable[[str], bool] | None = None
 
 
 class _Intake:
@@ -257,11 +261,19 @@ class _Intake:
         body = await self._body(request)
         if body is None:
             return _too_large(self.max_body_bytes)
-        try:
-            event_id = route.verifier.verify(request.headers, body)
-        except SignatureError as exc:
-            _log.info("talknotes delivery refused (401): %s", exc)
-            return _json(401, {"error": "invalid_signature", "message": str(exc)})
+        keyed = _bearer(request.headers)
+        if keyed is not None:
+            refused = _key_refusal(route, keyed)
+            if refused is not None:
+                _log.info("talknotes delivery refused (401): %s", refused)
+                return _json(401, {"error": "invalid_api_key", "message": refused})
+            event_id = _idempotency_id(request.headers, body)
+        else:
+            try:
+                event_id = route.verifier.verify(request.headers, body)
+            except SignatureError as exc:
+                _log.info("talknotes delivery refused (401): %s", exc)
+                return _json(401, {"error": "invalid_signature", "message": str(exc)})
         # Every problem at once, header and body, so the sender fixes them in one round.
         header: list[Problem] = []
         if _CONTROL.search(event_id):
@@ -350,6 +362,31 @@ class _Intake:
 _NO_CONTROL = "must not contain control characters (NUL, tab, newline, ...)"
 
 
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    """The API key of a request made with one and no signature (the unsigned entry)."""
+    auth = headers.get("authorization", "")
+    if "webhook-signature" in headers or not auth.lower().startswith("bearer "):
+        return None
+    return auth[7:].strip()
+
+
+def _key_refusal(route: _Route, key: str) -> str | None:
+    if route.key_opens is None:
+        return "this connection takes signed deliveries only (create a key: tnhl keys create)"
+    if not key or not route.key_opens(key):
+        return "the API key is not one of this connection's"
+    return None
+
+
+def _idempotency_id(headers: Mapping[str, str], body: bytes) -> str:
+    """The event id of an unsigned delivery: the caller's Idempotency-Key (a retry with the
+    same key is the same event), else the body's digest (the same body twice, once)."""
+    given = headers.get("idempotency-key", "").strip()
+    if given:
+        return f"key:{given}"[:255]
+    return "key:sha256:" + hashlib.sha256(body).hexdigest()
+
+
 def _invalid(status: int, error: str, exc: InvalidEvent) -> Response:
     return _json(status, {"error": error, "message": exc.summary(), "problems": exc.problems})
 
@@ -370,6 +407,7 @@ def create_intake_app(
     clock: Callable[[], float] = time.time,
     on_stored: Callable[[StoredInfo], None] | None = None,
     check: Callable[[TalkNotesEvent], Sequence[Problem]] | None = None,
+    key_opens: Callable[[str], bool] | None = None,
     offload: bool = False,
     retry_after: int = 30,
     max_body_bytes: int = MAX_BODY_BYTES,
@@ -396,15 +434,20 @@ def create_intake_app(
     mapping); a non-empty list of problems (`field` a dotted path such as `data.phone`) answers
     422 like a contract violation and stores nothing. A check that raises is logged at error
     level and the event is accepted as if it had found no problem.
+
+    `key_opens` (and each connection's own) opens the unsigned entry: a request with
+    `Authorization: Bearer <key>` and no signature is taken when it says the key is one of the
+    connection's, deduplicated by its `Idempotency-Key` (else its body); otherwise 401.
     """
     routes: dict[str | None, _Route] = {}
     if talknotes_secret is not None:
         if location_id is None:
             raise ValueError("location_id: required with talknotes_secret")
-        routes[None] = _Route(WebhookVerifier(talknotes_secret, clock=clock), location_id, check)
+        verifier = WebhookVerifier(talknotes_secret, clock=clock)
+        routes[None] = _Route(verifier, location_id, check, key_opens)
     for name, r in (connections or {}).items():
         verifier = WebhookVerifier(r.secret, clock=clock)
-        routes[name] = _Route(verifier, r.location_id, r.check)
+        routes[name] = _Route(verifier, r.location_id, r.check, r.key_opens)
     intake = _Intake(
         inbox=inbox,
         routes=routes,
