@@ -20,11 +20,16 @@ def _app() -> typer.Typer:
 
 
 def test_demo_applies_every_event_and_prints_the_table() -> None:
-    """A small demo run exits 0 and shows contacts, tasks and notes that reached HighLevel."""
+    """A small demo run exits 0 and shows contacts, tasks and notes that reached HighLevel,
+    and the follow-up task and milestone note born from its voice note's text."""
     result = CliRunner().invoke(_app(), ["demo", "--events", "25", "--rate", "200", "--seed", "3"])
     assert result.exit_code == 0, result.output
     assert "What arrived in HighLevel" in result.output
-    assert "25 TalkNotes events ->" in result.output
+    assert "26 TalkNotes events ->" in result.output  # 25 generated and the voice note
+    said = " ".join(result.output.split())
+    assert "From the voice note's text:" in said
+    assert "back about the quote\" due" in said
+    assert 'note "Milestone: signed"' in said
     assert "dead-letter" not in result.output
 
 

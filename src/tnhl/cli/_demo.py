@@ -18,11 +18,27 @@ import typer
 __all__ = ["demo_events", "register", "run_demo"]
 
 
+VOICE_NOTE = "Call {name} back Friday at 3pm about the quote. The contract was signed today."
+
+
 def demo_events(n: int, seed: int) -> list[dict[str, Any]]:
-    """The generator's stream for a demo: distinct people, no external_id (its default)."""
+    """The generator's stream for a demo (distinct people, no external_id: its default), then
+    a voice note about its first person that states a follow-up and a milestone (issue 10):
+    a task and a milestone note are born from its text."""
+    from datetime import UTC, datetime
+
     from tnhl.talknotes import generate
 
-    return generate(n, seed=seed, n_people=max(3, n // 8))
+    stream = generate(n, seed=seed, n_people=max(3, n // 8))
+    first = next(e["data"] for e in stream if e["type"] == "contact.created")
+    name = str(first.get("full_name") or "them").split()[0]
+    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    voice = {
+        "id": "voice-note-1",
+        "contactId": first["id"],
+        "noteContent": VOICE_NOTE.format(name=name),
+    }
+    return [*stream, {"type": "note.created", "timestamp": now, "data": voice}]
 
 
 def _summary_table(state: dict[str, Any], location_id: str) -> Any:
@@ -103,10 +119,12 @@ def run_demo(events: int, seed: int, rate: float, data_dir: Path | None, timeout
                         applied = progress.add_task("applied in HighLevel", total=len(requests))
 
                         def refresh() -> int:
+                            """Events settled (those born from notes too), once none is left."""
                             c = service.store.stats().counts
                             n = c.get("done", 0) + c.get("skipped", 0) + c.get("dead", 0)
-                            progress.update(applied, completed=n)
-                            return n
+                            progress.update(applied, completed=min(n, len(requests)))
+                            busy = c.get("received", 0) + c.get("pending", 0)
+                            return n if busy == 0 else min(n, len(requests) - 1)
 
                         for headers, body in requests:
                             r = http.post("/webhooks/talknotes", content=body, headers=headers)
@@ -130,11 +148,31 @@ def run_demo(events: int, seed: int, rate: float, data_dir: Path | None, timeout
                 f"{counts.get('task', 0)} tasks, {counts.get('note', 0)} notes in HighLevel, "
                 f"with {calls} HighLevel API calls."
             )
+            born = _born_from_notes(state, sim.location_id)
+            if born:
+                console.print("From the voice note's text: " + "; ".join(born))
             store_counts = _store_counts(folder)
             dead = store_counts.get("dead", 0)
             if dead:
                 console.print(f"[yellow]{dead} events are in the dead-letter queue.[/yellow]")
             return 0 if dead == 0 else 1
+
+
+def _born_from_notes(state: dict[str, Any], location_id: str) -> list[str]:
+    """The follow-up tasks and milestone notes tnhl made from note text (their descriptions and
+    titles say so)."""
+    records = state["locations"].get(location_id, {}).get("records", {})
+    out = [
+        f'task "{t.get("title")}" due {str(t.get("dueDate", ""))[:16].replace("T", " ")} UTC'
+        for t in records.get("task", [])
+        if str(t.get("body") or "").startswith("From a note:")
+    ]
+    out += [
+        f'note "{n.get("title")}"'
+        for n in records.get("note", [])
+        if str(n.get("title") or "").startswith("Milestone:")
+    ]
+    return out
 
 
 def _store_counts(folder: Path) -> dict[str, int]:
