@@ -28,7 +28,7 @@ def test_demo_applies_every_event_and_prints_the_table() -> None:
     assert "26 TalkNotes events ->" in result.output  # 25 generated and the voice note
     said = " ".join(result.output.split())
     assert "From the voice note's text:" in said
-    assert "back about the quote\" due" in said
+    assert 'back about the quote" due' in said
     assert 'note "Milestone: signed"' in said
     assert "dead-letter" not in result.output
 
