@@ -78,6 +78,8 @@ class Executor:
         # No record starts with less than this left on its lease (a call may take that long).
         self.lease_margin = lease_margin
         self._calls = Caller(store, lambda loc: self._route(loc).call, limiter, metrics)
+        # Notes whose text this process has read for follow-ups and milestones, oldest first.
+        self._read_notes: dict[tuple[str, str, float | None], None] = {}
 
     def _route(self, location: str) -> Route:
         if self._routes is None:
@@ -114,6 +116,12 @@ class Executor:
             st = claim.state
             if st.kind != "note" or not claim.events:
                 continue
+            # A note run again with the text already read (a retry, a wait for its contact)
+            # is not read again: its events are stored already (kept once by their ids).
+            text = st.fields.get("noteContent")
+            seen = (st.location_id, st.talknotes_id, text[1] if text else None)
+            if seen in self._read_notes:
+                continue
             try:
                 events = note_events(st, self._route(st.location_id).mapping, self._clock())
             except Exception as exc:
@@ -121,6 +129,9 @@ class Executor:
                 continue
             for event in events:
                 self._store.add_inbound(event)
+            self._read_notes[seen] = None
+            if len(self._read_notes) > 10_000:
+                self._read_notes.pop(next(iter(self._read_notes)))
 
     def _mark_ahead(
         self, claims: Sequence[RecordClaim], lookups: Mapping[str, BatchLookup]
