@@ -40,18 +40,36 @@ def follow_up_task_id(note_id: str, key: str) -> str:
     return "followup-" + hashlib.sha256(f"{note_id}\x1f{key}".encode()).hexdigest()[:24]
 
 
+def _text(state: RecordState, enabled: bool) -> tuple[str, float] | None:
+    """A live note's text and when it was written; None for anything else or when off."""
+    register = state.fields.get("noteContent")
+    if state.kind != "note" or state.deleted_at is not None or not enabled:
+        return None
+    if register is None or not isinstance(register[0], str):
+        return None
+    return register[0], register[1]
+
+
+def _event(
+    state: RecordState, event_id: str, type_: str, written: float, data: dict[str, str], now: float
+) -> InboundEvent:
+    """A TalkNotes event of the note's contact, stamped when the note's text was written."""
+    stamp = datetime.fromtimestamp(written, UTC).isoformat(timespec="milliseconds")
+    body = {"type": type_, "timestamp": stamp.replace("+00:00", "Z"), "data": data}
+    return InboundEvent(
+        "talknotes", event_id, type_, state.location_id, state.contact_id, json.dumps(body), now
+    )
+
+
 def follow_up_events(state: RecordState, mapping: MappingConfig, now: float) -> list[InboundEvent]:
     """The task events the note's current text implies; none for another kind of record, a
     deleted note, or with `followups.enabled` false."""
     config = mapping.followups
-    register = state.fields.get("noteContent")
-    if state.kind != "note" or state.deleted_at is not None or not config.enabled:
+    found = _text(state, config.enabled)
+    if found is None:
         return []
-    if register is None or not isinstance(register[0], str):
-        return []
-    text, written = register[0], register[1]
+    text, written = found
     reference = datetime.fromtimestamp(written, mapping.tasks.due.zone)
-    stamp = datetime.fromtimestamp(written, UTC).isoformat(timespec="milliseconds")
     events = []
     for f in find_follow_ups(text, reference, default_time=config.default_time):
         task_id = follow_up_task_id(state.talknotes_id, f.key)
@@ -64,20 +82,9 @@ def follow_up_events(state: RecordState, mapping: MappingConfig, now: float) -> 
         }
         if config.assignee is not None:
             data["assignee"] = config.assignee
-        body = {"type": "task.created", "timestamp": stamp.replace("+00:00", "Z"), "data": data}
         # One event per (task, due time): a note repeated stores nothing; a new date, one.
         event_id = f"followup:{task_id}:{f.due.isoformat()}"
-        events.append(
-            InboundEvent(
-                "talknotes",
-                event_id,
-                "task.created",
-                state.location_id,
-                state.contact_id,
-                json.dumps(body),
-                now,
-            )
-        )
+        events.append(_event(state, event_id, "task.created", written, data, now))
     return events
 
 
@@ -85,20 +92,15 @@ def milestone_events(state: RecordState, mapping: MappingConfig, now: float) -> 
     """The milestone notes the note's current text states, on its contact; none for another
     kind of record, a deleted note, or with `milestones.enabled` false."""
     config = mapping.milestones
-    register = state.fields.get("noteContent")
-    if state.kind != "note" or state.deleted_at is not None or not config.enabled:
+    found = _text(state, config.enabled)
+    if found is None:
         return []
-    if register is None or not isinstance(register[0], str):
-        return []
-    text, written = register[0], register[1]
+    text, written = found
     day = datetime.fromtimestamp(written, mapping.tasks.due.zone).date().isoformat()
-    stamp = datetime.fromtimestamp(written, UTC).isoformat(timespec="milliseconds")
     events = []
     for m in find_milestones(text, config.families):
-        note_id = (
-            "milestone-"
-            + hashlib.sha256(f"{state.talknotes_id}\x1f{m.family}".encode()).hexdigest()[:24]
-        )
+        cause = f"{state.talknotes_id}\x1f{m.family}".encode()
+        note_id = MILESTONE_PREFIX + hashlib.sha256(cause).hexdigest()[:24]
         data = {
             "id": note_id,
             "contactId": state.contact_id,
@@ -106,18 +108,8 @@ def milestone_events(state: RecordState, mapping: MappingConfig, now: float) -> 
             "noteContent": f"Milestone: {m.family}, {day}. From a TalkNotes note "
             f'({state.talknotes_id}): "{m.sentence}"',
         }
-        body = {"type": "note.created", "timestamp": stamp.replace("+00:00", "Z"), "data": data}
-        events.append(
-            InboundEvent(
-                "talknotes",
-                f"milestone:{note_id}",  # once per cause: later edits of the note add nothing
-                "note.created",
-                state.location_id,
-                state.contact_id,
-                json.dumps(body),
-                now,
-            )
-        )
+        # Once per cause: later edits of the note add nothing.
+        events.append(_event(state, f"milestone:{note_id}", "note.created", written, data, now))
     return events
 
 
