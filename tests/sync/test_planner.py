@@ -575,3 +575,23 @@ def test_with_records_born_only_in_highlevel_nothing_is_created_there() -> None:
     applied = {**SAM_HL, "email": "sam@old.example.com"}
     plan = plan_record(contact(SAM, applied=applied, status="synced"), Ids(C1), HL_CREATES)
     assert isinstance(plan, Calls)
+
+
+def test_an_existing_task_keeps_what_its_record_never_said() -> None:
+    """A task HighLevel has, completed there (applied says so), whose record never said
+    `completed` (a follow-up born from a note): a new due date updates only the due date;
+    the task is not reopened."""
+    values = {"taskName": "Call Sam back", "dueDate": "2026-03-09T15:00:00Z"}
+    applied = {"title": "Call Sam back", "dueDate": "2026-03-06T15:00:00Z", "completed": True}
+    ids = Ids({**C1, ("task", "t1"): "HT1"})
+    plan = plan_record(task(values, applied=applied, status="synced"), ids, DEFAULTS)
+    assert plan == Calls(
+        [
+            PlannedCall(
+                "update-task",
+                {"contactId": "H1", "taskId": "HT1"},
+                {"dueDate": "2026-03-09T15:00:00Z"},
+            )
+        ],
+        applied={"dueDate": "2026-03-09T15:00:00Z"},
+    )

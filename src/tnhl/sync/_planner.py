@@ -212,7 +212,9 @@ def _plan_task(state: RecordState, ids: IdLookup, cfg: MappingConfig) -> Plan:
     try:
         due = state.fields.get("dueDate")
         due_at = datetime.fromtimestamp(due[1], UTC) if due is not None else None
-        mapped = map_task(data, cfg, create=True, reference=reference, due_reference=due_at)
+        # An existing task is updated with what the record says only: a `completed` it never
+        # said (a follow-up task, done in HighLevel) is not reopened, nor a due date defaulted.
+        mapped = map_task(data, cfg, create=task is None, reference=reference, due_reference=due_at)
     except TransformError as exc:
         return Reject(str(exc))
     return _write_child("task", "taskId", state, contact, task, mapped, cfg)
