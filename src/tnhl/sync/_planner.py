@@ -212,11 +212,13 @@ def _plan_task(state: RecordState, ids: IdLookup, cfg: MappingConfig) -> Plan:
     try:
         due = state.fields.get("dueDate")
         due_at = datetime.fromtimestamp(due[1], UTC) if due is not None else None
-        # An existing task is updated with what the record says only: a `completed` it never
-        # said (a follow-up task, done in HighLevel) is not reopened, nor a due date defaulted.
-        mapped = map_task(data, cfg, create=task is None, reference=reference, due_reference=due_at)
+        mapped = map_task(data, cfg, create=True, reference=reference, due_reference=due_at)
     except TransformError as exc:
         return Reject(str(exc))
+    if task is not None and "completed" not in data:
+        # A task HighLevel has is not reopened for a `completed` its record never said (a
+        # follow-up born from a note, done in HighLevel): the create's default is no change.
+        mapped.fields.pop("completed", None)
     return _write_child("task", "taskId", state, contact, task, mapped, cfg)
 
 
