@@ -270,6 +270,8 @@ def find_follow_ups(
 
 
 def _follow_up(sentence: str, reference: datetime, default_time: time) -> FollowUp | None:
+    if not _is_date(sentence):
+        return None  # no digit and no time word: dateparser (about a millisecond) can find none
     base = reference.replace(tzinfo=None)
     for span, moment in _search()(sentence, languages=["en"], settings=_settings(base)) or []:
         if not _is_date(span) or _PAST.search(span):
