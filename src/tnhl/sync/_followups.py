@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 from tnhl.mapping import MappingConfig, find_follow_ups, find_milestones
 from tnhl.store import InboundEvent, RecordState
+from tnhl.talknotes import iso_z
 
 __all__ = [
     "MILESTONE_PREFIX",
@@ -54,8 +55,7 @@ def _event(
     state: RecordState, event_id: str, type_: str, written: float, data: dict[str, str], now: float
 ) -> InboundEvent:
     """A TalkNotes event of the note's contact, stamped when the note's text was written."""
-    stamp = datetime.fromtimestamp(written, UTC).isoformat(timespec="milliseconds")
-    body = {"type": type_, "timestamp": stamp.replace("+00:00", "Z"), "data": data}
+    body = {"type": type_, "timestamp": iso_z(written), "data": data}
     return InboundEvent(
         "talknotes", event_id, type_, state.location_id, state.contact_id, json.dumps(body), now
     )

@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from tnhl.store import SqlStore, Told
+from tnhl.talknotes import epoch_of, iso_z
 
 __all__ = ["build_profile", "profile_digest", "stored_profile"]
 
@@ -24,15 +24,8 @@ Row = tuple[Told, str | None]  # an entity as HighLevel holds it, and its TalkNo
 
 
 def _start(appointment: Mapping[str, Any]) -> float | None:
-    raw = appointment.get("startTime")
-    if not isinstance(raw, str):
-        return None
-    try:
-        # HighLevel's contact appointments give "2021-07-16 11:00:00" (no zone): read as UTC.
-        stamp = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+    # HighLevel's contact appointments give "2021-07-16 11:00:00" (no zone): read as UTC.
+    return epoch_of(appointment.get("startTime"))
 
 
 def _item(row: Row) -> dict[str, Any]:
@@ -68,8 +61,7 @@ def build_profile(contact_id: str, rows: Sequence[Row], now: float) -> dict[str,
         "notes": notes,
         "appointments": [_item(r) for r in upcoming],
     }
-    stamp = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
-    return {"type": "profile.updated", "timestamp": stamp.replace("+00:00", "Z"), "data": data}
+    return {"type": "profile.updated", "timestamp": iso_z(now), "data": data}
 
 
 def _upcoming(row: Told, now: float) -> bool:

@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -40,6 +39,7 @@ from tnhl.store import InboundEvent, SqlStore
 from tnhl.sync._calls import already_gone
 from tnhl.sync._errors import RescheduleNeeded
 from tnhl.sync._readback import CallFn
+from tnhl.talknotes import epoch_of, iso_z
 
 __all__ = [
     "CHILDREN",
@@ -95,17 +95,12 @@ class SweepReport:
 
 
 def _ms(value: Any) -> int | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return round((stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp() * 1000)
+    at = epoch_of(value)
+    return None if at is None else round(at * 1000)
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    return iso_z(ms / 1000)
 
 
 def _digest(*parts: Any) -> str:

@@ -38,6 +38,8 @@ from tnhl.talknotes._outbound import (
     WebhookOut,
     changed_at,
     content_digest,
+    epoch_of,
+    iso_z,
     outbound_event,
 )
 from tnhl.talknotes._signing import (
@@ -79,8 +81,10 @@ __all__ = [
     "content_digest",
     "decode_secret",
     "entity_key",
+    "epoch_of",
     "generate",
     "generate_secret",
+    "iso_z",
     "outbound_event",
     "parse_event",
     "sign",

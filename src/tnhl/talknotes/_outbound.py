@@ -35,6 +35,8 @@ __all__ = [
     "WebhookOut",
     "changed_at",
     "content_digest",
+    "epoch_of",
+    "iso_z",
     "outbound_event",
 ]
 
@@ -111,21 +113,31 @@ def _appointment(p: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def epoch_of(value: Any) -> float | None:
+    """An ISO 8601 time (`Z` or an offset; none: UTC, as HighLevel's contact appointments give
+    "2021-07-16 11:00:00") as epoch seconds; None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        stamp = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+
+
+def iso_z(epoch: float) -> str:
+    """Epoch seconds as the ISO 8601 UTC time the outbound events carry (milliseconds, Z)."""
+    stamp = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
 def _when(p: Mapping[str, Any], now: float) -> str:
     """The change's own time when the payload has one, else the webhook's, else now."""
     for key in ("dateUpdated", "timestamp", "dateAdded"):
-        raw = _text(p, key)
-        if raw is None:
-            continue
-        try:
-            stamp = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            continue
-        stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-        return stamp.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return (
-        datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+        at = epoch_of(_text(p, key))
+        if at is not None:
+            return iso_z(at)
+    return iso_z(now)
 
 
 def outbound_event(
@@ -174,7 +186,10 @@ def content_digest(body: Mapping[str, Any]) -> str:
 
 def changed_at(body: Mapping[str, Any]) -> float:
     """The time of the change an outbound event tells (its `timestamp`), as epoch seconds."""
-    return datetime.fromisoformat(str(body["timestamp"]).replace("Z", "+00:00")).timestamp()
+    at = epoch_of(body["timestamp"])
+    if at is None:
+        raise ValueError(f"timestamp: not an ISO 8601 time: {body['timestamp']!r}")
+    return at
 
 
 @dataclass(frozen=True)
