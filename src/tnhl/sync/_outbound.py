@@ -161,8 +161,9 @@ class OutboundPump:
             limit=self._batch,
             locations=sorted(self._outs),
         )
-        told = self._told(rows)
-        results = [self._guarded(r, told) for r in rows]
+        parsed = [(r, _entity_or_none(r)) for r in rows]  # each body read once
+        told = self._told(parsed)
+        results = [self._guarded(r, read, told) for r, read in parsed]
         self._store.finish_outbound(self._name, results, now=self._clock())
         return len(rows) + self._send_profiles()
 
@@ -201,11 +202,11 @@ class OutboundPump:
         self.profiles += sent
         return sent
 
-    def _told(self, rows: list[InboxRow]) -> dict[tuple[str, str], Told]:
+    def _told(self, parsed: list[_Parsed]) -> dict[tuple[str, str], Told]:
         """What TalkNotes was told of the batch's entities: one read per location."""
         ids: dict[str, set[str]] = {}
-        for r in rows:
-            hl_id = _entity(r)[1].get("id")
+        for r, read in parsed:
+            hl_id = read[1].get("id") if read is not None else None
             if isinstance(hl_id, str) and hl_id:
                 ids.setdefault(r.location_id, set()).add(hl_id)
         out: dict[tuple[str, str], Told] = {}
@@ -214,9 +215,12 @@ class OutboundPump:
                 out[(loc, hl_id)] = t
         return out
 
-    def _guarded(self, row: InboxRow, told: Mapping[tuple[str, str], Told]) -> Delivery:
+    def _guarded(
+        self, row: InboxRow, read: _Read | None, told: Mapping[tuple[str, str], Told]
+    ) -> Delivery:
         try:
-            return self._handle(row, told)
+            payload, entity = read if read is not None else _entity(row)  # raises, as it did
+            return self._handle(row, payload, entity, told)
         except Exception as exc:  # tnhl's own failure on this event: retried, then dead
             log.warning("outbound event failed", inbox_id=row.id, error=type(exc).__name__)
             return self._failed(row, f"tnhl could not handle it: {type(exc).__name__}", True)
@@ -227,15 +231,26 @@ class OutboundPump:
             return Delivery(row.id, "dead", reason)
         return Delivery(row.id, "retry", reason, self._clock() + delay)
 
-    def _handle(self, row: InboxRow, told: Mapping[tuple[str, str], Told]) -> Delivery:
-        change = self._read(row, told)
+    def _handle(
+        self,
+        row: InboxRow,
+        payload: Mapping[str, Any],
+        entity: Mapping[str, Any],
+        told: Mapping[tuple[str, str], Told],
+    ) -> Delivery:
+        change = self._read(row, payload, entity, told)
         if isinstance(change, Delivery):
             return change
         return self._judged(change) or self._deliver(change)
 
-    def _read(self, row: InboxRow, told: Mapping[tuple[str, str], Told]) -> _Change | Delivery:
+    def _read(
+        self,
+        row: InboxRow,
+        payload: Mapping[str, Any],
+        entity: Mapping[str, Any],
+        told: Mapping[tuple[str, str], Told],
+    ) -> _Change | Delivery:
         """The event as TalkNotes would be told it, with what is known of its entity."""
-        payload, entity = _entity(row)
         # The kind the type is told as (contact.updated -> contact), when tnhl writes that kind.
         told_as = OUTBOUND_TYPES.get(row.event_type, "").partition(".")[0]
         kind = told_as if told_as in SAME else None
@@ -352,7 +367,18 @@ class _Change:
         return self.now_told if self.hl_id else None
 
 
-def _entity(row: InboxRow) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+_Read = tuple[Mapping[str, Any], Mapping[str, Any]]  # an event's payload and its entity
+_Parsed = tuple[InboxRow, "_Read | None"]
+
+
+def _entity_or_none(row: InboxRow) -> _Read | None:
+    try:
+        return _entity(row)
+    except ValueError:  # told by _guarded, where the failure becomes the event's outcome
+        return None
+
+
+def _entity(row: InboxRow) -> _Read:
     """A HighLevel event's payload and its entity (appointments nest theirs)."""
     payload = json.loads(row.body)
     payload = payload if isinstance(payload, Mapping) else {}
