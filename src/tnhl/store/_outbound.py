@@ -18,7 +18,7 @@ from tnhl.store._models import Delivery, InboxRow, RecordState, Told
 from tnhl.store._profiles import mark_profile, told_row
 from tnhl.store._schema import id_map, inbox, records, told
 from tnhl.store._settle import dumps, file_dead
-from tnhl.store._work import record_state
+from tnhl.store._work import record_state, registers_of, set_register
 
 __all__ = [
     "claim_outbound",
@@ -208,11 +208,9 @@ def merge_applied(
         "updated_at": now,
     }
     if registers:
-        merged = json.loads(current.fields)
+        merged = registers_of(current.fields)
         for name, (value, at) in registers.items():
-            old = merged.get(name)
-            if old is None or (at, "highlevel") > (float(old[1]), str(old[2])):
-                merged[name] = [value, at, "highlevel"]
+            set_register(merged, name, value, at, "highlevel")
         values["fields"] = dumps(merged)
     if registers or replan:
         values["version"] = records.c.version + 1

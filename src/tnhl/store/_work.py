@@ -33,10 +33,22 @@ from tnhl.store._models import (
 from tnhl.store._schema import inbox, records
 from tnhl.store._settle import dumps, finish_verdicts
 
-__all__ = ["Folder", "claim", "lww_merge", "record_state"]
+__all__ = ["Folder", "claim", "lww_merge", "record_state", "registers_of", "set_register"]
 
 Folder = Callable[[InboxRow], "Delta | EventVerdict"]
 _Registers = dict[str, tuple[Any, float, str]]
+
+
+def registers_of(text: str) -> _Registers:
+    """A record's `fields` column as its registers: field -> (value, at, tiebreak)."""
+    return {k: (v[0], float(v[1]), str(v[2])) for k, v in json.loads(text).items()}
+
+
+def set_register(registers: _Registers, name: str, value: Any, at: float, tiebreak: str) -> None:
+    """`value` becomes field `name`'s when (at, tiebreak) is newer than the one it holds."""
+    cur = registers.get(name)
+    if cur is None or (at, tiebreak) > (cur[1], cur[2]):
+        registers[name] = (value, at, tiebreak)
 
 
 def lww_merge(
@@ -53,15 +65,13 @@ def lww_merge(
         if d.delete:
             deleted_at = d.at if deleted_at is None else min(deleted_at, d.at)
         for name, value in d.fields.items():
-            cur = out.get(name)
-            if cur is None or (d.at, d.tiebreak) > (cur[1], cur[2]):
-                out[name] = (value, d.at, d.tiebreak)
+            set_register(out, name, value, d.at, d.tiebreak)
     return out, deleted_at, first_at
 
 
 def record_state(r: sa.Row[Any]) -> RecordState:
     m = r._mapping
-    fields = {k: (v[0], float(v[1]), str(v[2])) for k, v in json.loads(m["fields"]).items()}
+    fields = registers_of(m["fields"])
     return RecordState(
         location_id=m["location_id"],
         kind=m["kind"],
