@@ -157,12 +157,18 @@ def _tight(span: str) -> str:
     return " ".join(words)
 
 
+def _rewritten(text: str) -> str:
+    """`text` with its parts of the day as the hours they stand for (`_REWRITES`)."""
+    for rewrite, to in _REWRITES:
+        text = rewrite.sub(to, text)
+    return " ".join(text.split())
+
+
 def natural_date(text: str, reference: datetime, default_time: time) -> datetime | None:
     """`text` as a moment, resolved against `reference` (aware: its zone is the connection's)
     preferring the future; a time of day not said is `default_time`. None when not a date."""
     base = reference.replace(tzinfo=None)
-    for rewrite, to in _REWRITES:
-        text = rewrite.sub(to, text)
+    text = _rewritten(text)
     moment = _parse(text, base)
     if moment is None:
         return None
@@ -257,11 +263,9 @@ def find_follow_ups(
     for sentence in (s.strip() for s in _SENTENCES.split(text or "")):
         if not sentence or not _mentions_ask(sentence):
             continue
-        for rewrite, to in _REWRITES:
-            sentence = rewrite.sub(to, sentence)
-        sentence = " ".join(sentence.split())
+        sentence = _rewritten(sentence)
         # The sentence, else each of its clauses ("the board meets Friday, call him Monday").
-        for part in (sentence, *(c.strip() for c in sentence.split(",")[1:] if "," in sentence)):
+        for part in (sentence, *(c.strip() for c in sentence.split(",")[1:])):
             found = _follow_up(part, reference, default_time)
             if found is not None:
                 out.append(found)

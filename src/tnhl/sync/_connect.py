@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from functools import partial
 from typing import cast
 
 import httpx
@@ -176,6 +177,10 @@ def check_secrets(settings: Settings) -> None:
         _secret(settings, conn)
 
 
+def _key_opens(key_location: Callable[[str], str | None], location: str, key: str) -> bool:
+    return key_location(key) == location
+
+
 def talknotes_routes(
     settings: Settings,
     connections: list[ConnectionSettings],
@@ -191,11 +196,7 @@ def talknotes_routes(
         check = door_check(routes[conn.location_id].mapping)
         opens = None
         if key_location is not None:
-
-            def opens(key: str, loc: str = conn.location_id) -> bool:
-                assert key_location is not None
-                return key_location(key) == loc
-
+            opens = partial(_key_opens, key_location, conn.location_id)
         named[conn.name] = TalkNotesRoute(
             secret.get_secret_value(), conn.location_id, check, key_opens=opens
         )
