@@ -29,6 +29,7 @@ from tnhl.highlevel._errors import (
     UnauthorizedError,
     UnprocessableError,
 )
+from tnhl.highlevel._events import WEBHOOK_EVENTS, WebhookEvent, get_webhook_event
 from tnhl.highlevel._logging import RedactingFilter, redact, redact_processor
 from tnhl.highlevel._models import (
     Contact,
@@ -72,6 +73,7 @@ __all__ = [
     "API_VERSION",
     "DEFAULT_BASE_URL",
     "OPERATIONS",
+    "WEBHOOK_EVENTS",
     "APIError",
     "AppointmentEvent",
     "AsyncHighLevelClient",
@@ -130,9 +132,11 @@ __all__ = [
     "TransportError",
     "UnauthorizedError",
     "UnprocessableError",
+    "WebhookEvent",
     "WireModel",
     "generate_secret_key",
     "get_operation",
+    "get_webhook_event",
     "parse_retry_after",
     "redact",
     "redact_processor",
