@@ -27,6 +27,7 @@ def _register_commands() -> None:
     importlib.import_module("tnhl.cli._backfill").register(app)
     importlib.import_module("tnhl.cli._keys").register(app)
     importlib.import_module("tnhl.cli._send").register(app)
+    importlib.import_module("tnhl.cli._recipes").register(app)
     importlib.import_module("tnhl.cli._demo").register(app)
     importlib.import_module("tnhl.cli._simulate").register(app)
 

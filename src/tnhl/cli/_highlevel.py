@@ -17,25 +17,9 @@ _BASE_URL_ENV = "TNHL_HIGHLEVEL_BASE_URL"
 
 
 def _catalog_rows() -> list[dict[str, Any]]:
-    from tnhl.highlevel import OPERATIONS
+    from tnhl.mapping import catalog
 
-    return [
-        {
-            "id": op.id,
-            "kind": "action",
-            "method": op.method,
-            "path": op.path,
-            "scope": op.scope,
-            "scope_declared": op.scope_declared,
-            "success_status": op.success,
-            "create": op.create,
-            "path_params": list(op.path_params),
-            "query_params": list(op.query),
-            "has_body": op.has_body,
-            "summary": op.summary,
-        }
-        for op in OPERATIONS.values()
-    ]
+    return [entry.as_json() for entry in catalog().values()]
 
 
 def _parse_params(items: list[str]) -> dict[str, object]:
@@ -61,18 +45,19 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--json", help="Print a JSON array instead of a table.")
         ] = False,
     ) -> None:
-        """List every HighLevel Contacts API operation tnhl can call."""
+        """List every trigger and action tnhl offers (recipes name them by id)."""
         rows = _catalog_rows()
         if as_json:
             sys.stdout.write(jsonlib.dumps(rows, indent=2) + "\n")
             return
-        table = Table(title=f"HighLevel Contacts API v2 ({len(rows)} operations)")
-        for column in ("id", "method", "path", "scope"):
-            table.add_column(column)
+        triggers = sum(r["kind"] == "trigger" for r in rows)
+        title = f"tnhl's operations catalog: {triggers} triggers, {len(rows) - triggers} actions"
+        table = Table(title=title)
+        for column in ("id", "kind", "scopes", "summary"):
+            table.add_column(column, overflow="fold")
         for row in rows:
-            scope = row["scope"] if row["scope_declared"] else f"{row['scope']} (assumed)"
-            table.add_row(row["id"], row["method"], row["path"], scope)
-        Console(width=160).print(table)
+            table.add_row(row["id"], row["kind"], ", ".join(row["scopes"]), row["summary"])
+        Console(width=200).print(table)
 
     @app.command("call")
     def call(

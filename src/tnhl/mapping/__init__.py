@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from ._apply import Mapped, map_contact, map_note, map_task
+from ._catalog import CatalogEntry, catalog, get_entry
 from ._check import MappingProblem, check_record
 from ._config import default_mapping, load_mapping, load_mapping_text
 from ._errors import MappingError, MappingFileError, MappingIssue, TransformError
 from ._followups import FollowUp, find_follow_ups, natural_date
 from ._milestones import Milestone, find_milestones
 from ._models import SYNCED_FIELDS, MappingConfig, SyncConfig, SyncRule
+from ._recipes import Recipe, fires, render
 from ._transforms import (
     NameParts,
     Priority,
@@ -24,6 +26,7 @@ from ._transforms import (
 
 __all__ = [
     "SYNCED_FIELDS",
+    "CatalogEntry",
     "FollowUp",
     "Mapped",
     "MappingConfig",
@@ -34,15 +37,19 @@ __all__ = [
     "Milestone",
     "NameParts",
     "Priority",
+    "Recipe",
     "SyncConfig",
     "SyncRule",
     "TransformError",
+    "catalog",
     "check_record",
     "default_due",
     "default_mapping",
     "find_follow_ups",
     "find_milestones",
+    "fires",
     "format_due",
+    "get_entry",
     "load_mapping",
     "load_mapping_text",
     "map_contact",
@@ -53,6 +60,7 @@ __all__ = [
     "normalise_email",
     "normalise_priority",
     "parse_due_date",
+    "render",
     "split_name",
     "to_e164",
 ]

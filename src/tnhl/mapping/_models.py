@@ -14,6 +14,7 @@ from jmespath.exceptions import JMESPathError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ._milestones import DEFAULT_MILESTONES
+from ._recipes import Recipe
 from ._transforms import priority_key
 
 __all__ = [
@@ -53,6 +54,7 @@ ContactField = Literal[
 ]
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_RECIPE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 class _Strict(BaseModel):
@@ -311,3 +313,16 @@ class MappingConfig(_Strict):
     sync: SyncConfig = SyncConfig()
     followups: FollowUpsConfig = FollowUpsConfig()
     milestones: MilestonesConfig = MilestonesConfig()
+    recipes: dict[str, Recipe] = Field(default_factory=dict)
+
+    @field_validator("recipes")
+    @classmethod
+    def _recipe_names(cls, v: dict[str, Recipe]) -> dict[str, Recipe]:
+        for name in v:
+            if not _RECIPE_NAME.fullmatch(name):
+                raise ValueError(f"{name!r}: a recipe's name is 1-64 of a-z, 0-9, - and _")
+        return v
+
+    def recipes_with(self, action: str) -> list[tuple[str, Recipe]]:
+        """The enabled recipes that run `action`, by name."""
+        return [(n, r) for n, r in self.recipes.items() if r.enabled and action in r.action_ids()]

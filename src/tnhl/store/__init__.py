@@ -40,8 +40,9 @@ from tnhl.store._models import (
     StoreStats,
     Told,
 )
+from tnhl.store._open import open_store
 from tnhl.store._protocols import Store
-from tnhl.store._sql import SqlStore, open_store
+from tnhl.store._sql import SqlStore
 from tnhl.store._work import Folder, lww_merge
 
 __all__ = [

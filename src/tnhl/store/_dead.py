@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from tnhl.store._errors import InvalidRecordError, RecordNotFoundError
 from tnhl.store._inbox import get_event, row
-from tnhl.store._models import DeadLetter, InboxRow
+from tnhl.store._models import RECIPE, DeadLetter, InboxRow
 from tnhl.store._schema import dead_letters, inbox, records
 
 __all__ = ["get_dead", "list_dead", "replay_dead"]
@@ -77,9 +77,12 @@ def replay_dead(
         sa.update(inbox)
         .where(inbox.c.id == dl.inbox_id, inbox.c.state == "dead")
         .values(
-            # Folded events go back to their record (still holding their fields); an event
-            # that never reached a record is read again.
-            state="pending" if dl.event.record_key is not None else "received",
+            # Folded events go back to their record (still holding their fields), a recipe row
+            # (never folded) to its runner; another event that never reached a record (a
+            # HighLevel one, or a crash of the fold) is folded again.
+            state="pending"
+            if dl.event.record_key is not None or dl.event.source == RECIPE
+            else "received",
             attempts=0,
             next_attempt_at=now,
             done_at=None,

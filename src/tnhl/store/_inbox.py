@@ -1,8 +1,9 @@
 """Inbox operations as functions of an open connection; `SqlStore` wraps each in a transaction.
 
 The inbox is the durable truth: one row per verified event, deduplicated on (source, event id).
-Workers never claim inbox rows themselves: events are folded into records (`_work.py`), and
-records are what is claimed.
+Workers never claim TalkNotes events themselves: events are folded into records (`_work.py`),
+and records are what is claimed. HighLevel events left pending by the fold, and recipe rows
+(stored pending, never folded), are claimed by their runners (`_outbound.claim_outbound`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 
 from tnhl.store._errors import InvalidRecordError, RecordNotFoundError
 from tnhl.store._models import (
+    RECIPE,
     SOURCES,
     UNFINISHED_STATES,
     InboundEvent,
@@ -23,10 +25,19 @@ from tnhl.store._models import (
 )
 from tnhl.store._schema import dead_letters, inbox, outbound_ops, records
 
-__all__ = ["add_inbound", "get_event", "purge_finished", "row", "stats", "validate_event"]
+__all__ = [
+    "add_inbound",
+    "events_after",
+    "get_event",
+    "purge_finished",
+    "row",
+    "stats",
+    "validate_event",
+]
 
 _ID_MAX = 255
 _UNFINISHED = inbox.c.state.in_(UNFINISHED_STATES)
+_NO_ID = sa.literal(2**63 - 1, sa.BigInteger())  # above every id: no row is too new
 
 
 def validate_event(ev: InboundEvent) -> None:
@@ -61,7 +72,8 @@ def row(r: sa.Row[Any]) -> InboxRow:
 
 
 def add_inbound(conn: sa.Connection, ev: InboundEvent, insert: Any) -> bool:
-    """Insert unless (source, location, event_id) exists; True when the row is new."""
+    """Insert unless (source, location, event_id) exists; True when the row is new. A recipe
+    row belongs to no record: it is stored pending, for its runner, and never folded."""
     stmt = (
         insert(inbox)
         .values(
@@ -72,7 +84,7 @@ def add_inbound(conn: sa.Connection, ev: InboundEvent, insert: Any) -> bool:
             entity_key=ev.entity_key,
             body=ev.body,
             received_at=float(ev.received_at),
-            state="received",
+            state="pending" if ev.source == RECIPE else "received",
             attempts=0,
             next_attempt_at=float(ev.received_at),
         )
@@ -102,17 +114,45 @@ def list_events(
     return [row(r) for r in reversed(conn.execute(q).all())]
 
 
+def events_after(
+    conn: sa.Connection, location_id: str, after_id: int, received_before: float, limit: int
+) -> list[InboxRow]:
+    """Up to `limit` rows of a location after `after_id`, oldest (lowest id) first, any state
+    and source, and only up to the first row received after `received_before`: none from that
+    one on, even older ones, so a cursor moved to the last row returned never passes a row it
+    has not read (ids are not in received_at order across intake replicas' clocks). One
+    statement; the location's rows after the cursor are read by index (location_id, id)."""
+    mine = sa.and_(inbox.c.location_id == location_id, inbox.c.id > after_id)
+    too_new = (
+        sa.select(sa.func.min(inbox.c.id))
+        .where(mine, inbox.c.received_at > received_before)
+        .scalar_subquery()
+    )
+    q = (
+        sa.select(inbox)
+        .where(mine, inbox.c.id < sa.func.coalesce(too_new, _NO_ID))
+        .order_by(inbox.c.id)
+        .limit(limit)
+    )
+    return [row(r) for r in conn.execute(q)]
+
+
 def purge_finished(conn: sa.Connection, before: float, limit: int) -> int:
     """Delete up to `limit` done or skipped events that finished before `before`.
 
     Their (source, location, event_id) stop being deduplicated, so keep them at least as long
     as a sender may redeliver (DESIGN.md: 7 days). Outbound operations keep their keys (exactly-once
-    creates must outlive the event) and lose only the link to it. Dead events are kept.
+    creates must outlive the event) and lose only the link to it. Dead events are kept, and so
+    are recipe rows: their event ids are the memory that a recipe fired for its cause.
     """
     ids = list(
         conn.execute(
             sa.select(inbox.c.id)
-            .where(inbox.c.state.in_(("done", "skipped")), inbox.c.done_at < before)
+            .where(
+                inbox.c.state.in_(("done", "skipped")),
+                inbox.c.done_at < before,
+                inbox.c.source != RECIPE,
+            )
             .order_by(inbox.c.id)
             .limit(limit)
         ).scalars()

@@ -37,14 +37,18 @@ __all__ = [
     "Told",
 ]
 
-Source = Literal["talknotes", "highlevel"]
+Source = Literal["talknotes", "highlevel", "recipe"]
 EventState = Literal["received", "pending", "done", "dead", "skipped"]
 OpState = Literal["planned", "sent", "succeeded", "failed", "unknown"]
 MapKind = Literal["contact", "task", "note"]
 RecordStatus = Literal["new", "synced", "waiting", "retry", "dead", "deleted"]
 Outcome = Literal["applied", "skipped", "waiting", "retry", "reschedule", "dead"]
 
-SOURCES: Final = ("talknotes", "highlevel")
+SOURCES: Final = ("talknotes", "highlevel", "recipe")
+# A recipe that fired: stored pending for its runner (`claim_outbound(source="recipe")`), never
+# folded into a record, and never purged: its event id remembers that the recipe fired once for
+# its cause.
+RECIPE: Final = "recipe"
 EVENT_STATES: Final = ("received", "pending", "done", "dead", "skipped")
 # received: stored, never handed to a worker; pending: handed out at least once, not finished.
 UNFINISHED_STATES: Final = ("received", "pending")
@@ -157,16 +161,19 @@ class ProfileDue:
 
 @dataclass(frozen=True)
 class Delivery:
-    """What became of one HighLevel event handed to TalkNotes (`Store.finish_outbound`):
-    `done` (delivered), `skipped` (nothing to tell: an echo, a type not propagated), `dead`
-    (filed as a dead letter), or `retry` at `retry_at`. `told`, on a delivery, is noted as
-    what TalkNotes now knows of the entity."""
+    """What became of one event a runner claimed (`Store.claim_outbound`: a HighLevel event
+    handed to TalkNotes, a recipe's actions), written by `Store.finish_outbound`: `done`
+    (delivered), `skipped` (nothing to tell: an echo, a type not propagated), `dead` (filed as
+    a dead letter), or `retry` at `retry_at`. `told`, on a delivery, is noted as what
+    TalkNotes now knows of the entity. `ops_done` (key, HighLevel id or None): operations
+    that succeeded, their keys marked sent first (`Store.send_ops`), now marked succeeded."""
 
     inbox_id: int
     outcome: Literal["done", "skipped", "dead", "retry"]
     reason: str
     retry_at: float | None = None
     told: Told | None = None
+    ops_done: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)

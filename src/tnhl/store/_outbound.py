@@ -2,7 +2,9 @@
 HighLevel entity at a time and oldest first (a contact's changes reach TalkNotes in the order
 HighLevel sent them), leased like records, and finished as delivered, skipped, retried later
 or dead-lettered (replayable like any dead letter). A delivery notes what TalkNotes now knows
-of its entity (`told`), in the same transaction."""
+of its entity (`told`) and the operations that succeeded (`ops_done`), in the same
+transaction. Recipe rows (source "recipe": a recipe that fired) are claimed and finished the
+same way by their runner."""
 
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from tnhl.store._bulk import insert_rows, one_of
+from tnhl.store._errors import InvalidRecordError
 from tnhl.store._inbox import row
 from tnhl.store._models import Delivery, InboxRow, RecordState, Told
 from tnhl.store._profiles import mark_profile, told_row
 from tnhl.store._schema import id_map, inbox, records, told
-from tnhl.store._settle import dumps, file_dead
+from tnhl.store._settle import dumps, file_dead, ops_succeeded
 from tnhl.store._work import record_state, registers_of, set_register
 
 __all__ = [
@@ -26,10 +29,13 @@ __all__ = [
     "get_told",
     "known_highlevel_ids",
     "merge_applied",
+    "records_of",
     "unlinked_records",
 ]
 
 SCAN_PER_CLAIMED = 20  # rows read per row claimable: later events of a busy entity are passed
+# Sources whose pending rows a runner claims; TalkNotes events are claimed with their records.
+RUN_SOURCES = ("highlevel", "recipe")
 
 
 def claim_outbound(
@@ -40,17 +46,20 @@ def claim_outbound(
     lease_seconds: float,
     limit: int,
     locations: Sequence[str] | None,
+    source: str = "highlevel",
 ) -> list[InboxRow]:
-    """Lease up to `limit` pending HighLevel events, each the oldest unfinished one of its
+    """Lease up to `limit` pending events of `source`, each the oldest unfinished one of its
     (location, entity) and due; an entity whose oldest is leased or waiting for a retry
     gives none (a later change never overtakes an earlier one)."""
+    if source not in RUN_SOURCES:
+        raise InvalidRecordError("source", f"must be one of {', '.join(RUN_SOURCES)}")
     scan = sa.select(
         inbox.c.id,
         inbox.c.location_id,
         inbox.c.entity_key,
         inbox.c.next_attempt_at,
         inbox.c.lease_until,
-    ).where(inbox.c.source == "highlevel", inbox.c.state == "pending")
+    ).where(inbox.c.source == source, inbox.c.state == "pending")
     if locations is not None:
         scan = scan.where(one_of(conn, inbox.c.location_id, locations))
     scan = scan.order_by(inbox.c.id).limit(max(limit * SCAN_PER_CLAIMED, 500))
@@ -90,7 +99,9 @@ def finish_outbound(
     conn: sa.Connection, worker: str, deliveries: Sequence[Delivery], now: float
 ) -> list[int]:
     """Settle what `worker` leased; returns the ids whose lease it had lost (left as they
-    are: whoever holds them now settles them)."""
+    are: whoever holds them now settles them). Their `ops_done` are noted all the same: an
+    operation that succeeded did, and its key must refuse a second send by the new holder."""
+    ops_succeeded(conn, [op for d in deliveries for op in d.ops_done], now)
     lost = []
     for d in deliveries:
         mine = sa.and_(inbox.c.id == d.inbox_id, inbox.c.lease_owner == worker)
@@ -218,6 +229,20 @@ def merge_applied(
             values["due_at"] = now
     conn.execute(sa.update(records).where(where).values(**values))
     return True
+
+
+def records_of(
+    conn: sa.Connection, location_id: str, kind: str, contact_id: str | None
+) -> list[RecordState]:
+    """TalkNotes' live (not deleted) records of `kind` in a location, or of one contact."""
+    q = sa.select(records).where(
+        records.c.location_id == location_id,
+        records.c.kind == kind,
+        records.c.deleted_at.is_(None),
+    )
+    if contact_id is not None:
+        q = q.where(records.c.contact_id == contact_id)
+    return [record_state(r) for r in conn.execute(q.order_by(records.c.record_key))]
 
 
 def unlinked_records(conn: sa.Connection, location_id: str, kind: str) -> list[RecordState]:

@@ -104,15 +104,19 @@ class Store(Protocol):
         lease_seconds: float = 60.0,
         limit: int = 50,
         locations: Sequence[str] | None = None,
+        source: str = "highlevel",
     ) -> list[InboxRow]:
-        """Lease pending HighLevel events to tell TalkNotes: per (location, entity) only the
-        oldest unfinished one, when it is due and not leased."""
+        """Lease pending events of `source` to their runner: HighLevel events to tell
+        TalkNotes (the outbound pump), or with source "recipe" recipes that fired. Per
+        (location, entity) only the oldest unfinished one, when it is due and not leased.
+        InvalidRecordError for "talknotes" (its events are claimed with their records)."""
         ...
 
     def finish_outbound(
         self, worker: str, deliveries: Sequence[Delivery], *, now: float | None = None
     ) -> list[int]:
-        """Settle leased HighLevel events (`Delivery`); returns the ids whose lease was lost."""
+        """Settle leased events (`Delivery`), with the operations that succeeded
+        (`Delivery.ops_done`), in one transaction; returns the ids whose lease was lost."""
         ...
 
     def get_told(self, location_id: str, highlevel_ids: Sequence[str]) -> dict[str, Told]:
@@ -141,6 +145,13 @@ class Store(Protocol):
         self, due: ProfileDue, *, digest: str | None, now: float | None = None
     ) -> None:
         """`due`'s profile was sent (`digest` None: it needed none); later changes keep it due."""
+        ...
+
+    def records_of(
+        self, location_id: str, kind: str, *, contact_id: str | None = None
+    ) -> list[RecordState]:
+        """TalkNotes' live (not deleted) records of `kind` in a location, or of one contact
+        (recipes' polls and counts)."""
         ...
 
     def unlinked_records(self, location_id: str, kind: str) -> list[RecordState]:
@@ -173,8 +184,20 @@ class Store(Protocol):
         """The newest `limit` events (of one location, in one state), oldest first."""
         ...
 
+    def events_after(
+        self, location_id: str, after_id: int, *, received_before: float, limit: int = 200
+    ) -> list[InboxRow]:
+        """Up to `limit` rows of a location with id > `after_id`, lowest id first, any state
+        and source, bodies included, stopping at the first row received after
+        `received_before`. One statement. For a scanner tailing the inbox with a cursor (the
+        last id it read): on PostgreSQL ids are taken before their rows commit, so a lower id
+        can appear after a higher one was read; reading only rows older than a few seconds
+        (`received_before`) leaves them time to commit before the cursor passes them."""
+        ...
+
     def purge_finished(self, *, older_than: float, limit: int = 10_000) -> int:
-        """Delete done/skipped events finished before `older_than` (keep >= 7 days for dedupe)."""
+        """Delete done/skipped events finished before `older_than` (keep >= 7 days for
+        dedupe); never recipe rows (the memory that a recipe fired for its cause)."""
         ...
 
     def stats(self, *, now: float | None = None, location_id: str | None = None) -> StoreStats:

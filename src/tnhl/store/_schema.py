@@ -49,7 +49,8 @@ inbox = sa.Table(
     sa.Column("warnings", sa.Text(), nullable=True),
     # Deduplicated per connection: two TalkNotes workspaces may each send a webhook-id msg_1.
     sa.UniqueConstraint("source", "location_id", "event_id"),
-    sa.CheckConstraint("source IN ('talknotes', 'highlevel')", name="source"),
+    # recipe: a recipe that fired (event id recipe:<name>:<cause>), kept as the memory of it.
+    sa.CheckConstraint("source IN ('talknotes', 'highlevel', 'recipe')", name="source"),
     sa.CheckConstraint("state IN ('received', 'pending', 'done', 'dead', 'skipped')", name="state"),
     sa.Index(None, "location_id", "entity_key", "id"),
     # The fold reads received events oldest first; a claim reads one record's pending events.
@@ -59,6 +60,8 @@ inbox = sa.Table(
     sa.Index(None, "location_id", "state", "id"),
     # HighLevel events pending delivery to TalkNotes, oldest first (the outbound pump).
     sa.Index(None, "source", "state", "id"),
+    # A location's rows after a cursor, in arrival order (the recipe scanner's `events_after`).
+    sa.Index(None, "location_id", "id"),
 )
 
 # One row per TalkNotes record (contact, task or note): what the events received so far say it

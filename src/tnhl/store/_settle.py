@@ -16,7 +16,7 @@ another transaction holds.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,7 +34,7 @@ from tnhl.store._models import (
 )
 from tnhl.store._schema import dead_letters, id_map, inbox, outbound_ops, records
 
-__all__ = ["dumps", "file_dead", "finish_verdicts", "settle"]
+__all__ = ["dumps", "file_dead", "finish_verdicts", "ops_succeeded", "settle"]
 
 Item = tuple[RecordClaim, Settlement]
 
@@ -320,9 +320,14 @@ def _links(conn: sa.Connection, items: Sequence[Item], now: float) -> None:
             _records.put_mapping(conn, loc, kind, tn, link.highlevel_id, None, now)
 
 
+def ops_succeeded(conn: sa.Connection, done: Iterable[tuple[str, str | None]], now: float) -> None:
+    """Mark operations succeeded, each with the HighLevel id it produced (None keeps the id
+    noted before); one statement. A succeeded key is never marked sent again (`send_ops`)."""
+    _OP_DONE(conn, [{"b_key": key, "b_hl": hl, "b_now": now} for key, hl in done])
+
+
 def _ops(conn: sa.Connection, items: Sequence[Item], now: float) -> None:
-    done = [{"b_key": key, "b_hl": hl, "b_now": now} for _, s in items for key, hl in s.ops_done]
-    _OP_DONE(conn, done)
+    ops_succeeded(conn, [op for _, s in items for op in s.ops_done], now)
     unknown = [
         {"b_key": key, "b_response": s.error or s.reason, "b_now": now}
         for _, s in items

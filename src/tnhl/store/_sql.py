@@ -23,9 +23,8 @@ from tnhl.store import (
     _settle,
     _work,
 )
-from tnhl.store._engine import DEFAULT_SETTING, WRITE, make_engine, translate_errors
+from tnhl.store._engine import WRITE, translate_errors
 from tnhl.store._errors import InvalidRecordError, StoreUnavailableError
-from tnhl.store._migrate import upgrade_to_head
 from tnhl.store._models import (
     ApiKey,
     BatchRead,
@@ -44,33 +43,10 @@ from tnhl.store._models import (
 )
 from tnhl.store._work import Folder
 
-__all__ = ["SqlStore", "open_store"]
+__all__ = ["Clock", "SqlStore"]
 
 T = TypeVar("T")
 Clock = Callable[[], float]
-
-
-def open_store(
-    url: str,
-    *,
-    setting: str = DEFAULT_SETTING,
-    clock: Clock = time.time,
-    busy_timeout: float = 5.0,
-    pool_size: int = 8,
-    migrate: bool = True,
-) -> SqlStore:
-    """Open (and by default migrate) the store at `url`: `sqlite:///path` or
-    `postgresql+psycopg://user@host/db`. A bad URL raises StoreConfigError naming `setting`;
-    an unreachable database raises StoreUnavailableError."""
-    engine = make_engine(url, setting=setting, busy_timeout=busy_timeout, pool_size=pool_size)
-    store = SqlStore(engine, clock=clock, busy_timeout=busy_timeout)
-    if migrate:
-        try:
-            upgrade_to_head(engine)
-        except BaseException:
-            engine.dispose()
-            raise
-    return store
 
 
 class SqlStore:
@@ -268,6 +244,7 @@ class SqlStore:
         lease_seconds: float = 60.0,
         limit: int = 50,
         locations: Sequence[str] | None = None,
+        source: str = "highlevel",
     ) -> list[InboxRow]:
         with self._write() as conn:
             return _outbound.claim_outbound(
@@ -277,6 +254,7 @@ class SqlStore:
                 lease_seconds=lease_seconds,
                 limit=limit,
                 locations=locations,
+                source=source,
             )
 
     def finish_outbound(
@@ -320,6 +298,12 @@ class SqlStore:
                 digest=digest,
             )
 
+    def records_of(
+        self, location_id: str, kind: str, *, contact_id: str | None = None
+    ) -> list[RecordState]:
+        with self._read() as conn:
+            return _outbound.records_of(conn, location_id, kind, contact_id)
+
     def unlinked_records(self, location_id: str, kind: str) -> list[RecordState]:
         with self._read() as conn:
             return _outbound.unlinked_records(conn, location_id, kind)
@@ -348,6 +332,16 @@ class SqlStore:
     ) -> list[InboxRow]:
         with self._read() as conn:
             return _inbox.list_events(conn, location_id=location_id, state=state, limit=limit)
+
+    def events_after(
+        self, location_id: str, after_id: int, *, received_before: float, limit: int = 200
+    ) -> list[InboxRow]:
+        if limit < 0:
+            raise InvalidRecordError("limit", "must be >= 0")
+        with self._read() as conn:
+            return _inbox.events_after(
+                conn, location_id, int(after_id), float(received_before), limit
+            )
 
     def purge_finished(self, *, older_than: float, limit: int = 10_000) -> int:
         with self._write() as conn:

@@ -20,6 +20,7 @@ from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._outcome import Decider
 from tnhl.sync._planner import plan_record
 from tnhl.sync._profile import stored_profile
+from tnhl.sync._recipe_plan import DryRun, dry_run
 from tnhl.sync._schedule import DEFAULT_DELAYS, RetrySchedule
 from tnhl.sync._service import Service
 from tnhl.sync._settings import Settings, load_settings
@@ -30,6 +31,7 @@ __all__ = [
     "BackfillReport",
     "ConnectionSettings",
     "Decider",
+    "DryRun",
     "Executor",
     "RecordConflictError",
     "RescheduleNeeded",
@@ -46,6 +48,7 @@ __all__ = [
     "connection_call",
     "dead_letter_detail",
     "dead_letter_summary",
+    "dry_run",
     "event_detail",
     "event_summary",
     "load_settings",

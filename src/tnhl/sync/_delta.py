@@ -24,6 +24,8 @@ _DELETES = frozenset({"contact.deleted", "note.deleted"})
 
 def event_delta(row: InboxRow) -> Delta | EventVerdict:
     """The record change `row` stands for, or a verdict settling it without a record."""
+    if row.source == "recipe":
+        return EventVerdict(row.id, "pending", "recipe actions to run")  # the recipe engine's
     if row.source != "talknotes":
         # HighLevel webhooks are stored for the HighLevel -> TalkNotes direction (a later issue).
         return EventVerdict(row.id, "skipped", "HighLevel -> TalkNotes is not synced yet")

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
-from tnhl.mapping import MappingConfig, find_follow_ups, find_milestones
+from tnhl.mapping import MappingConfig, find_follow_ups, find_milestones, fires
 from tnhl.store import InboundEvent, RecordState
 from tnhl.talknotes import iso_z
 
@@ -41,12 +41,30 @@ def follow_up_task_id(note_id: str, key: str) -> str:
     return "followup-" + hashlib.sha256(f"{note_id}\x1f{key}".encode()).hexdigest()[:24]
 
 
-def _text(state: RecordState, enabled: bool) -> tuple[str, float] | None:
-    """A live note's text and when it was written; None for anything else or when off."""
+def _on(mapping: MappingConfig, action: str, state: RecordState, text: str, now: float) -> bool:
+    """Whether a recipe running the built-in `action` is on and its conditions hold for the
+    note (its context as `tnhl recipes test` shows it for a note event)."""
+    data = {"id": state.talknotes_id, "contactId": state.contact_id, "noteContent": text}
+    context = {
+        "event": {"source": "talknotes", "type": "note.created", "data": data},
+        "contact": {"id": state.contact_id},
+        "now": iso_z(now),
+    }
+    at = datetime.fromtimestamp(now, UTC)
+    return any(fires(recipe, context, at) for _, recipe in mapping.recipes_with(action))
+
+
+def _text(
+    state: RecordState, enabled: bool, mapping: MappingConfig, action: str, now: float
+) -> tuple[str, float] | None:
+    """A live note's text and when it was written; None for anything else or when off (its
+    mapping section, or every recipe running `action`)."""
     register = state.fields.get("noteContent")
     if state.kind != "note" or state.deleted_at is not None or not enabled:
         return None
     if register is None or not isinstance(register[0], str):
+        return None
+    if not _on(mapping, action, state, register[0], now):
         return None
     return register[0], register[1]
 
@@ -65,7 +83,7 @@ def follow_up_events(state: RecordState, mapping: MappingConfig, now: float) -> 
     """The task events the note's current text implies; none for another kind of record, a
     deleted note, or with `followups.enabled` false."""
     config = mapping.followups
-    found = _text(state, config.enabled)
+    found = _text(state, config.enabled, mapping, "tnhl.followups", now)
     if found is None:
         return []
     text, written = found
@@ -92,7 +110,7 @@ def milestone_events(state: RecordState, mapping: MappingConfig, now: float) -> 
     """The milestone notes the note's current text states, on its contact; none for another
     kind of record, a deleted note, or with `milestones.enabled` false."""
     config = mapping.milestones
-    found = _text(state, config.enabled)
+    found = _text(state, config.enabled, mapping, "tnhl.milestone_notes", now)
     if found is None:
         return []
     text, written = found

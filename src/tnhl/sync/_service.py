@@ -41,7 +41,9 @@ from tnhl.sync._outcome import Decider
 from tnhl.sync._pacing import PacedLimiter
 from tnhl.sync._pauses import Pauses
 from tnhl.sync._readback import CallFn
-from tnhl.sync._reconcile import Reconciler
+from tnhl.sync._recipe_engine import RecipeConnection, RecipeEngine
+from tnhl.sync._recipe_plan import BUILTIN_ACTIONS
+from tnhl.sync._reconcile import Reconciler, patient
 from tnhl.sync._schedule import RetrySchedule
 from tnhl.sync._settings import Settings
 from tnhl.sync._worker import WorkerPool
@@ -68,6 +70,7 @@ class Service:
     # HighLevel -> TalkNotes, when a connection has an outbound URL.
     pump: OutboundPump | None = None
     reconciler: Reconciler | None = None
+    recipes: RecipeEngine | None = None
 
     @classmethod
     def from_settings(
@@ -197,6 +200,35 @@ class Service:
                 on_stored=polled,
             )
 
+        recipes = None
+        recipe_conns = {
+            c.location_id: RecipeConnection(
+                c.name,
+                c.location_id,
+                routes[c.location_id].mapping,
+                patient(routes[c.location_id].call),
+                outs.get(c.location_id),
+            )
+            for c in connections
+            if any(
+                a not in BUILTIN_ACTIONS
+                for r in routes[c.location_id].mapping.recipes.values()
+                if r.enabled
+                for a in r.action_ids()
+            )
+        }
+        if recipe_conns:
+            recipes = RecipeEngine(
+                store,
+                recipe_conns,
+                RetrySchedule(scale=settings.retry_scale, rng=rng or random.Random()),
+                clock=clock,
+                interval=min(1.0, settings.poll_interval),
+                poll_interval=settings.recipe_poll_interval,
+                settle=min(2.0, settings.outbound_delay),
+                lease_seconds=settings.lease_seconds,
+            )
+
         def on_stored(info: StoredInfo) -> None:
             metrics.received.labels(info.source).inc()
             pool.wake()
@@ -235,7 +267,18 @@ class Service:
             http.append(Mount("/", app=intake_app))
         app = Starlette(routes=http)
         return cls(
-            settings, store, executor, pool, app, metrics, limiter, clients, inbox, pump, reconciler
+            settings,
+            store,
+            executor,
+            pool,
+            app,
+            metrics,
+            limiter,
+            clients,
+            inbox,
+            pump,
+            reconciler,
+            recipes,
         )
 
     def start(self) -> None:
@@ -244,8 +287,12 @@ class Service:
             self.pump.start()
         if self.reconciler is not None:
             self.reconciler.start()
+        if self.recipes is not None:
+            self.recipes.start()
 
     def stop(self) -> None:
+        if self.recipes is not None:
+            self.recipes.stop()
         if self.reconciler is not None:
             self.reconciler.stop()
         self.pool.stop()

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         description="at most one profile.updated per contact per this many seconds (changes "
         "in between are coalesced); 0 sends no profiles",
     )
+    recipe_poll_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds between checks of recipes' poll and schedule triggers "
+        "(poll.task.due_soon, schedule.daily, ...)",
+    )
     reconcile_sweep_interval: float = Field(
         default=86_400.0,
         gt=0,

@@ -26,6 +26,7 @@ from tnhl.talknotes._events import (
     TaskCompletedData,
     TaskData,
     entity_key,
+    event_schema,
     parse_event,
 )
 from tnhl.talknotes._generator import DEFAULT_START, generate, signed_requests
@@ -82,6 +83,7 @@ __all__ = [
     "decode_secret",
     "entity_key",
     "epoch_of",
+    "event_schema",
     "generate",
     "generate_secret",
     "iso_z",

@@ -410,3 +410,12 @@ def entity_key(event: TalkNotesEvent) -> str:
     if isinstance(data, ContactData | ContactRef):
         return data.id
     return data.contactId
+
+
+def event_schema(event_type: str) -> dict[str, Any]:
+    """The JSON Schema of one event type's whole body (KeyError for an unknown type)."""
+    for model in get_args(get_args(AnyEvent)[0]):
+        if get_args(model.model_fields["type"].annotation) == (event_type,):
+            schema: dict[str, Any] = model.model_json_schema()
+            return schema
+    raise KeyError(f"{event_type!r} is not a TalkNotes event type")
