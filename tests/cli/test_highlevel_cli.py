@@ -84,14 +84,16 @@ def server() -> Iterator[Loopback]:
 
 
 def test_catalog_json_lists_every_operation() -> None:
-    """--json prints all 32 operations with id, method, path, scope and kind."""
+    """--json prints all 32 operations as actions `highlevel.<id>`, with the id `tnhl call`
+    takes, method, path and scope."""
     result = CliRunner().invoke(_app(), ["catalog", "--json"])
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
-    assert {row["id"] for row in rows} == set(OPERATIONS)
+    rows = [row for row in json.loads(result.output) if "operation" in row]
+    assert {row["operation"] for row in rows} == set(OPERATIONS)
     for row in rows:
-        op = OPERATIONS[row["id"]]
-        assert (row["method"], row["path"], row["scope"]) == (op.method, op.path, op.scope)
+        op = OPERATIONS[row["operation"]]
+        assert row["id"] == f"highlevel.{op.id}"
+        assert (row["method"], row["path"], row["scopes"]) == (op.method, op.path, [op.scope])
         assert row["kind"] == "action"
 
 

@@ -56,7 +56,10 @@ def register(app: typer.Typer) -> None:
         for column in ("id", "kind", "scopes", "summary"):
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(row["id"], row["kind"], ", ".join(row["scopes"]), row["summary"])
+            scopes = ", ".join(row["scopes"])
+            if row.get("scope_declared") is False:
+                scopes += " (assumed)"  # HighLevel's spec declares none for it
+            table.add_row(row["id"], row["kind"], scopes, row["summary"])
         Console(width=200).print(table)
 
     @app.command("call")

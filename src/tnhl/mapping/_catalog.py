@@ -57,17 +57,27 @@ class CatalogEntry:
     output: Mapping[str, Any] = field(default_factory=lambda: dict(_OBJ))
     scopes: tuple[str, ...] = ()
     on_notes: bool = False  # an action that reads a note's text: note triggers only
+    # A HighLevel operation's request: what `tnhl call` takes and sends.
+    operation: Operation | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "kind": self.kind,
             "group": self.group,
             "summary": self.summary,
-            "input": dict(self.input),
-            "output": dict(self.output),
             "scopes": list(self.scopes),
         }
+        op = self.operation
+        if op is not None:
+            out.update(
+                operation=op.id,
+                method=op.method,
+                path=op.path,
+                scope_declared=op.scope_declared,
+                create=op.create,
+            )
+        return {**out, "input": dict(self.input), "output": dict(self.output)}
 
 
 def _operation(op: Operation) -> CatalogEntry:
@@ -86,6 +96,7 @@ def _operation(op: Operation) -> CatalogEntry:
         _props(("params",) if required else (), **inputs),
         output,
         (op.scope,),
+        operation=op,
     )
 
 

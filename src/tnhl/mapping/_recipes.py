@@ -30,7 +30,7 @@ from typing import Annotated, Any
 import jmespath
 from dateutil import parser as dateparser
 from jmespath.exceptions import JMESPathError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ._catalog import CatalogEntry, get_entry
 
@@ -163,8 +163,26 @@ def _check_params(entry: CatalogEntry, params: Mapping[str, Any]) -> None:
                 raise ValueError(f"{entry.id}: params.{key} is required")
 
 
-def _trigger(value: str | list[str]) -> tuple[str, ...]:
-    names = (value,) if isinstance(value, str) else tuple(value)
+def _check_values(entry: CatalogEntry, params: Mapping[str, Any]) -> None:
+    """A trigger's `with:` values against its schema (integers, times of day, weekdays)."""
+    props = dict(entry.input.get("properties", {}))
+    for key, value in params.items():
+        schema = props[key]
+        if schema.get("type") == "integer" and (
+            isinstance(value, bool) or not isinstance(value, int) or value < schema["minimum"]
+        ):
+            raise ValueError(f"with.{key}: must be a whole number >= {schema['minimum']}")
+        if "pattern" in schema and not re.fullmatch(schema["pattern"], str(value)):
+            raise ValueError(f"with.{key}: must be a time of day HH:MM, got {value!r}")
+        if "enum" in schema and value not in schema["enum"]:
+            raise ValueError(f"with.{key}: must be one of {', '.join(schema['enum'])}")
+
+
+def _as_tuple(value: Any) -> Any:
+    return (value,) if isinstance(value, str) else value
+
+
+def _trigger(names: tuple[str, ...]) -> tuple[str, ...]:
     if not names:
         raise ValueError("at least one trigger")
     groups = set()
@@ -185,7 +203,7 @@ class Recipe(BaseModel):
 
     description: str = ""
     enabled: bool = True
-    trigger: Annotated[str | list[str], AfterValidator(_trigger)]
+    trigger: Annotated[tuple[str, ...], BeforeValidator(_as_tuple), AfterValidator(_trigger)]
     with_: dict[str, Any] = Field(default_factory=dict, alias="with")
     when: list[Annotated[Any, AfterValidator(_condition)]] = Field(default_factory=list)
     once_per: Annotated[str | None, AfterValidator(_templates)] = None
@@ -193,8 +211,7 @@ class Recipe(BaseModel):
 
     @property
     def triggers(self) -> tuple[str, ...]:
-        t = self.trigger
-        return (t,) if isinstance(t, str) else tuple(t)
+        return self.trigger
 
     def action_ids(self) -> list[str]:
         return [next(iter(a)) for a in self.actions]
@@ -203,6 +220,7 @@ class Recipe(BaseModel):
     def _fits(self) -> Recipe:
         entry = get_entry(self.triggers[0], "trigger")
         _check_params(entry, self.with_)
+        _check_values(entry, self.with_)
         notes = {"talknotes.note.created", "talknotes.note.updated"}
         for name in self.action_ids():
             if get_entry(name).on_notes and not set(self.triggers) <= notes:

@@ -171,14 +171,22 @@ class RecipeEngine:
         if not rows:
             return 0
         recipes = {n: r for n, r in conn.mapping.recipes.items() if r.enabled}
+        # Counting a contact's notes costs a read: only when a recipe asks for it.
+        counts = any("contact.notes" in r.model_dump_json(by_alias=True) for r in recipes.values())
         for row in rows:
             if recipes:
-                self._store_firings(loc, self._row_firings(conn, recipes, row, now), now)
+                fired = self._row_firings(conn, recipes, row, now, counts)
+                self._store_firings(loc, fired, now)
         self._store.set_cursor(name, str(rows[-1].id))
         return len(rows)
 
     def _row_firings(
-        self, conn: RecipeConnection, recipes: Mapping[str, Recipe], row: InboxRow, now: float
+        self,
+        conn: RecipeConnection,
+        recipes: Mapping[str, Recipe],
+        row: InboxRow,
+        now: float,
+        counts: bool,
     ) -> list[Firing]:
         if row.source == "recipe" or row.event_id.startswith(GENERATED_PREFIXES):
             return []
@@ -202,9 +210,7 @@ class RecipeEngine:
             now=now,
         )
         self._link(row.location_id, ctx)
-        if any(
-            "contact.notes" in json.dumps(r.model_dump(by_alias=True)) for r in recipes.values()
-        ):
+        if counts:
             ctx["contact"]["notes"] = self._notes(row.location_id, ctx, body)
         at = datetime.fromtimestamp(now, UTC)
         cause = f"{row.source}:{row.event_id}"
