@@ -27,6 +27,7 @@ __all__ = [
     "DELETED",
     "EVENTS",
     "EXPECTED",
+    "RECIPE_EVENTS",
     "Event",
     "ExpectedContact",
     "ExpectedNote",
@@ -248,13 +249,26 @@ EVENTS: list[Event] = [
 ]  # fmt: skip
 
 
+# The default recipe `first-completed-task` fires once for each of the 4 contacts that
+# complete a task: a recipe row and the note event it stores, 2 more inbox rows each.
+RECIPE_EVENTS = 8
+
+
+def _first_done(day: str, task: str) -> ExpectedNote:
+    """The milestone note of the default recipe `first-completed-task` (each contact below
+    completes one task in the stream, so which is first does not depend on the order)."""
+    body = f"Milestone: first task completed, {day}. From a TalkNotes task ({task})."
+    return ExpectedNote("Milestone: first task completed", body)
+
+
 # The HighLevel state after the stream, whatever the order, by TalkNotes contact id.
 EXPECTED: dict[str, ExpectedContact] = {
     "tn_c_ada": ExpectedContact(
         "Ada", "Lovelace", "ada@analytical-engines.example", "+14157342291",
         tasks=(ExpectedTask(
             "[Urgent] Send the annotated engine notes", "2026-12-04T09:00:00Z", True),),
-        notes=(ExpectedNote("First call", "Wants a quote for the full set, in brass."),),
+        notes=(ExpectedNote("First call", "Wants a quote for the full set, in brass."),
+               _first_done("2026-11-05", "tn_t_ada_1")),
     ),
     "tn_c_grace": ExpectedContact(
         "Grace", "Hopper", "grace.hopper@example.org", "+13129447702",
@@ -276,6 +290,7 @@ EXPECTED: dict[str, ExpectedContact] = {
     "tn_c_margaret": ExpectedContact(
         "Margaret Heafield", "Hamilton", "m.hamilton@apollo-guidance.example", "+16468392754",
         tasks=(ExpectedTask("Print the guidance listing", "2026-12-01T08:00:00Z", True),),
+        notes=(_first_done("2026-11-04", "tn_t_margaret_1"),),
     ),
     "tn_c_claude": ExpectedContact(
         "Claude", "Shannon", "claude.shannon@example.com", "+16157426628",
@@ -289,7 +304,8 @@ EXPECTED: dict[str, ExpectedContact] = {
             ExpectedTask("Plan the CLU talk", "2026-12-11T15:00:00Z", True),
         ),
         notes=(ExpectedNote(
-            "Abstraction, final", "Data abstraction chapter is ready for print."),),
+            "Abstraction, final", "Data abstraction chapter is ready for print."),
+            _first_done("2026-11-05", "tn_t_barbara_2")),
     ),
     "tn_c_edsger": ExpectedContact(
         "Edsger Wybe", "Dijkstra", "ewd@example.nl", "+19198334160",
@@ -311,7 +327,8 @@ EXPECTED: dict[str, ExpectedContact] = {
         "Radia", "Perlman", "radia.perlman@example.com", "+17023846143",
         tasks=(ExpectedTask("Draw the spanning tree", "2026-12-03T09:30:00Z", True),),
         notes=(ExpectedNote(
-            "Algorhyme", "I think that I shall never see a graph more lovely than a tree."),),
+            "Algorhyme", "I think that I shall never see a graph more lovely than a tree."),
+            _first_done("2026-11-05", "tn_t_radia_1")),
     ),
 }  # fmt: skip
 

@@ -27,7 +27,7 @@ from convergence_harness import (
     state_problems,
     tnhl_env,
 )
-from convergence_stream import EVENTS, EXPECTED
+from convergence_stream import EVENTS, EXPECTED, RECIPE_EVENTS
 
 from tnhl.store import open_store
 from tnhl.store._schema import inbox, records
@@ -96,7 +96,7 @@ def test_three_connections_sigkilled_twice_each_converge_in_their_own_location(
         "rate_limit": {"burst": 100, "interval_ms": 1000},
         "faults": {"latency_ms": {"kind": "fixed", "fixed_ms": 20}},
     }
-    n_events = 3 * len(EVENTS)
+    n_events = 3 * (len(EVENTS) + RECIPE_EVENTS)
     with simulate_process(sim_config, tmp_path) as sim_url:
         tnhl = TnhlProcess(
             tnhl_env(

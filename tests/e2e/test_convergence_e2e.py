@@ -30,7 +30,15 @@ from convergence_harness import (
     tnhl_env,
     wait_for,
 )
-from convergence_stream import DELETED, EVENTS, EXPECTED, Event, contact_of, instant
+from convergence_stream import (
+    DELETED,
+    EVENTS,
+    EXPECTED,
+    RECIPE_EVENTS,
+    Event,
+    contact_of,
+    instant,
+)
 from e2e_harness import running_service, settings_for
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
@@ -111,7 +119,9 @@ def _converge(
         with running_service(cfg) as (service, base):
             report = send_concurrently(base + HOOK, items, secret, senders=SENDERS)
             _check_sent(report, len(items))
-            _await_convergence(what, sim, service.store, len(events), report.last_answer_at)
+            _await_convergence(
+                what, sim, service.store, len(events) + RECIPE_EVENTS, report.last_answer_at
+            )
 
 
 def test_the_stream_is_well_formed() -> None:
@@ -207,7 +217,7 @@ def test_orphan_task_goes_to_dead_letters_and_delays_no_one(tmp_path: Path) -> N
                 counts = _counts(store)
                 seen = highlevel_state(sim.base_url, sim.location_id)
                 problems = state_problems(seen, expected)
-                if finished(counts) >= len(others) and not problems:
+                if finished(counts) >= len(others) + 4 and not problems:
                     break
                 if time.monotonic() > deadline:
                     raise AssertionError(
@@ -222,7 +232,9 @@ def test_orphan_task_goes_to_dead_letters_and_delays_no_one(tmp_path: Path) -> N
                 f"timeout ({ORPHAN_TIMEOUT:g} s) dead-lettered it first: they were held up; "
                 + "; ".join(_dead_lines(store))
             )
-            assert finished(counts) == len(others), f"the orphan is not waiting: {counts}"
+            # + 4: two of the others complete a task: per contact, the first-completed-task
+            # recipe's row and the note event it stores.
+            assert finished(counts) == len(others) + 4, f"the orphan is not waiting: {counts}"
             wait_for(
                 lambda: store.list_dead() != [],
                 ORPHAN_TIMEOUT + 8,
@@ -233,7 +245,7 @@ def test_orphan_task_goes_to_dead_letters_and_delays_no_one(tmp_path: Path) -> N
             assert "tn_c_ghost" in dead[0].reason, dead[0].reason
             waited = dead[0].dead_at - dead[0].event.received_at
             assert waited >= ORPHAN_TIMEOUT - 0.1, f"dead after {waited:.2f} s, before the timeout"
-            assert is_settled(_counts(store), len(others) + 1), _counts(store)
+            assert is_settled(_counts(store), len(others) + 4 + 1), _counts(store)
             assert state_problems(highlevel_state(sim.base_url, sim.location_id), expected) == []
 
 
@@ -242,7 +254,7 @@ def test_sigkill_twice_mid_stream_still_converges_exactly_once(tmp_path: Path) -
     secret = make_secret()
     events = ORDERS[f"shuffle_{SHUFFLE_SEEDS[0]}"]
     items = deliveries(events, seed=5)
-    n = len(events)
+    n = len(events) + RECIPE_EVENTS
     # Latency and a tight limit in tnhl keep work in flight long enough to kill into.
     faults = FaultConfig(latency_ms=LatencyConfig(kind="fixed", fixed_ms=20))
     with running_simulator(_sim_config(faults=faults)) as sim:

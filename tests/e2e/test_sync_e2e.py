@@ -12,7 +12,7 @@ from convergence_harness import (
     send_concurrently,
     state_problems,
 )
-from convergence_stream import EVENTS
+from convergence_stream import EVENTS, RECIPE_EVENTS
 from e2e_harness import running_service, settings_for, wait_for
 from pydantic import SecretStr
 
@@ -39,7 +39,11 @@ def _send_stream(base: str, secret: str, *, seed: int) -> None:
 
 def _check_literal_state(sim: RunningSimulator, store: SqlStore, timeout: float) -> None:
     """Everything settles, nothing is dead, and HighLevel holds exactly the literal state."""
-    wait_for(lambda: is_settled(store.stats().counts, len(EVENTS)), timeout, "all settled")
+    wait_for(
+        lambda: is_settled(store.stats().counts, len(EVENTS) + RECIPE_EVENTS),
+        timeout,
+        "all settled",
+    )
     dead = [f"{d.event.event_id}: {d.reason}" for d in store.list_dead()]
     assert dead == []
     problems = state_problems(highlevel_state(sim.base_url, sim.location_id))
@@ -91,7 +95,8 @@ def test_every_event_takes_effect_once_despite_faults(tmp_path: Path) -> None:
     # Every one of the stream's 57 events settled, counted as applied or skipped (the client's
     # quick retries absorb most 5xx, so those need not reach the engine's counters).
     applied = _metric(metrics, "tnhl_events_applied_total")
-    assert applied + _metric(metrics, "tnhl_events_skipped_total") == len(EVENTS) == 57
+    # The stream's 57 events, and the 4 milestone notes the first-completed-task recipe stored.
+    assert applied + _metric(metrics, "tnhl_events_skipped_total") == len(EVENTS) + 4 == 61
     assert _metric(metrics, "tnhl_events_dead_total") == 0
 
 

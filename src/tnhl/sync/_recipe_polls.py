@@ -35,8 +35,8 @@ def schedule_slot(trigger: str, params: dict[str, Any], now: datetime) -> str | 
     due = datetime.combine(now.date(), time(hh, mm), now.tzinfo)
     if trigger == "schedule.weekly":
         due -= timedelta(days=(now.weekday() - _DAYS.index(str(params["day"]))) % 7)
-    elif now < due:
-        due -= timedelta(days=1)
+    if now < due:  # not yet today (this week): the last period's
+        due -= timedelta(days=7 if trigger == "schedule.weekly" else 1)
     if now < due:
         return None
     return due.isoformat()

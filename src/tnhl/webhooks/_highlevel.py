@@ -242,6 +242,12 @@ class HighLevelVerifier:
         if not isinstance(type_, str) or not type_:
             raise HighLevelPayloadError("type: is required and must be a string")
         location = payload.get("locationId")
+        if not isinstance(location, str) or not location:
+            # Invoice and order bodies name it as altType/altId; location events by their id.
+            if payload.get("altType") == "location":
+                location = payload.get("altId")
+            elif type_.startswith("Location"):
+                location = payload.get("id")
         webhook_id = payload.get("webhookId")
         if not isinstance(webhook_id, str) or not webhook_id:
             # No id to dedupe on: the body's hash makes identical redeliveries collide.
