@@ -241,3 +241,20 @@ def test_a_downgrade_below_0008_is_refused_while_recipe_rows_exist(store: SqlSto
         store.add_inbound(fired("welcome", "c2"))
     upgrade_to_head(store.engine)
     assert store.add_inbound(fired("welcome", "c2")) is True
+
+
+def test_the_upgrade_to_0008_starts_each_locations_recipe_cursor_at_its_newest_event(
+    store: SqlStore,
+) -> None:
+    """A store upgraded to 0008 with events: each location's `recipes:` cursor is its newest
+    event's id (its history fires no recipe); a location with none has no cursor."""
+    with store.engine.begin() as conn:
+        conn.execute(sa.delete(inbox))
+    downgrade(store, "0007")
+    for n, loc in enumerate(["locA", "locB", "locA"]):
+        event = InboundEvent("talknotes", f"e{n}", "note.created", loc, "c1", "{}", NOW)
+        assert store.add_inbound(event) is True
+    upgrade_to_head(store.engine)
+    assert store.get_cursor("recipes:locA") == "3"
+    assert store.get_cursor("recipes:locB") == "2"
+    assert store.get_cursor("recipes:locC") is None

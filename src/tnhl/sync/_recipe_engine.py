@@ -112,12 +112,6 @@ class RecipeEngine:
         self._http = httpx.Client(timeout=10.0)
         self.fired = 0
         self.ran = 0
-        for loc in self._conns:
-            # A new connection (or a store from before recipes) starts at its newest event:
-            # recipes act on what arrives from now on, never on history.
-            if self._store.get_cursor(self._cursor(loc)) is None:
-                newest = self._store.list_events(location_id=loc, limit=1)
-                self._store.set_cursor(self._cursor(loc), str(newest[-1].id if newest else 0))
 
     @staticmethod
     def _cursor(location: str) -> str:

@@ -26,6 +26,13 @@ def upgrade() -> None:
             op.f("ck_inbox_source"), "source IN ('talknotes', 'highlevel', 'recipe')"
         )
     op.create_index(op.f("ix_inbox_location_id_id"), "inbox", ["location_id", "id"], unique=False)
+    # Recipes act on what arrives from now on: each location's recipe cursor starts at its
+    # newest event, so an upgraded store's history fires nothing (a new store has none).
+    op.execute(
+        "INSERT INTO cursors (name, value, updated_at) "
+        "SELECT 'recipes:' || location_id, CAST(MAX(id) AS TEXT), 0 FROM inbox "
+        "GROUP BY location_id"
+    )
 
 
 def downgrade() -> None:
@@ -41,6 +48,7 @@ def downgrade() -> None:
             f"the inbox holds {fired} recipe rows (the memory of which recipes fired); delete"
             " them first to downgrade below revision 0008, accepting that recipes fire again"
         )
+    op.execute("DELETE FROM cursors WHERE name LIKE 'recipes:%'")
     op.drop_index(op.f("ix_inbox_location_id_id"), table_name="inbox")
     with op.batch_alter_table("inbox") as batch:
         batch.drop_constraint(op.f("ck_inbox_source"), type_="check")
