@@ -231,7 +231,7 @@ def test_a_downgrade_below_0008_is_refused_while_recipe_rows_exist(store: SqlSto
     add(store, fired("welcome", "c1"))
     with pytest.raises(RuntimeError, match="1 recipe rows"):
         downgrade(store, "0007")
-    assert current_revision(store.engine) == head_revision() == "0008"
+    assert current_revision(store.engine) == head_revision() == "0009"
     assert store.get_event(1).source == "recipe"
     with store.engine.begin() as conn:
         conn.execute(sa.delete(inbox))
@@ -258,3 +258,18 @@ def test_the_upgrade_to_0008_starts_each_locations_recipe_cursor_at_its_newest_e
     assert store.get_cursor("recipes:locA") == "3"
     assert store.get_cursor("recipes:locB") == "2"
     assert store.get_cursor("recipes:locC") is None
+
+
+def test_hooks_are_kept_per_location_and_deleted_only_by_their_own(store: SqlStore) -> None:
+    """A hook is listed for its location only; another location cannot delete it; deleting
+    twice is False the second time."""
+    a = store.add_hook("locA", "talknotes.note.created", "https://zap.example/a")
+    b = store.add_hook("locB", "highlevel.ContactCreate", "https://zap.example/b")
+    assert [(h.id, h.event, h.target_url) for h in store.list_hooks("locA")] == [
+        (a.id, "talknotes.note.created", "https://zap.example/a")
+    ]
+    assert [h.id for h in store.list_hooks()] == [a.id, b.id]
+    assert store.delete_hook("locB", a.id) is False
+    assert store.delete_hook("locA", a.id) is True
+    assert store.delete_hook("locA", a.id) is False
+    assert [h.location_id for h in store.list_hooks()] == ["locB"]

@@ -10,7 +10,7 @@ from ._errors import MappingError, MappingFileError, MappingIssue, TransformErro
 from ._followups import FollowUp, find_follow_ups, natural_date
 from ._milestones import Milestone, find_milestones
 from ._models import SYNCED_FIELDS, MappingConfig, SyncConfig, SyncRule
-from ._recipes import Recipe, fires, render
+from ._recipes import Recipe, check_action, fires, render
 from ._transforms import (
     NameParts,
     Priority,
@@ -42,6 +42,7 @@ __all__ = [
     "SyncRule",
     "TransformError",
     "catalog",
+    "check_action",
     "check_record",
     "default_due",
     "default_mapping",

@@ -34,7 +34,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from ._catalog import CatalogEntry, get_entry
 
-__all__ = ["Recipe", "fires", "render", "template_paths"]
+__all__ = ["Recipe", "check_action", "fires", "render", "template_paths"]
 
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.S)
 _COMPARE = ("equals", "not_equals", "in", "exists", "contains", "matches", "gt", "gte", "lt", "lte")
@@ -133,6 +133,11 @@ def _action(action: Any) -> dict[str, Any]:
     _check_params(entry, params)
     _templates(params)
     return {str(name): params}
+
+
+def check_action(name: str, params: Any) -> dict[str, Any]:
+    """One action and its parameters, checked as in a recipe (ValueError naming the problem)."""
+    return _action({name: params})
 
 
 def _check_params(entry: CatalogEntry, params: Mapping[str, Any]) -> None:

@@ -103,10 +103,21 @@ def get_event(conn: sa.Connection, inbox_id: int) -> InboxRow:
 
 
 def list_events(
-    conn: sa.Connection, *, location_id: str | None, state: str | None, limit: int
+    conn: sa.Connection,
+    *,
+    location_id: str | None,
+    state: str | None,
+    limit: int,
+    source: str | None = None,
+    event_id: str | None = None,
 ) -> list[InboxRow]:
-    """The newest `limit` events (of one location, in one state), oldest first."""
+    """The newest `limit` events (of one location, in one state, of one source, with one
+    event id), oldest first."""
     q = sa.select(inbox).order_by(inbox.c.id.desc()).limit(limit)
+    if source is not None:
+        q = q.where(inbox.c.source == source)
+    if event_id is not None:
+        q = q.where(inbox.c.event_id == event_id)
     if location_id is not None:
         q = q.where(inbox.c.location_id == location_id)
     if state is not None:

@@ -1,4 +1,5 @@
-"""API keys for the unsigned TalkNotes entry (issue 10), kept as SHA-256 digests only."""
+"""The way in for Zapier, Make and n8n (issue 10): API keys for the unsigned TalkNotes entry,
+kept as SHA-256 digests only, and REST hook subscriptions."""
 
 from __future__ import annotations
 
@@ -8,10 +9,18 @@ import secrets
 
 import sqlalchemy as sa
 
-from tnhl.store._models import ApiKey
-from tnhl.store._schema import api_keys
+from tnhl.store._models import ApiKey, Hook
+from tnhl.store._schema import api_keys, hooks
 
-__all__ = ["create_api_key", "key_location", "list_api_keys", "revoke_api_key"]
+__all__ = [
+    "add_hook",
+    "create_api_key",
+    "delete_hook",
+    "key_location",
+    "list_api_keys",
+    "list_hooks",
+    "revoke_api_key",
+]
 
 PREFIX = "tnhl_key_"
 
@@ -64,3 +73,31 @@ def revoke_api_key(conn: sa.Connection, key_id: int, now: float) -> bool:
         .values(revoked_at=now)
     )
     return bool(done.rowcount)
+
+
+def add_hook(
+    conn: sa.Connection, location_id: str, event: str, target_url: str, now: float
+) -> Hook:
+    values = {"location_id": location_id, "event": event, "target_url": target_url}
+    new = conn.execute(
+        sa.insert(hooks).values(**values, created_at=now).returning(hooks.c.id)
+    ).scalar_one()
+    return Hook(int(new), location_id, event, target_url, now)
+
+
+def list_hooks(conn: sa.Connection, location_id: str | None) -> list[Hook]:
+    q = sa.select(hooks).order_by(hooks.c.id)
+    if location_id is not None:
+        q = q.where(hooks.c.location_id == location_id)
+    return [
+        Hook(int(r.id), r.location_id, r.event, r.target_url, float(r.created_at))
+        for r in conn.execute(q)
+    ]
+
+
+def delete_hook(conn: sa.Connection, location_id: str, hook_id: int) -> bool:
+    """Unsubscribe; False when the location has no such hook."""
+    gone = conn.execute(
+        sa.delete(hooks).where(hooks.c.id == hook_id, hooks.c.location_id == location_id)
+    )
+    return bool(gone.rowcount)

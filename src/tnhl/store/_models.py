@@ -150,6 +150,17 @@ class ApiKey:
 
 
 @dataclass(frozen=True)
+class Hook:
+    """A REST hook subscription: a location's events of one trigger, POSTed to a URL."""
+
+    id: int
+    location_id: str
+    event: str
+    target_url: str
+    created_at: float
+
+
+@dataclass(frozen=True)
 class ProfileDue:
     """A contact whose profile changed (first at `changed_at`) and may be sent now."""
 

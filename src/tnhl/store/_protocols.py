@@ -13,6 +13,7 @@ from tnhl.store._models import (
     BatchRead,
     DeadLetter,
     Delivery,
+    Hook,
     InboundEvent,
     InboxRow,
     OpMark,
@@ -179,9 +180,16 @@ class Store(Protocol):
         ...
 
     def list_events(
-        self, *, location_id: str | None = None, state: str | None = None, limit: int = 100
+        self,
+        *,
+        location_id: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+        source: str | None = None,
+        event_id: str | None = None,
     ) -> list[InboxRow]:
-        """The newest `limit` events (of one location, in one state), oldest first."""
+        """The newest `limit` events (of one location, in one state, of one source, with one
+        event id), oldest first."""
         ...
 
     def events_after(
@@ -254,6 +262,17 @@ class Store(Protocol):
 
     def revoke_api_key(self, key_id: int) -> bool:
         """Revoke a key; False when there is no such live key."""
+        ...
+
+    # REST hooks -----------------------------------------------------------------------------
+    def add_hook(self, location_id: str, event: str, target_url: str) -> Hook:
+        """Subscribe `target_url` to a location's events of trigger `event`."""
+        ...
+
+    def list_hooks(self, location_id: str | None = None) -> list[Hook]: ...
+
+    def delete_hook(self, location_id: str, hook_id: int) -> bool:
+        """Unsubscribe; False when the location has no such hook."""
         ...
 
     # cursors ---------------------------------------------------------------------------------

@@ -199,6 +199,18 @@ api_keys = sa.Table(
     sa.UniqueConstraint("key_hash"),
 )
 
+# REST hook subscriptions (Zapier's REST Hooks): a trigger's events POSTed to a target URL.
+hooks = sa.Table(
+    "hooks",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("location_id", sa.String(ID), nullable=False),
+    sa.Column("event", sa.String(128), nullable=False),
+    sa.Column("target_url", sa.Text(), nullable=False),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.Index(None, "location_id"),
+)
+
 cursors = sa.Table(
     "cursors",
     metadata,

@@ -30,6 +30,7 @@ from tnhl.store._models import (
     BatchRead,
     DeadLetter,
     Delivery,
+    Hook,
     InboundEvent,
     InboxRow,
     OpMark,
@@ -328,10 +329,23 @@ class SqlStore:
             )
 
     def list_events(
-        self, *, location_id: str | None = None, state: str | None = None, limit: int = 100
+        self,
+        *,
+        location_id: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+        source: str | None = None,
+        event_id: str | None = None,
     ) -> list[InboxRow]:
         with self._read() as conn:
-            return _inbox.list_events(conn, location_id=location_id, state=state, limit=limit)
+            return _inbox.list_events(
+                conn,
+                location_id=location_id,
+                state=state,
+                limit=limit,
+                source=source,
+                event_id=event_id,
+            )
 
     def events_after(
         self, location_id: str, after_id: int, *, received_before: float, limit: int = 200
@@ -404,6 +418,18 @@ class SqlStore:
     def revoke_api_key(self, key_id: int) -> bool:
         with self._write() as conn:
             return _keys.revoke_api_key(conn, key_id, self._clock())
+
+    def add_hook(self, location_id: str, event: str, target_url: str) -> Hook:
+        with self._write() as conn:
+            return _keys.add_hook(conn, location_id, event, target_url, self._clock())
+
+    def list_hooks(self, location_id: str | None = None) -> list[Hook]:
+        with self._read() as conn:
+            return _keys.list_hooks(conn, location_id)
+
+    def delete_hook(self, location_id: str, hook_id: int) -> bool:
+        with self._write() as conn:
+            return _keys.delete_hook(conn, location_id, hook_id)
 
     # cursors ---------------------------------------------------------------------------------
     def get_cursor(self, name: str) -> str | None:

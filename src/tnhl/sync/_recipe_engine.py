@@ -18,31 +18,29 @@ dead letter `tnhl dlq replay` brings back (run with the recipe as it is then).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import structlog
 
-from tnhl.highlevel import OPERATIONS, APIError, HighLevelError
-from tnhl.mapping import MappingConfig, Recipe
+from tnhl.highlevel import APIError, HighLevelError
+from tnhl.mapping import Recipe
 from tnhl.store import Delivery, InboundEvent, InboxRow, OpMark, SqlStore
 from tnhl.sync._errors import RescheduleNeeded
-from tnhl.sync._readback import CallFn
+from tnhl.sync._recipe_actions import Actions, RecipeConnection, Refused, Wait, creates
 from tnhl.sync._recipe_plan import (
     GENERATED_PREFIXES,
     Firing,
     Step,
     event_context,
     firings,
+    hook_recipe,
     steps,
     trigger_of,
 )
@@ -50,36 +48,14 @@ from tnhl.sync._recipe_polls import poll_firings
 from tnhl.sync._schedule import RetrySchedule
 from tnhl.talknotes import (
     DeliveryFailed,
-    InvalidEvent,
-    TalkNotesOut,
-    WebhookOut,
-    iso_z,
-    parse_event,
 )
 
-__all__ = ["RecipeConnection", "RecipeEngine"]
+__all__ = ["HOOK_PREFIX", "RecipeEngine"]
+
+HOOK_PREFIX = "hook-"  # a REST hook subscription runs as the recipe hook-<id>
 
 log = structlog.get_logger("tnhl.sync")
 _GENERATED_IDS = ("followup-", "milestone-", "recipe-")
-
-
-@dataclass
-class RecipeConnection:
-    """What a connection's recipes run with."""
-
-    name: str
-    location_id: str
-    mapping: MappingConfig
-    call: CallFn
-    out: TalkNotesOut | None = None
-
-
-class _Wait(Exception):
-    """An action cannot run yet (its contact is not in HighLevel): retried later."""
-
-
-class _Refused(Exception):
-    """An action can never run as rendered: dead-lettered, naming why."""
 
 
 class RecipeEngine:
@@ -109,9 +85,14 @@ class RecipeEngine:
         self._name = f"recipes-{uuid.uuid4().hex[:12]}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._http = httpx.Client(timeout=10.0)
+        self._actions = Actions(store, clock)
+        self._wake = threading.Event()
         self.fired = 0
         self.ran = 0
+
+    @property
+    def connections(self) -> Mapping[str, RecipeConnection]:
+        return self._conns
 
     @staticmethod
     def _cursor(location: str) -> str:
@@ -123,9 +104,14 @@ class RecipeEngine:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        self._http.close()
+        self._actions.http.close()
+
+    def wake(self) -> None:
+        """Look for work now (a perform request is waiting)."""
+        self._wake.set()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -135,7 +121,8 @@ class RecipeEngine:
                 log.warning("recipes turn failed", error=type(exc).__name__, detail=str(exc)[:200])
                 busy = 0
             if not busy:
-                self._stop.wait(self._interval)
+                self._wake.wait(self._interval)
+                self._wake.clear()
 
     def turn(self) -> int:
         """One pass: fire what new events, polls and schedules trigger; run due firings."""
@@ -145,6 +132,14 @@ class RecipeEngine:
             self._next_poll = now + self._poll_every
             n += sum(self.poll(loc, now) for loc in self._conns)
         return n + self.run_due(now)
+
+    def recipes(self, loc: str) -> dict[str, Recipe]:
+        """The connection's enabled recipes and its REST hook subscriptions, by name."""
+        conn = self._conns[loc]
+        out = {n: r for n, r in conn.mapping.recipes.items() if r.enabled}
+        for hook in self._store.list_hooks(loc):
+            out[f"{HOOK_PREFIX}{hook.id}"] = hook_recipe(hook.event, hook.target_url)
+        return out
 
     # firing ----------------------------------------------------------------------------------
     def _store_firings(self, loc: str, fired: list[Firing], now: float) -> int:
@@ -164,7 +159,7 @@ class RecipeEngine:
         rows = self._store.events_after(loc, after, received_before=now - self._settle)
         if not rows:
             return 0
-        recipes = {n: r for n, r in conn.mapping.recipes.items() if r.enabled}
+        recipes = self.recipes(loc)
         # Counting a contact's notes costs a read: only when a recipe asks for it.
         counts = any("contact.notes" in r.model_dump_json(by_alias=True) for r in recipes.values())
         for row in rows:
@@ -239,7 +234,7 @@ class RecipeEngine:
     def poll(self, loc: str, now: float) -> int:
         """Fire the connection's poll and schedule recipes."""
         conn = self._conns[loc]
-        fired = poll_firings(self._store, conn.name, loc, conn.mapping, now)
+        fired = poll_firings(self._store, conn.name, loc, conn.mapping, self.recipes(loc), now)
         for f in fired:
             self._link(loc, f.context)
         return self._store_firings(loc, fired, now) if fired else 0
@@ -261,36 +256,64 @@ class RecipeEngine:
         self.ran += len(rows)
         return len(rows)
 
+    def perform(self, loc: str, action: str, params: dict[str, Any], key: str) -> str:
+        """Store a request to run one action now (the REST hooks' perform), once per `key`;
+        its event id. The engine runs it like a firing."""
+        event_id = f"perform:{key}"
+        body = json.dumps({"perform": {"action": action, "params": params}, "context": {}})
+        now = self._clock()
+        self._store.add_inbound(
+            InboundEvent("recipe", event_id, "recipe.perform", loc, event_id, body, now)
+        )
+        self.wake()
+        return event_id
+
+    def _steps(self, row: InboxRow, body: Mapping[str, Any]) -> list[Step] | str:
+        """The steps a row runs, or why it runs none."""
+        perform = body.get("perform")
+        if isinstance(perform, dict):
+            action, params = str(perform["action"]), dict(perform.get("params") or {})
+            return [Step(action, params, action)]
+        name = str(body.get("recipe", ""))
+        recipe = self.recipes(row.location_id).get(name)
+        if recipe is None:
+            return f"recipe {name} is off or gone"
+        ctx = body["context"]
+        self._link(row.location_id, ctx)
+        return steps(recipe, ctx)
+
     def _run(self, row: InboxRow) -> Delivery:
         conn = self._conns[row.location_id]
         body = json.loads(row.body)
-        recipe = conn.mapping.recipes.get(body.get("recipe", ""))
-        if recipe is None or not recipe.enabled:
-            return Delivery(row.id, "skipped", f"recipe {body.get('recipe')} is off or gone")
-        ctx = body["context"]
-        self._link(row.location_id, ctx)
+        planned = self._steps(row, body)
+        if isinstance(planned, str):
+            return Delivery(row.id, "skipped", planned)
         done: list[tuple[str, str | None]] = []
         try:
-            for i, step in enumerate(steps(recipe, ctx)):
+            for i, step in enumerate(planned):
                 key = f"{row.location_id}:recipe:{row.event_id}:{i}"
                 op = self._store.get_op(key)
                 if op is not None and op.state == "succeeded":
                     continue
-                if op is not None and op.state in ("sent", "unknown") and _creates(step):
-                    raise _Refused(
+                if op is not None and op.state in ("sent", "unknown") and creates(step):
+                    raise Refused(
                         f"{step.action} was sent before and its outcome is unknown: not sent again"
                     )
-                self._store.send_ops(
-                    [OpMark(key, step.action, row.id, json.dumps(step.params, default=str))]
-                )
-                done.append((key, self._perform(conn, row, i, step)))
-        except _Refused as exc:
+                mark = OpMark(key, step.action, row.id, json.dumps(step.params, default=str))
+                self._store.send_ops([mark])
+                done.append((key, self._actions.perform(conn, row, i, step)))
+        except Refused as exc:
             return Delivery(row.id, "dead", f"rejected: {exc}", ops_done=tuple(done))
-        except (_Wait, RescheduleNeeded, DeliveryFailed, HighLevelError, httpx.HTTPError) as exc:
+        except DeliveryFailed as exc:
+            name = str(body.get("recipe", ""))
+            if exc.status == 410 and name.startswith(HOOK_PREFIX):
+                # Zapier's REST Hooks: 410 Gone from a target means "unsubscribe me".
+                self._store.delete_hook(row.location_id, int(name.removeprefix(HOOK_PREFIX)))
+                return Delivery(row.id, "skipped", "the target answered 410: unsubscribed")
             return self._failed(row, exc, tuple(done))
-        return Delivery(
-            row.id, "done", f"ran {len(recipe.actions)} action(s)", ops_done=tuple(done)
-        )
+        except (Wait, RescheduleNeeded, HighLevelError, httpx.HTTPError) as exc:
+            return self._failed(row, exc, tuple(done))
+        return Delivery(row.id, "done", f"ran {len(planned)} action(s)", ops_done=tuple(done))
 
     def _failed(
         self, row: InboxRow, exc: Exception, done: tuple[tuple[str, str | None], ...]
@@ -308,114 +331,6 @@ class RecipeEngine:
         if delay is None:
             return Delivery(row.id, "dead", reason, ops_done=done)
         return Delivery(row.id, "retry", reason, retry_at=self._clock() + delay, ops_done=done)
-
-    def _perform(self, conn: RecipeConnection, row: InboxRow, i: int, step: Step) -> str | None:
-        p = step.params
-        if step.action.startswith("highlevel."):
-            op = OPERATIONS[step.action.removeprefix("highlevel.")]
-            params = dict(p.get("params") or {})
-            for name in op.path_params:
-                if params.get(name) in (None, ""):
-                    raise _Wait(f"{step.action}: params.{name} is empty (not in HighLevel yet?)")
-            answer = conn.call(op.id, params=params, json=p.get("body"))
-            return _answer_id(answer)
-        message_id = "rcp_" + hashlib.sha256(f"{row.event_id}:{i}".encode()).hexdigest()[:32]
-        if step.action.startswith("talknotes.send."):
-            if conn.out is None:
-                raise _Refused("this connection has no talknotes_outbound_url")
-            event = {
-                "type": step.action.removeprefix("talknotes.send."),
-                "timestamp": iso_z(self._clock()),
-                "data": p.get("data"),
-            }
-            return conn.out.deliver(message_id, event).linked_id
-        if step.action == "webhook.post":
-            self._post(message_id, p)
-            return None
-        self._record(conn, row, i, step)
-        return None
-
-    def _post(self, message_id: str, p: Mapping[str, Any]) -> None:
-        url, secret = str(p.get("url") or ""), p.get("secret")
-        if not url.startswith(("http://", "https://")):
-            raise _Refused(f"webhook.post: url must be http(s), got {url!r}")
-        if isinstance(secret, str) and secret.startswith("env:"):
-            secret = os.environ.get(secret[4:])
-            if not secret:
-                raise _Refused(f"webhook.post: the environment has no {p.get('secret', '')[4:]}")
-        body = p.get("body")
-        if secret:
-            WebhookOut(url, str(secret), client=self._http, clock=self._clock).deliver(
-                message_id, body or {}
-            )
-            return
-        response = self._http.post(url, json=body, headers={"webhook-id": message_id})
-        if response.status_code >= 300:
-            retry = response.status_code in (408, 409, 425, 429) or response.status_code >= 500
-            raise DeliveryFailed(response.status_code, response.text[:200], retry=retry)
-
-    def _record(self, conn: RecipeConnection, row: InboxRow, i: int, step: Step) -> None:
-        """tnhl.task / tnhl.note: a TalkNotes event on the contact, run by the engine."""
-        p = step.params
-        ctx_contact = json.loads(row.body)["context"].get("contact", {})
-        contact = p.get("contact") or ctx_contact.get("id")
-        if not contact:
-            raise _Refused(f"{step.action}: no TalkNotes contact (give `contact`)")
-        record_id = "recipe-" + hashlib.sha256(f"{row.event_id}:{i}".encode()).hexdigest()[:24]
-        if step.action == "tnhl.task":
-            data = {
-                "id": record_id,
-                "contactId": contact,
-                "taskName": p.get("title"),
-                "dueDate": p.get("due"),
-                "description": p.get("description"),
-                "assignee": p.get("assignee"),
-            }
-            type_ = "task.created"
-        else:
-            data = {
-                "id": record_id,
-                "contactId": contact,
-                "noteTitle": p.get("title"),
-                "noteContent": p.get("content"),
-            }
-            type_ = "note.created"
-        body = {
-            "type": type_,
-            "timestamp": iso_z(self._clock()),
-            "data": {k: v for k, v in data.items() if v not in (None, "")},
-        }
-        text = json.dumps(body)
-        try:
-            parse_event(text)
-        except InvalidEvent as exc:
-            raise _Refused(f"{step.action}: {exc.summary()}") from None
-        event = InboundEvent(
-            "talknotes",
-            f"recipe:{record_id}",
-            type_,
-            row.location_id,
-            str(contact),
-            text,
-            self._clock(),
-        )
-        self._store.add_inbound(event)
-
-
-def _creates(step: Step) -> bool:
-    op = OPERATIONS.get(step.action.removeprefix("highlevel."))
-    return step.action.startswith("highlevel.") and op is not None and op.create
-
-
-def _answer_id(answer: Any) -> str | None:
-    if isinstance(answer, dict):
-        for key in ("contact", "task", "note"):
-            inner = answer.get(key)
-            if isinstance(inner, dict) and isinstance(inner.get("id"), str):
-                return str(inner["id"])
-        if isinstance(answer.get("id"), str):
-            return str(answer["id"])
-    return None
 
 
 def _reason(exc: Exception) -> str:

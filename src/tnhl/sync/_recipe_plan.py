@@ -32,6 +32,7 @@ __all__ = [
     "dry_run",
     "event_context",
     "firings",
+    "hook_recipe",
     "steps",
     "trigger_of",
 ]
@@ -188,6 +189,14 @@ def firings(
             key = "once:" + json.dumps(once, sort_keys=True, default=str)
         out.append(Firing(name, f"recipe:{name}:{_digest(key)}", ctx))
     return out
+
+
+def hook_recipe(event: str, target_url: str) -> Recipe:
+    """A REST hook subscription as a recipe: each firing of trigger `event`, its whole context,
+    POSTed to `target_url` (unsigned: Zapier, Make and n8n cannot verify; the webhook-id header
+    names the firing, the same on every retry)."""
+    action = {"webhook.post": {"url": target_url, "body": "{{ @ }}"}}
+    return Recipe.model_validate({"trigger": event, "actions": [action]})
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from tnhl.mapping import MappingConfig, TransformError, parse_due_date
+from tnhl.mapping import MappingConfig, Recipe, TransformError, parse_due_date
 from tnhl.store import RecordState, SqlStore
 from tnhl.sync._recipe_plan import Firing, firings
 from tnhl.talknotes import iso_z
@@ -115,13 +116,18 @@ def _idle_causes(
 
 
 def poll_firings(
-    store: SqlStore, connection: str, loc: str, mapping: MappingConfig, now: float
+    store: SqlStore,
+    connection: str,
+    loc: str,
+    mapping: MappingConfig,
+    recipes: Mapping[str, Recipe],
+    now: float,
 ) -> list[Firing]:
-    """What the connection's poll and schedule recipes fire at `now`."""
+    """What the connection's poll and schedule `recipes` fire at `now`."""
     zone = mapping.tasks.due.zone
     at = datetime.fromtimestamp(now, zone)
     out: list[Firing] = []
-    for name, recipe in mapping.recipes.items():
+    for name, recipe in recipes.items():
         trigger = recipe.triggers[0]
         if not recipe.enabled or not trigger.startswith(("poll.", "schedule.")):
             continue

@@ -35,14 +35,15 @@ from tnhl.sync._connect import (
 )
 from tnhl.sync._errors import SettingsError
 from tnhl.sync._executor import Executor
+from tnhl.sync._hooks_api import hooks_routes
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._outbound import OutboundPump, outbound_fold
 from tnhl.sync._outcome import Decider
 from tnhl.sync._pacing import PacedLimiter
 from tnhl.sync._pauses import Pauses
 from tnhl.sync._readback import CallFn
-from tnhl.sync._recipe_engine import RecipeConnection, RecipeEngine
-from tnhl.sync._recipe_plan import BUILTIN_ACTIONS
+from tnhl.sync._recipe_actions import RecipeConnection
+from tnhl.sync._recipe_engine import RecipeEngine
 from tnhl.sync._reconcile import Reconciler, patient
 from tnhl.sync._schedule import RetrySchedule
 from tnhl.sync._settings import Settings
@@ -200,7 +201,7 @@ class Service:
                 on_stored=polled,
             )
 
-        recipes = None
+        # Recipes and REST hooks: one engine for every connection (hooks come at any time).
         recipe_conns = {
             c.location_id: RecipeConnection(
                 c.name,
@@ -210,24 +211,17 @@ class Service:
                 outs.get(c.location_id),
             )
             for c in connections
-            if any(
-                a not in BUILTIN_ACTIONS
-                for r in routes[c.location_id].mapping.recipes.values()
-                if r.enabled
-                for a in r.action_ids()
-            )
         }
-        if recipe_conns:
-            recipes = RecipeEngine(
-                store,
-                recipe_conns,
-                RetrySchedule(scale=settings.retry_scale, rng=rng or random.Random()),
-                clock=clock,
-                interval=min(1.0, settings.poll_interval),
-                poll_interval=settings.recipe_poll_interval,
-                settle=min(2.0, settings.outbound_delay),
-                lease_seconds=settings.lease_seconds,
-            )
+        recipes = RecipeEngine(
+            store,
+            recipe_conns,
+            RetrySchedule(scale=settings.retry_scale, rng=rng or random.Random()),
+            clock=clock,
+            interval=min(1.0, settings.poll_interval),
+            poll_interval=settings.recipe_poll_interval,
+            settle=min(2.0, settings.outbound_delay),
+            lease_seconds=settings.lease_seconds,
+        )
 
         def on_stored(info: StoredInfo) -> None:
             metrics.received.labels(info.source).inc()
@@ -243,6 +237,7 @@ class Service:
             return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
         http: list[BaseRoute] = [Route("/metrics", metrics_endpoint)]
+        http += hooks_routes(store, recipes, clock=clock)
         inbox: FastInbox | None = None
         if intake:
             # SQLite: insert inline on the event loop (cheaper than a thread hop); a network
