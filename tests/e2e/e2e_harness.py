@@ -10,10 +10,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tnhl.highlevel._core import RetryPolicy
 from tnhl.simulator import RunningSimulator, serve_in_thread
 from tnhl.sync import load_settings
 from tnhl.sync._service import Service
+from tnhl.talknotes._generator import signed_requests
 
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
 
@@ -43,6 +46,22 @@ def settings_for(sim: RunningSimulator, data_dir: Path, secret: str, **kw: Any) 
     if values.get("highlevel_token") is None:
         values.pop("highlevel_token")
     return load_settings(**values)
+
+
+def talknotes_sender(base: str, secret: str) -> Callable[[list[dict[str, Any]]], None]:
+    """Post events to a service's intake, signed; each call's webhook ids are its own (a
+    batch sent twice is the same events under new ids, as TalkNotes re-sending them)."""
+    calls = [0]
+
+    def send(events: list[dict[str, Any]]) -> None:
+        calls[0] += 1
+        for headers, body in signed_requests(
+            events, secret, timestamp=int(time.time()), id_prefix=f"s{calls[0]}"
+        ):
+            r = httpx.post(f"{base}/webhooks/talknotes", content=body, headers=headers)
+            assert r.status_code == 202, r.text
+
+    return send
 
 
 @contextmanager

@@ -4,23 +4,17 @@ and the recipe engine, the simulator. What the recipes did is read from the simu
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from tnhl.simulator import RunningSimulator, running_simulator
-from tnhl.simulator._serve import serve_in_thread
-from tnhl.sync import load_settings
 from tnhl.sync._service import Service
 from tnhl.talknotes import generate_secret
-from tnhl.talknotes._generator import signed_requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from e2e_harness import FAST_RETRY, wait_for
+from e2e_harness import running_service, settings_for, talknotes_sender, wait_for
 
 AT = "2026-12-07T10:00:00Z"
 MAPPING = """\
@@ -52,36 +46,12 @@ def _running(tmp: Path, mapping_text: str) -> Iterator[tuple[RunningSimulator, S
     mapping.write_text(mapping_text)
     secret = generate_secret()
     with running_simulator() as sim:
-        settings = load_settings(
-            highlevel_base_url=sim.base_url,
-            highlevel_token=sim.token,
-            location_id=sim.location_id,
-            data_dir=tmp,
-            talknotes_secret=secret,
-            mapping_file=mapping,
-            workers=2,
-            poll_interval=0.05,
-            outbound_delay=0.2,
-            retry_scale=1e-5,
-            http_timeout=2.0,
-        )
-        service = Service.from_settings(settings, retry=FAST_RETRY)
-        service.start()
-        try:
-            with serve_in_thread(service.app) as base, httpx.Client(base_url=base) as http:
-                sent = [0]
-
-                def send(batch: list[dict[str, Any]]) -> None:
-                    sent[0] += 1
-                    for headers, body in signed_requests(
-                        batch, secret, timestamp=int(time.time()), id_prefix=f"r{sent[0]}"
-                    ):
-                        r = http.post("/webhooks/talknotes", content=body, headers=headers)
-                        assert r.status_code == 202, r.text
-
-                yield sim, service, send
-        finally:
-            service.stop()
+        settings = settings_for(
+            sim, tmp, secret, mapping_file=mapping, workers=2, poll_interval=0.05,
+            outbound_delay=0.2, retry_scale=1e-5,
+        )  # fmt: skip
+        with running_service(settings) as (service, base):
+            yield sim, service, talknotes_sender(base, secret)
 
 
 def _note(type_: str, note: str, text: str) -> dict[str, Any]:

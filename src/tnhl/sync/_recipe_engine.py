@@ -202,7 +202,7 @@ class RecipeEngine:
         if counts:
             ctx["contact"]["notes"] = self._notes(row.location_id, ctx, body)
         at = datetime.fromtimestamp(now, UTC)
-        cause = f"{row.source}:{row.event_id}"
+        cause = _cause(row, body)
         out: list[Firing] = []
         for name, recipe in recipes.items():
             out += firings(name, recipe, trigger, cause, ctx, conn.mapping, zone, at)
@@ -331,6 +331,15 @@ class RecipeEngine:
         if delay is None:
             return Delivery(row.id, "dead", reason, ops_done=done)
         return Delivery(row.id, "retry", reason, retry_at=self._clock() + delay, ops_done=done)
+
+
+def _cause(row: InboxRow, body: Mapping[str, Any]) -> str:
+    """What a firing is once for: a TalkNotes record's creation (sent again under another
+    webhook id, it is the same creation), else the event itself."""
+    data = body.get("data")
+    if row.source == "talknotes" and row.event_type.endswith(".created") and isinstance(data, dict):
+        return f"talknotes:{row.event_type}:{data.get('id')}"
+    return f"{row.source}:{row.event_id}"
 
 
 def _reason(exc: Exception) -> str:
