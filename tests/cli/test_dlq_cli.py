@@ -61,6 +61,7 @@ def test_list_show_replay(tmp_path: Path) -> None:
 
 def test_show_unknown_id_is_a_clear_error(tmp_path: Path) -> None:
     """Showing a dead letter that does not exist exits non-zero with a message."""
+    _seed_dead(tmp_path)  # a store must exist: dlq never creates one
     result = CliRunner().invoke(_app(), ["dlq", "show", "999", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "no dead letter with id 999" in result.output

@@ -103,48 +103,55 @@ def test_one_connection_entry_is_served_as_the_single_location_settings(
 
 
 @pytest.mark.parametrize(
-    ("entry", "field", "problem"),
+    ("entry", "field", "line", "problem"),
     [
         (
             "name: ac me\n    location_id: L1",
             "connections[ac me].name",
+            2,
             "must be 1-64 letters, digits, '-' or '_' (it is part of a URL)",
         ),
         (
             "name: acme\n    location_id: L1\n    highlevel_token: env:NOT_SET_ANYWHERE",
             "connections[acme].highlevel_token",
+            4,
             "environment variable NOT_SET_ANYWHERE is not set",
         ),
         (
             "name: acme\n    location_id: L1\n    talknotes_secret: env:9bad",
             "connections[acme].talknotes_secret",
+            4,
             "env:9bad does not name an environment variable",
         ),
         (
             "name: acme\n    location_id: L1\n    time_zone: Mars/Olympus",
             "connections[acme].time_zone",
+            4,
             "'Mars/Olympus' is not an IANA time zone (e.g. America/New_York)",
         ),
         (
-            "name: acme\n    location_id: L1\n    colour: blue",
-            "connections[acme].colour",
-            "Extra inputs are not permitted",
+            "name: acme\n    location_id: L1\n    time_zon: UTC",
+            "connections[acme].time_zon",
+            4,
+            "unknown key (did you mean time_zone?)",
         ),
-        ("name: acme", "connections[acme].location_id", "Field required"),
+        ("name: acme", "connections[acme].location_id", 2, "Field required"),
         (
             "name: acme\n    location_id: 'has space'",
             "connections[acme].location_id",
+            3,
             "must be a HighLevel location id (no spaces, at most 255 characters)",
         ),
     ],
 )
 def test_a_bad_entry_is_refused_naming_the_connection_and_the_field(
-    tmp_path: Path, entry: str, field: str, problem: str
+    tmp_path: Path, entry: str, field: str, line: int, problem: str
 ) -> None:
-    """Each problem is a SettingsError whose field is connections[NAME].FIELD."""
+    """Each problem is a SettingsError whose field is connections[NAME].FIELD, its message
+    led by the file and the line of the field (or of its entry)."""
     err = _refused(tmp_path, f"connections:\n  - {entry}\n")
     assert (err.field, err.problem) == (field, problem)
-    assert str(err) == f"setting {field}: {problem}"
+    assert str(err) == f"{tmp_path / 'tnhl.yaml'} line {line}: {field}: {problem}"
 
 
 def test_repeated_names_or_locations_are_refused(tmp_path: Path) -> None:

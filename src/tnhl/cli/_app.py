@@ -28,6 +28,9 @@ def _register_commands() -> None:
     importlib.import_module("tnhl.cli._keys").register(app)
     importlib.import_module("tnhl.cli._send").register(app)
     importlib.import_module("tnhl.cli._recipes").register(app)
+    importlib.import_module("tnhl.cli._golive").register(app)
+    importlib.import_module("tnhl.cli._init").register(app)
+    importlib.import_module("tnhl.cli._verify").register(app)
     importlib.import_module("tnhl.cli._demo").register(app)
     importlib.import_module("tnhl.cli._simulate").register(app)
 

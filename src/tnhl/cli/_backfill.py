@@ -16,6 +16,7 @@ from tnhl.cli._run import (
     DatabaseOpt,
     DataDirOpt,
     fail,
+    mapping_or_exit,
     one_connection,
     settings_or_exit,
     store_or_exit,
@@ -61,7 +62,7 @@ def register(app: typer.Typer) -> None:
         conn = one_connection(settings, connection)
         if to_talknotes and conn.outbound() is None:
             fail(f"connection {conn.name} has no talknotes_outbound_url to send HighLevel's to")
-        store = store_or_exit(settings)
+        store = store_or_exit(settings, create=True)  # it may come before the first run
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         try:
             with Progress(*columns) as bar:
@@ -111,13 +112,13 @@ def _to_talknotes(
     restart: bool,
     progress: Progress_,
 ) -> BackfillReport:
-    from tnhl.mapping import MappingError, load_mapping
+    from tnhl.highlevel import ConfigurationError
     from tnhl.sync import SettingsError, backfill_to_talknotes, connection_call
 
+    mapping = mapping_or_exit(settings, conn)
     try:
-        mapping = load_mapping(conn.mapping_file)
         call, clients = connection_call(settings, conn)
-    except (MappingError, SettingsError) as exc:
+    except (ConfigurationError, SettingsError) as exc:
         fail(str(exc))
     if restart:
         store.set_cursor(f"backfill-to-talknotes:{conn.location_id}", "")

@@ -80,8 +80,9 @@ def run_demo(events: int, seed: int, rate: float, data_dir: Path | None, timeout
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from tnhl.cli._run import service_or_exit, settings_or_exit
     from tnhl.simulator import running_simulator, serve_in_thread
-    from tnhl.sync import Service, configure_logging, load_settings
+    from tnhl.sync import configure_logging
     from tnhl.talknotes import generate_secret, signed_requests
 
     console = Console()
@@ -92,7 +93,8 @@ def run_demo(events: int, seed: int, rate: float, data_dir: Path | None, timeout
         folder = data_dir or Path(tmp)
         with running_simulator() as sim:
             console.print(f"[bold]HighLevel simulator[/bold] at {sim.base_url}")
-            settings = load_settings(
+            settings = settings_or_exit(
+                None,
                 highlevel_base_url=sim.base_url,
                 highlevel_token=sim.token,
                 location_id=sim.location_id,
@@ -103,7 +105,7 @@ def run_demo(events: int, seed: int, rate: float, data_dir: Path | None, timeout
                 poll_interval=0.05,
                 sweep_interval=1.0,
             )
-            service = Service.from_settings(settings)
+            service = service_or_exit(settings)
             service.start()
             try:
                 with serve_in_thread(service.app) as base, httpx.Client(base_url=base) as http:

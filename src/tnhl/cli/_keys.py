@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
         """Make a key for a connection and print it (this once: only its digest is kept)."""
         settings = settings_or_exit(config, data_dir=data_dir, database_url=database_url)
         conn = one_connection(settings, connection)
-        store = store_or_exit(settings)
+        store = store_or_exit(settings, create=True)  # a key may come before the first run
         try:
             record, key = store.create_api_key(conn.location_id)
         finally:

@@ -20,6 +20,7 @@ from tnhl.cli._run import (
     DataDirOpt,
     fail,
     one_connection,
+    secret_or_exit,
     settings_or_exit,
 )
 
@@ -79,6 +80,7 @@ def _post(
     secret = conn.talknotes_secret if settings.connections else settings.talknotes_secret
     if secret is None or not secret.get_secret_value():
         fail(f"connection {conn.name} has no talknotes_secret to sign with")
+    secret_or_exit(settings, conn)
     path = f"/webhooks/talknotes/{conn.name}" if settings.connections else "/webhooks/talknotes"
     target = url or f"http://{settings.host}:{settings.port}{path}"
     headers = sign(secret.get_secret_value(), f"msg_{uuid.uuid4().hex}", int(time.time()), body)

@@ -31,14 +31,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show events by state, the oldest pending event's age and rate-limit state, in all
         and per connection (only one with --connection)."""
-        from tnhl.cli._run import fail, location_or_exit, settings_or_exit
+        from tnhl.cli._run import fail, location_or_exit, settings_or_exit, store_or_exit
         from tnhl.store import StoreError
-        from tnhl.sync import open_settings_store, status_report
+        from tnhl.sync import status_report
 
         settings = settings_or_exit(config, data_dir=data_dir, database_url=database_url)
         location_or_exit(settings, connection)
+        store = store_or_exit(settings)
         try:
-            store = open_settings_store(settings)
             try:
                 report = status_report(store, settings, connection=connection)
             finally:

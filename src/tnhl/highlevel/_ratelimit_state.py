@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -238,6 +239,17 @@ class MemoryLimiterState:
             return self._states.get(key, KeyState())
 
 
+def _create_private(path: Path) -> None:
+    """Create the file empty with mode 0600 unless it exists: SQLite gives its -wal and -shm
+    files the database file's mode, so none of them is readable by other users."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.fchmod(fd, 0o600)  # whatever the umask left
+    os.close(fd)
+
+
 class SqliteLimiterState:
     """State in a SQLite file, shared by every thread and process that opens the same path."""
 
@@ -245,6 +257,8 @@ class SqliteLimiterState:
         self._path = str(path)
         self._timeout = timeout
         self._local = threading.local()
+        if self._path != ":memory:" and not self._path.startswith("file:"):
+            _create_private(Path(path))
         self._connect().execute(
             "CREATE TABLE IF NOT EXISTS tnhl_rate_limits (key TEXT PRIMARY KEY, state TEXT)"
         )

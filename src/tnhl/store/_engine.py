@@ -11,6 +11,7 @@ See https://www.sqlite.org/wal.html and https://www.sqlite.org/lang_transaction.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 from tnhl.store._errors import StoreConfigError, StoreUnavailableError
 
-__all__ = ["WRITE", "make_engine", "translate_errors", "unavailable"]
+__all__ = ["WRITE", "create_private", "make_engine", "translate_errors", "unavailable"]
 
 WRITE = "tnhl_write"  # execution option: this transaction will write
 DEFAULT_SETTING = "TNHL_DATABASE_URL"  # the settings field `database_url`
@@ -76,10 +77,11 @@ def _sqlite_engine(parsed: sa.URL, setting: str, busy_timeout: float, pool_size:
         raise StoreConfigError(setting, "needs a file path, e.g. sqlite:///var/tnhl/tnhl.db")
     path = Path(database).expanduser()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        create_private(path)
     except OSError as e:
         raise StoreConfigError(
-            setting, f"cannot create the directory {str(path.parent)!r}: {e.strerror}"
+            setting, f"cannot create {str(path)!r} or its directory: {e.strerror}"
         ) from None
     engine = sa.create_engine(
         parsed.set(database=str(path)),
@@ -109,6 +111,18 @@ def _sqlite_engine(parsed: sa.URL, setting: str, busy_timeout: float, pool_size:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def create_private(path: Path) -> None:
+    """Create `path` empty with mode 0600 when it does not exist yet (an empty file is an
+    empty SQLite database): the store holds contact data, and SQLite gives its -wal and -shm
+    files the mode of the database file, so all three stay readable by their owner only."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.fchmod(fd, 0o600)  # whatever the umask left
+    os.close(fd)
 
 
 def _enable_wal(cur: sqlite3.Cursor, busy_timeout: float) -> None:

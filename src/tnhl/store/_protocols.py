@@ -148,6 +148,19 @@ class Store(Protocol):
         """`due`'s profile was sent (`digest` None: it needed none); later changes keep it due."""
         ...
 
+    def held_records(self, location_id: str, prefix: str) -> list[RecordState]:
+        """The location's records held (their last try's reason starts with `prefix`: a dry
+        run), not leased."""
+        ...
+
+    def release_held(self, location_id: str, prefix: str) -> int:
+        """Make the held records due now (going live); how many."""
+        ...
+
+    def drop_held(self, location_id: str, prefix: str) -> int:
+        """Drop the held records: their pending events skipped, the records forgotten."""
+        ...
+
     def records_of(
         self, location_id: str, kind: str, *, contact_id: str | None = None
     ) -> list[RecordState]:

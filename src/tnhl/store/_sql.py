@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from tnhl.store import (
     _batch,
     _dead,
+    _held,
     _inbox,
     _keys,
     _outbound,
@@ -298,6 +299,18 @@ class SqlStore:
                 changed_at=due.changed_at,
                 digest=digest,
             )
+
+    def held_records(self, location_id: str, prefix: str) -> list[RecordState]:
+        with self._read() as conn:
+            return _held.held_records(conn, location_id, prefix, self._clock())
+
+    def release_held(self, location_id: str, prefix: str) -> int:
+        with self._write() as conn:
+            return _held.release_held(conn, location_id, prefix, self._clock())
+
+    def drop_held(self, location_id: str, prefix: str) -> int:
+        with self._write() as conn:
+            return _held.drop_held(conn, location_id, prefix, self._clock())
 
     def records_of(
         self, location_id: str, kind: str, *, contact_id: str | None = None

@@ -13,6 +13,7 @@ from tnhl.sync._admin import (
 from tnhl.sync._backfill import BackfillReport, backfill_to_highlevel, backfill_to_talknotes
 from tnhl.sync._connect import connection_call
 from tnhl.sync._connections import ConnectionSettings
+from tnhl.sync._dryrun import go_live, held
 from tnhl.sync._errors import RecordConflictError, RescheduleNeeded, SettingsError, SyncError
 from tnhl.sync._executor import Executor
 from tnhl.sync._logging import configure_logging
@@ -24,6 +25,7 @@ from tnhl.sync._recipe_plan import DryRun, dry_run
 from tnhl.sync._schedule import DEFAULT_DELAYS, RetrySchedule
 from tnhl.sync._service import Service
 from tnhl.sync._settings import Settings, load_settings
+from tnhl.sync._verify import VerifyCheck, verify_connection
 from tnhl.sync._worker import WorkerPool
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "SettingsError",
     "SyncError",
     "SyncMetrics",
+    "VerifyCheck",
     "WorkerPool",
     "backfill_to_highlevel",
     "backfill_to_talknotes",
@@ -51,9 +54,12 @@ __all__ = [
     "dry_run",
     "event_detail",
     "event_summary",
+    "go_live",
+    "held",
     "load_settings",
     "open_settings_store",
     "plan_record",
     "status_report",
     "stored_profile",
+    "verify_connection",
 ]

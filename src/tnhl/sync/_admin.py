@@ -10,8 +10,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from tnhl.highlevel import RateLimiter
-from tnhl.store import DeadLetter, InboxRow, SqlStore, StoreStats, open_store
+from tnhl.store import (
+    DeadLetter,
+    InboxRow,
+    SqlStore,
+    StoreStats,
+    current_revision,
+    open_store,
+    upgrade_to_head,
+)
 from tnhl.sync._errors import SettingsError
 from tnhl.sync._settings import Settings
 
@@ -56,17 +67,54 @@ def write_limiter_snapshot(
             "credentials_refused": (paused or {}).get(location),
         }
     data = {"written_at": now, "locations": out}
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out_file:
+        out_file.write(json.dumps(data))
     os.replace(tmp, path)
 
 
-def open_settings_store(settings: Settings) -> SqlStore:
-    """The store named by the settings (created and migrated if new)."""
-    if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return open_store(settings.store_url, setting="TNHL_DATABASE_URL")
+def open_settings_store(settings: Settings, *, create: bool = True) -> SqlStore:
+    """The store named by the settings, migrated to the newest schema. With `create=False`
+    (commands that only look at it) a store that does not exist yet is a SettingsError
+    saying where it was looked for, and nothing is created there."""
+    field = "database_url" if settings.database_url else "data_dir"
+    setting = f"{field} (TNHL_{field.upper()})"
+    if create:
+        if settings.database_url is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return open_store(settings.store_url, setting=setting)
+    where = _sqlite_file(settings.store_url)
+    if where is not None and not where.is_file():
+        raise SettingsError(field, f"no tnhl store at {where.absolute()}; {_ELSEWHERE}")
+    store = open_store(settings.store_url, setting=setting, migrate=False)
+    try:
+        if current_revision(store.engine) is None:
+            raise SettingsError(field, f"that database holds no tnhl store; {_ELSEWHERE}")
+        upgrade_to_head(store.engine)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+_ELSEWHERE = (
+    "run this command in the folder where `tnhl run` ran, or point --data-dir or "
+    "--database-url at its store"
+)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a sqlite:/// URL (None for another backend or a URL that is no URL: the
+    store names those itself)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(parsed.database).expanduser()
 
 
 def _rate_limits(settings: Settings, now: float) -> dict[str, Any]:

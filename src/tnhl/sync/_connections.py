@@ -8,6 +8,7 @@ connection, the field and the variable (never a value).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -24,7 +25,9 @@ __all__ = [
     "ConnectionSettings",
     "check_connections",
     "check_outbound_secret",
-    "check_outbound_url",
+    "check_secret",
+    "check_url",
+    "is_loopback",
 ]
 
 DEFAULT_CONNECTION = "default"
@@ -46,6 +49,9 @@ class ConnectionSettings(BaseModel):
     # HighLevel -> TalkNotes: where HighLevel's changes are POSTed, signed with this secret.
     talknotes_outbound_url: str | None = None
     talknotes_outbound_secret: SecretStr | None = None
+    # Dry run (issue 11): records are planned and held with the calls they would make;
+    # nothing goes to HighLevel until `tnhl go-live`.
+    dry_run: bool = False
 
     @field_validator("name")
     @classmethod
@@ -64,7 +70,7 @@ class ConnectionSettings(BaseModel):
     @field_validator("talknotes_outbound_url")
     @classmethod
     def _outbound_url(cls, value: str | None) -> str | None:
-        return check_outbound_url(value)
+        return check_url(value)
 
     @field_validator("talknotes_outbound_secret")
     @classmethod
@@ -106,12 +112,47 @@ class ConnectionSettings(BaseModel):
         return value
 
 
-def check_outbound_url(value: str | None) -> str | None:
+def check_url(value: str | None) -> str | None:
+    """An https URL with a host; plain http only for a loopback host (this machine: a local
+    `tnhl simulate`, a receiver under test), where nothing crosses a network. A ValueError
+    says what is wrong without repeating the value (it may hold credentials)."""
     if value is None:
         return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an http(s) URL")
+    parts = urlsplit(value.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an https:// URL with a host, e.g. https://example.com/path")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError:
+        raise ValueError("has a port that is not a number from 0 to 65535") from None
+    if scheme == "http" and not is_loopback(parts.hostname):
+        raise ValueError(
+            "must use https:// (http:// is allowed only for this machine: localhost, "
+            "127.0.0.1 or ::1)"
+        )
+    return value.strip()
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_secret(value: SecretStr | None) -> SecretStr | None:
+    """A usable `whsec_` secret (or none, or empty: "not set"); the error never holds it."""
+    if value is None or not value.get_secret_value():
+        return value
+    try:
+        decode_secret(value.get_secret_value())
+    except SecretFormatError as exc:
+        raise ValueError(str(exc)) from None
     return value
 
 
@@ -123,11 +164,9 @@ def check_outbound_secret(value: SecretStr | None, url: str | None) -> SecretStr
         return None
     if url is None:
         raise ValueError("is set without talknotes_outbound_url")
-    try:
-        decode_secret(value.get_secret_value())
-    except SecretFormatError as exc:
-        raise ValueError(str(exc)) from None
-    return value
+    if not value.get_secret_value():
+        raise ValueError("is empty")
+    return check_secret(value)
 
 
 def check_connections(connections: list[ConnectionSettings]) -> None:

@@ -18,13 +18,14 @@ from tnhl.highlevel import APIError
 from tnhl.mapping import MappingConfig
 from tnhl.store import OpMark, RecordClaim, Settlement, SqlStore, StoreError
 from tnhl.sync._calls import Caller, CallRun, Limiter, Route, already_gone, stored_form
+from tnhl.sync._dryrun import DRY_RUN, HOLD, DryRuns
 from tnhl.sync._errors import RescheduleNeeded
 from tnhl.sync._followups import note_events
 from tnhl.sync._lookup import BatchLookup, batch_lookups
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._outcome import Decider
 from tnhl.sync._pauses import Pauses
-from tnhl.sync._plan_types import Calls, Plan, Reject, Skip, create_key
+from tnhl.sync._plan_types import Calls, Plan, Reject, Skip, Wait, create_key
 from tnhl.sync._planner import plan_record
 from tnhl.sync._readback import CallFn
 from tnhl.sync._settler import Settler
@@ -64,6 +65,7 @@ class Executor:
         lease_margin: float = 0.0,
         routes: Mapping[str, Route] | None = None,
         pauses: Pauses | None = None,
+        dry_runs: DryRuns | None = None,
     ) -> None:
         self._store = store
         # One connection: `client` and `mapping` serve every record. Several: `routes` has
@@ -71,6 +73,7 @@ class Executor:
         self._routes = routes
         self._default = Route(client, mapping)
         self.pauses = pauses or Pauses()
+        self.dry_runs = dry_runs
         self.decider = decider
         self._clock = clock
         self._metrics = metrics
@@ -144,6 +147,8 @@ class Executor:
         marks: dict[str, OpMark] = {}
         for claim in claims:
             lookup = lookups[claim.state.location_id]
+            if self._dry(claim.state.location_id):
+                continue  # nothing will be sent: nothing to mark
             try:
                 mapping = self._route(claim.state.location_id).mapping
                 plan: Plan | None = self._planner(claim.state, lookup, mapping)
@@ -222,7 +227,10 @@ class Executor:
             if plan is None or lookup.touched(claim.state):
                 plan = self._planner(claim.state, lookup, self._route(location).mapping)
             warnings = plan.warnings
-            settlement = self._apply(plan, claim, lookup, run)
+            if isinstance(plan, Calls | Wait) and self._dry(location, confirm=True):
+                settlement = self._hold(plan)
+            else:
+                settlement = self._apply(plan, claim, lookup, run)
         except Exception as exc:  # every failure becomes an outcome; nothing loops
             if isinstance(exc, RescheduleNeeded) and run.calls == 0:
                 return Deferral(exc.wait, exc.slots)  # held, or given back, by the pool
@@ -248,6 +256,21 @@ class Executor:
         settlement = self._unmark(claim, settlement)
         settler.add(claim, settlement, lookup)
         return settlement
+
+    def _dry(self, location: str, *, confirm: bool = False) -> bool:
+        """Whether `location` is in dry run; `confirm`: asked of the store now."""
+        if self.dry_runs is None or not self.dry_runs.active(location):
+            return False
+        return not confirm or self.dry_runs.confirmed(location)
+
+    def _hold(self, plan: Calls | Wait) -> Settlement:
+        """A record of a connection in dry run: held, saying what it would send."""
+        assert self.dry_runs is not None
+        if isinstance(plan, Calls):
+            return self.dry_runs.hold(plan, self._clock())
+        # Its contact is held too: it waits for the contact instead of timing out.
+        why = f"{DRY_RUN}run once its contact is in HighLevel ({plan.reason})"
+        return Settlement("reschedule", why, due_at=self._clock() + HOLD, warnings=plan.warnings)
 
     def _contact_went_away(self, claim: RecordClaim, exc: Exception) -> bool:
         """A task or note write answered "not found" because its contact's delete landed while

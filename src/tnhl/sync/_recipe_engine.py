@@ -32,6 +32,7 @@ import structlog
 from tnhl.highlevel import APIError, HighLevelError
 from tnhl.mapping import Recipe
 from tnhl.store import Delivery, InboundEvent, InboxRow, OpMark, SqlStore
+from tnhl.sync._dryrun import DryRuns
 from tnhl.sync._errors import RescheduleNeeded
 from tnhl.sync._recipe_actions import Actions, RecipeConnection, Refused, Wait, creates
 from tnhl.sync._recipe_plan import (
@@ -72,8 +73,10 @@ class RecipeEngine:
         poll_interval: float = 60.0,
         settle: float = 2.0,
         lease_seconds: float = 60.0,
+        dry_runs: DryRuns | None = None,
     ) -> None:
         self._store = store
+        self._dry_runs = dry_runs
         self._conns = dict(connections)
         self._schedule = schedule
         self._clock = clock
@@ -241,11 +244,15 @@ class RecipeEngine:
 
     # running ---------------------------------------------------------------------------------
     def run_due(self, now: float) -> int:
+        held = self._dry_runs.locations() if self._dry_runs is not None else frozenset()
+        live = [loc for loc in self._conns if loc not in held]  # dry runs' firings wait
+        if not live:
+            return 0
         rows = self._store.claim_outbound(
             self._name,
             now=now,
             lease_seconds=self._lease,
-            locations=list(self._conns),
+            locations=live,
             source="recipe",
             limit=20,
         )

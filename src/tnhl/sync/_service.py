@@ -33,6 +33,8 @@ from tnhl.sync._connect import (
     talknotes_outs,
     talknotes_routes,
 )
+from tnhl.sync._dashboard import dashboard_routes
+from tnhl.sync._dryrun import DryRuns
 from tnhl.sync._errors import SettingsError
 from tnhl.sync._executor import Executor
 from tnhl.sync._hooks_api import hooks_routes
@@ -126,6 +128,7 @@ class Service:
         outs = talknotes_outs(connections, settings.http_timeout)
         first = routes[locations[0]]
         metrics = SyncMetrics()
+        dry_runs = DryRuns(store, [c.location_id for c in connections if c.dry_run], clock=clock)
         margin = 3 * settings.http_timeout + 1
         decider = Decider(
             RetrySchedule(scale=settings.retry_scale, rng=rng or random.Random()),
@@ -144,6 +147,7 @@ class Service:
             lease_margin=margin,
             routes=routes,  # a record only ever goes out with its own location's client
             pauses=Pauses(settings.credentials_pause),
+            dry_runs=dry_runs,
         )
 
         def refresh_gauges() -> None:
@@ -221,6 +225,7 @@ class Service:
             poll_interval=settings.recipe_poll_interval,
             settle=min(2.0, settings.outbound_delay),
             lease_seconds=settings.lease_seconds,
+            dry_runs=dry_runs,
         )
 
         def on_stored(info: StoredInfo) -> None:
@@ -238,6 +243,15 @@ class Service:
 
         http: list[BaseRoute] = [Route("/metrics", metrics_endpoint)]
         http += hooks_routes(store, recipes, clock=clock)
+        # The dashboard at / (issue 11): no route at all unless admin_password is set.
+        http += dashboard_routes(
+            store,
+            settings,
+            {loc: r.mapping for loc, r in routes.items()},
+            clock=clock,
+            paused=executor.pauses.paused,
+            wake=pool.wake,
+        )
         inbox: FastInbox | None = None
         if intake:
             # SQLite: insert inline on the event loop (cheaper than a thread hop); a network

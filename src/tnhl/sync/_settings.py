@@ -8,10 +8,12 @@ in a repr, a log line or an error message.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-import yaml
+import pydantic_settings
 from pydantic import (
     Field,
     SecretStr,
@@ -22,17 +24,28 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from tnhl.highlevel import ConfigurationError, EncryptedFileTokenStore
 from tnhl.sync._connections import (
     DEFAULT_CONNECTION,
     ConnectionSettings,
     check_connections,
     check_outbound_secret,
-    check_outbound_url,
+    check_url,
 )
 from tnhl.sync._errors import SettingsError
+from tnhl.sync._settings_file import (
+    OTHER_VARIABLES,
+    Located,
+    SettingsFile,
+    YamlSource,
+    check_names,
+    in_environment,
+    read_settings_file,
+    suggest,
+)
 from tnhl.webhooks import HighLevelKeys
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["OTHER_VARIABLES", "Settings", "load_settings"]
 
 
 class Settings(BaseSettings):
@@ -125,6 +138,10 @@ class Settings(BaseSettings):
     )
     http_timeout: float = Field(default=30.0, gt=0)
     log_json: bool = False
+    # The dashboard at `/` (issue 11): off unless a password is set (`tnhl init` makes one).
+    admin_password: SecretStr | None = None
+    # The single connection's dry run (in `connections:`, per entry): see _connections.
+    dry_run: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Sub-accounts served, each with its own credentials (see _connections). Empty: the one
     # connection "default" made of location_id, highlevel_token, talknotes_secret, mapping_file.
@@ -136,10 +153,32 @@ class Settings(BaseSettings):
         check_connections(value)
         return value
 
-    @field_validator("talknotes_outbound_url")
+    @field_validator("highlevel_base_url", "talknotes_outbound_url")
     @classmethod
-    def _outbound_url(cls, value: str | None) -> str | None:
-        return check_outbound_url(value)
+    def _url(cls, value: str | None) -> str | None:
+        return check_url(value)
+
+    @field_validator("token_file_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            try:  # builds the cipher only: the file is not touched
+                EncryptedFileTokenStore(Path("tokens.enc"), value)
+            except ConfigurationError as exc:
+                raise ValueError(exc.problem) from None
+        return value
+
+    @field_validator("rate_limit_state")
+    @classmethod
+    def _limiter_state(cls, value: str | None) -> str | None:
+        if value is None or value in ("memory", "sqlite"):
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+            raise ValueError(
+                "must be memory, sqlite or a redis:// URL with a host (redis://host:6379/0)"
+            )
+        return value
 
     @field_validator("talknotes_outbound_secret")
     @classmethod
@@ -183,6 +222,7 @@ class Settings(BaseSettings):
                 mapping_file=self.mapping_file,
                 talknotes_outbound_url=self.talknotes_outbound_url,
                 talknotes_outbound_secret=self.talknotes_outbound_secret,
+                dry_run=self.dry_run,
             )
         ]
 
@@ -242,42 +282,15 @@ class Settings(BaseSettings):
         return self.talknotes_secret
 
 
-class _YamlSource(PydanticBaseSettingsSource):
-    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
-        super().__init__(settings_cls)
-        self._values = values
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self._values.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self._values)
-
-
-def _read_config_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SettingsError("config", f"cannot read {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise SettingsError("config", f"{path}{where}: not valid YAML") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise SettingsError("config", f"{path}: must be a mapping of setting: value")
-    return {str(k).lower().removeprefix("tnhl_"): v for k, v in data.items()}
-
-
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build the settings; every problem becomes a SettingsError naming the field."""
+    """Build the settings; every problem becomes a SettingsError naming the field and, for a
+    value from the settings file, the file and line."""
     path = config_file
     if path is None and os.environ.get("TNHL_CONFIG"):
         path = Path(os.environ["TNHL_CONFIG"])
-    file_values = _read_config_file(path) if path is not None else {}
+    source = read_settings_file(path) if path is not None else SettingsFile()
+    check_names(source, Settings.model_fields)
+    file_values = source.values
     clean = {k: v for k, v in overrides.items() if v is not None}
 
     class _Loaded(Settings):
@@ -290,18 +303,34 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             dotenv_settings: PydanticBaseSettingsSource,
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (init_settings, env_settings, _YamlSource(settings_cls, file_values))
+            return (init_settings, env_settings, YamlSource(settings_cls, file_values))
 
     try:
         loaded = _Loaded(**clean)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        # The one model-level rule is about lease_seconds (see _lease_outlasts_a_call).
-        field = _field_name(err["loc"], file_values) or "lease_seconds"
-        # err["msg"] describes the problem; the input value is left out (it may be a secret).
-        raise SettingsError(field, err["msg"].removeprefix("Value error, ")) from None
+        raise _named(exc.errors()[0], source, clean) from None
+    except pydantic_settings.SettingsError as exc:
+        # A complex setting (connections) from the environment that is not JSON.
+        found = re.search(r'field "(\w+)"', str(exc))
+        raise SettingsError(found.group(1) if found else "?", "not valid JSON") from None
     values = {k: getattr(loaded, k) for k in Settings.model_fields}
     return Settings.model_construct(**_with_single_connection(values))
+
+
+def _named(err: Any, source: SettingsFile, overrides: dict[str, Any]) -> SettingsError:
+    """The SettingsError of one validation error: the field, the problem (never the input
+    value, which may be a secret) and, when the value came from the file, where in it."""
+    loc: tuple[str | int, ...] = tuple(err["loc"])
+    # The one model-level rule is about lease_seconds (see _lease_outlasts_a_call).
+    field = _field_name(loc, source.values) or "lease_seconds"
+    problem = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden" and len(loc) == 3 and loc[0] == "connections":
+        known = ConnectionSettings.model_fields
+        problem = "unknown key" + suggest(str(loc[2]), known, "known: " + ", ".join(known))
+    top = str(loc[0]) if loc else field
+    if top in overrides or in_environment(top) or top not in source.values:
+        return SettingsError(field, problem)
+    return Located(field, problem, f"{source.where(loc)}: {field}: {problem}")
 
 
 _PER_CONNECTION = (
