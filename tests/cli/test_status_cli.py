@@ -94,3 +94,51 @@ def test_events_show_unknown_id_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(_app(), ["events", "show", "99", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "no event with inbox id 99" in result.output
+
+
+def test_events_list_filters_by_contact_state_and_since(tmp_path: Path) -> None:
+    """--contact keeps one contact's events, --state one state, --since the recent ones; a bad
+    --since or --source is one line naming the option."""
+    _seed(tmp_path)
+    store = open_store(f"sqlite:///{tmp_path / 'tnhl.db'}")
+    old = json.dumps({"type": "contact.updated", "timestamp": TS, "data": {"id": "c1"}})
+    store.add_inbound(
+        InboundEvent("talknotes", "e9", "contact.updated", "loc", "c1", old, time.time() - 7200)
+    )
+    store.close()
+
+    def ids(*flags: str) -> list[str]:
+        args = ["events", "list", "--json", "--data-dir", str(tmp_path), *flags]
+        result = CliRunner().invoke(_app(), args)
+        assert result.exit_code == 0, result.output
+        return [row["event_id"] for row in json.loads(result.output)]
+
+    assert ids() == ["e0", "e1", "e2", "e9"]
+    assert ids("--contact", "c1") == ["e1", "e9"]
+    assert ids("--state", "dead") == ["e1"]
+    assert ids("--since", "1h") == ["e0", "e1", "e2"]
+    assert ids("--contact", "c1", "--since", "2026-01-01T00:00:00Z") == ["e1", "e9"]
+    bad = CliRunner().invoke(
+        _app(), ["events", "list", "--since", "lately", "--data-dir", str(tmp_path)]
+    )
+    assert bad.exit_code == 2
+    assert "--since: 'lately' is neither a span (30m, 2h, 1d) nor an ISO 8601 time" in bad.output
+    wrong = CliRunner().invoke(
+        _app(), ["events", "list", "--source", "zapier", "--data-dir", str(tmp_path)]
+    )
+    assert wrong.exit_code == 2
+    assert "--source: 'zapier' is not a source" in wrong.output
+
+
+def test_events_show_masks_secrets_in_the_body(tmp_path: Path) -> None:
+    """A body key that looks like a secret is shown masked."""
+    _seed(tmp_path)
+    store = open_store(f"sqlite:///{tmp_path / 'tnhl.db'}")
+    body = json.dumps({"type": "INSTALL", "locationId": "loc", "apiKey": "sk_live_abc"})
+    store.add_inbound(InboundEvent("highlevel", "h1", "INSTALL", "loc", "loc", body, time.time()))
+    store.close()
+    result = CliRunner().invoke(_app(), ["events", "show", "4", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert shown["body"] == {"type": "INSTALL", "locationId": "loc", "apiKey": "••• redacted"}
+    assert "sk_live_abc" not in result.output

@@ -5,6 +5,8 @@ warnings and record."""
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -91,6 +93,17 @@ def register(app: typer.Typer) -> None:
             typer.Option("--state", help="Only events in this state: " + ", ".join(_STATES)),
         ] = None,
         limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+        contact: Annotated[
+            str | None,
+            typer.Option("--contact", help="Only one contact's events (your id; HighLevel's too)."),
+        ] = None,
+        source: Annotated[
+            str | None, typer.Option("--source", help="talknotes, highlevel or recipe.")
+        ] = None,
+        since: Annotated[
+            str | None,
+            typer.Option("--since", help="Only events received since: 30m, 2h, 1d or ISO 8601."),
+        ] = None,
         connection: ConnectionOpt = None,
         config: ConfigOpt = None,
         data_dir: DataDirOpt = None,
@@ -102,14 +115,22 @@ def register(app: typer.Typer) -> None:
 
         if state is not None and state not in _STATES:
             fail(f"--state: {state!r} is not a state (one of {', '.join(_STATES)})")
+        if source is not None and source not in _SOURCES:
+            fail(f"--source: {source!r} is not a source (one of {', '.join(_SOURCES)})")
+        start = None if since is None else _since(since, time.time())
         settings = settings_or_exit(config, data_dir=data_dir, database_url=database_url)
         location = location_or_exit(settings, connection)
         store = store_or_exit(settings)
         try:
-            rows = [
-                event_summary(e)
-                for e in store.list_events(location_id=location, state=state, limit=limit)
-            ]
+            found = store.list_events(
+                location_id=location,
+                state=state,
+                limit=limit,
+                source=source,
+                entity_key=contact,
+                since=start,
+            )
+            rows = [event_summary(e) for e in found]
         finally:
             store.close()
         columns = [
@@ -140,6 +161,22 @@ def register(app: typer.Typer) -> None:
             except RecordNotFoundError as exc:
                 fail(str(exc))
         typer.echo(json.dumps(detail, indent=2, default=str))
+
+
+_SOURCES = ("talknotes", "highlevel", "recipe")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _since(text: str, now: float) -> float:
+    """`--since`: a span back from now (`30m`, `2h`, `1d`) or an ISO 8601 time."""
+    value = text.strip()
+    if value[:-1].isdigit() and value[-1:] in _UNITS:
+        return now - int(value[:-1]) * _UNITS[value[-1]]
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--since: {text!r} is neither a span (30m, 2h, 1d) nor an ISO 8601 time")
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _connections(console: Console, connections: list[dict[str, Any]]) -> None:

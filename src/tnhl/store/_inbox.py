@@ -110,10 +110,16 @@ def list_events(
     limit: int,
     source: str | None = None,
     event_id: str | None = None,
+    entity_key: str | None = None,
+    since: float | None = None,
 ) -> list[InboxRow]:
     """The newest `limit` events (of one location, in one state, of one source, with one
-    event id), oldest first."""
+    event id, of one entity, received at or after `since`), oldest first."""
     q = sa.select(inbox).order_by(inbox.c.id.desc()).limit(limit)
+    if entity_key is not None:
+        q = q.where(inbox.c.entity_key == entity_key)
+    if since is not None:
+        q = q.where(inbox.c.received_at >= since)
     if source is not None:
         q = q.where(inbox.c.source == source)
     if event_id is not None:

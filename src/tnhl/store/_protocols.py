@@ -200,9 +200,12 @@ class Store(Protocol):
         limit: int = 100,
         source: str | None = None,
         event_id: str | None = None,
+        entity_key: str | None = None,
+        since: float | None = None,
     ) -> list[InboxRow]:
         """The newest `limit` events (of one location, in one state, of one source, with one
-        event id), oldest first."""
+        event id, of one entity: a contact or a HighLevel record, received at or after
+        `since`), oldest first."""
         ...
 
     def events_after(

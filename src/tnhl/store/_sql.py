@@ -349,6 +349,8 @@ class SqlStore:
         limit: int = 100,
         source: str | None = None,
         event_id: str | None = None,
+        entity_key: str | None = None,
+        since: float | None = None,
     ) -> list[InboxRow]:
         with self._read() as conn:
             return _inbox.list_events(
@@ -358,6 +360,8 @@ class SqlStore:
                 limit=limit,
                 source=source,
                 event_id=event_id,
+                entity_key=entity_key,
+                since=since,
             )
 
     def events_after(

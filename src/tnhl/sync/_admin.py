@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from tnhl.highlevel import RateLimiter
+from tnhl.highlevel import RateLimiter, redact
 from tnhl.store import (
     DeadLetter,
     InboxRow,
@@ -213,6 +214,27 @@ def dead_letter_detail(dead: DeadLetter) -> dict[str, Any]:
     return out
 
 
+MASK = "••• redacted"
+# Keys whose values are never shown, whatever they hold (a body is the sender's to shape).
+_SECRET_KEY = re.compile(
+    r"(?i)secret|token|passw|pwd|api[-_]?key|authori[sz]ation|^auth$|signature|credential"
+    r"|private[-_]?key|cookie|session|bearer"
+)
+
+
+def redacted(value: Any, key: str | None = None) -> Any:
+    """`value` with every secret-looking key's value masked and every text `redact`ed."""
+    if key is not None and _SECRET_KEY.search(key) and value not in (None, ""):
+        return MASK
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {str(k): redacted(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(v) for v in value]
+    return value
+
+
 def event_summary(ev: InboxRow) -> dict[str, Any]:
     """One line of `tnhl events list`: what arrived, and what became of it."""
     return {
@@ -237,6 +259,10 @@ def event_detail(store: SqlStore, inbox_id: int) -> dict[str, Any]:
         k: v for k, v in dataclasses.asdict(ev).items() if k not in ("lease_owner", "warnings")
     }
     out["warnings"] = json.loads(ev.warnings) if ev.warnings else []
+    try:
+        out["body"] = redacted(json.loads(ev.body))  # secrets never shown
+    except ValueError:
+        out["body"] = redact(ev.body)
     if ev.record_key is not None:
         kind, _, talknotes_id = ev.record_key.partition(":")
         state = store.get_record(ev.location_id, kind, talknotes_id)

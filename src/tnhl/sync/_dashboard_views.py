@@ -9,7 +9,6 @@ PIT or `whsec_` secret anywhere in a text is masked, so the dashboard never show
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,13 +23,12 @@ from tnhl.mapping import (
     map_task,
 )
 from tnhl.store import InboxRow, RecordNotFoundError, SqlStore
-from tnhl.sync._admin import event_detail, status_report
+from tnhl.sync._admin import event_detail, redacted, status_report
 from tnhl.sync._connections import ConnectionSettings
 from tnhl.sync._recipe_plan import dry_run
 from tnhl.sync._settings import Settings
 
 __all__ = [
-    "MASK",
     "STATES",
     "EventFilter",
     "ago",
@@ -39,35 +37,15 @@ __all__ = [
     "events_page",
     "preview_page",
     "recipes_page",
-    "redacted",
     "story_page",
     "when",
 ]
 
-MASK = "••• redacted"
 STATES = ("received", "pending", "done", "skipped", "dead")
 SOURCES = ("talknotes", "highlevel", "recipe")
-# Keys whose values are never shown, whatever they hold (a body is the sender's to shape).
-_SECRET_KEY = re.compile(
-    r"(?i)secret|token|passw|pwd|api[-_]?key|authori[sz]ation|^auth$|signature|credential"
-    r"|private[-_]?key|cookie|session|bearer"
-)
 # Searching contacts reads the newest events of the filter and matches them here: the store
 # looks events up by id only. Beyond this window an exact event id still finds its event.
 _SEARCH_WINDOW = 2000
-
-
-def redacted(value: Any, key: str | None = None) -> Any:
-    """`value` with every secret-looking key's value masked and every text `redact`ed."""
-    if key is not None and _SECRET_KEY.search(key) and value not in (None, ""):
-        return MASK
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, Mapping):
-        return {str(k): redacted(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redacted(v) for v in value]
-    return value
 
 
 def _pretty_body(body: str) -> str:
