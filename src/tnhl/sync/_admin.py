@@ -25,6 +25,7 @@ from tnhl.store import (
     upgrade_to_head,
 )
 from tnhl.sync._errors import SettingsError
+from tnhl.sync._pauses import NEEDS_LOGIN
 from tnhl.sync._settings import Settings
 
 __all__ = [
@@ -179,7 +180,9 @@ def _connection_report(
     out.update(_figures(store.stats(now=now, location_id=location)))
     out["rate_limit"] = limit
     refused = (limit or {}).get("credentials_refused")
-    if refused:
+    if refused and str(refused).startswith(NEEDS_LOGIN):
+        out["health"] = f"{refused} (paused; its events are kept)"
+    elif refused:
         out["health"] = f"paused: HighLevel refused its credentials ({refused})"
     elif limit and limit.get("paused_for_seconds"):
         out["health"] = f"rate limited for {limit['paused_for_seconds']:g} s"

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import threading
 
+import structlog
+
 from tnhl.highlevel import AuthError, ForbiddenError, UnauthorizedError
 from tnhl.store import Settlement
 
-__all__ = ["Pauses", "credentials_refused"]
+__all__ = ["NEEDS_LOGIN", "Pauses", "credentials_refused"]
 
 PAUSED = "connection paused"
+# An OAuth connection whose refresh token HighLevel refused (or that has none): only a new
+# login (`tnhl auth login`) helps; until then it stays paused, its events kept.
+NEEDS_LOGIN = "needs login"
+log = structlog.get_logger("tnhl.sync")
 
 
 def credentials_refused(exc: BaseException) -> bool:
@@ -49,7 +55,10 @@ class Pauses:
             return None
         why = _why(exc)
         with self._lock:
+            first = location not in self._until or self._until[location][0] <= now
             self._until[location] = (now + self._pause, why)
+        if first:  # once per pause, not once per record
+            log.error("connection paused", location=location, why=why, retry_in=self._pause)
         return Settlement("reschedule", f"{PAUSED}: {why}", due_at=now + self._pause)
 
     def paused(self, now: float) -> dict[str, str]:
@@ -59,6 +68,8 @@ class Pauses:
 
 
 def _why(exc: BaseException) -> str:
+    if isinstance(exc, AuthError):
+        return f"{NEEDS_LOGIN}: run `tnhl auth login` ({str(exc)[:200]})"
     status = getattr(exc, "status", None)
     message = getattr(exc, "message", None) or str(exc)
     prefix = f"HighLevel answered {status}: " if isinstance(status, int) else ""
