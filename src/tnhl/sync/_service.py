@@ -41,6 +41,7 @@ from tnhl.sync._hooks_api import hooks_routes
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._outbound import OutboundPump, outbound_fold
 from tnhl.sync._outcome import Decider
+from tnhl.sync._preflight import preflight
 from tnhl.sync._pacing import PacedLimiter
 from tnhl.sync._pauses import Pauses
 from tnhl.sync._readback import CallFn
@@ -298,6 +299,15 @@ class Service:
             self.reconciler.start()
         if self.recipes is not None:
             self.recipes.start()
+            # The cheap part of `tnhl verify`, off the start's path: a refused token pauses
+            # its connection before its records fail one by one.
+            calls = {loc: c.call for loc, c in self.recipes.connections.items()}
+            threading.Thread(
+                target=preflight,
+                args=(calls, self.executor.pauses),
+                name="tnhl-preflight",
+                daemon=True,
+            ).start()
 
     def stop(self) -> None:
         if self.recipes is not None:
