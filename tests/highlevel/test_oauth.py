@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import httpx
 import pytest
 from hl_oauth_loopback import CLIENT_ID, CLIENT_SECRET, OAuthServer, serve
 from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
+from tnhl.highlevel import code_challenge, pkce_pair
 from tnhl.highlevel._clock import FakeClock
 from tnhl.highlevel._errors import AuthError, ConfigurationError
 from tnhl.highlevel._oauth import OAuthApp
 
 NOW = 1_700_000_000.0
 REDIRECT = "https://example.com/oauth/callback"
+# RFC 7636 appendix B: this verifier's S256 challenge.
+RFC_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+RFC_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+# GetAccessCodebodyDto's properties in apps/oauth.json: all a strict validator would allow.
+SPEC_FORM = {"client_id", "client_secret", "grant_type", "code", "refresh_token", "user_type"}
+SPEC_FORM |= {"redirect_uri"}
 
 
 @pytest.fixture
@@ -62,6 +74,40 @@ def test_authorize_url_standard_and_white_label_hosts() -> None:
     assert "state" not in parse_qs(white.query)
 
 
+def test_authorize_url_follows_the_base_url() -> None:
+    """Another API base (`tnhl simulate`) serves the page itself; marketplace_url overrides."""
+    app = OAuthApp(CLIENT_ID, CLIENT_SECRET, base_url="http://127.0.0.1:8787/")
+    for white_label in (False, True):
+        url = app.authorize_url("contacts.readonly", white_label=white_label, state="s")
+        assert url == (
+            "http://127.0.0.1:8787/v2/oauth/chooselocation?response_type=code"
+            f"&client_id={CLIENT_ID}&scope=contacts.readonly&state=s"
+        )
+    custom = OAuthApp(CLIENT_ID, CLIENT_SECRET, marketplace_url="https://mp.example.com/")
+    assert custom.authorize_url("contacts.readonly").startswith(
+        "https://mp.example.com/v2/oauth/chooselocation?response_type=code&"
+    )
+    with pytest.raises(ConfigurationError, match="marketplace_url"):
+        OAuthApp(CLIENT_ID, CLIENT_SECRET, marketplace_url=" ")
+
+
+def test_authorize_url_carries_the_pkce_challenge() -> None:
+    """code_challenge= adds the challenge and code_challenge_method=S256."""
+    url = urlsplit(make_app().authorize_url("contacts.readonly", code_challenge=RFC_CHALLENGE))
+    query = parse_qs(url.query)
+    assert query["code_challenge"] == [RFC_CHALLENGE]
+    assert query["code_challenge_method"] == ["S256"]
+
+
+def test_pkce_pair_follows_rfc_7636() -> None:
+    """S256 of RFC 7636's example verifier is its example challenge; pairs are fresh."""
+    assert code_challenge(RFC_VERIFIER) == RFC_CHALLENGE
+    verifier, challenge = pkce_pair()
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", verifier)
+    assert challenge == code_challenge(verifier)
+    assert pkce_pair()[0] != verifier
+
+
 def test_authorize_url_needs_a_scope() -> None:
     """Asking for no scope is a ConfigurationError naming `scopes`."""
     with pytest.raises(ConfigurationError, match="scopes"):
@@ -103,6 +149,64 @@ def test_exchange_code_sends_the_spec_form_and_parses_tokens(
         "comp1",
         "user1",
     )
+
+
+def test_exchange_code_sends_the_code_verifier(server: tuple[OAuthServer, str]) -> None:
+    """code_verifier= goes into the exchange form, beside the spec's fields."""
+    state, url = server
+    make_app(url).exchange_code("good-code", code_verifier=RFC_VERIFIER)
+    assert state.forms[-1]["code_verifier"] == RFC_VERIFIER
+    assert set(state.forms[-1]) - SPEC_FORM == {"code_verifier"}
+
+
+def strict_token_endpoint(state: OAuthServer) -> Starlette:
+    """The token endpoint if it validated its form like HighLevel's contacts API does
+    (class-validator, forbidNonWhitelisted): an unknown field is a 422 naming it."""
+
+    async def token(request: Request) -> Response:
+        form = dict(parse_qsl((await request.body()).decode()))
+        unknown = sorted(set(form) - SPEC_FORM)
+        if unknown:
+            state.forms.append(form)
+            message = [f"property {name} should not exist" for name in unknown]
+            body = {"statusCode": 422, "message": message, "error": "Unprocessable Entity"}
+            return JSONResponse(body, 422)
+        return await state.token(request)
+
+    return Starlette(routes=[Route("/oauth/token", token, methods=["POST"])])
+
+
+def test_a_strict_token_endpoint_gets_the_exchange_again_without_the_verifier() -> None:
+    """A 422 naming code_verifier (no PKCE there): the same code is sent once more without it."""
+    state = OAuthServer()
+    with serve(strict_token_endpoint(state)) as url:
+        tokens = make_app(url).exchange_code("good-code", code_verifier=RFC_VERIFIER)
+    assert [form.get("code_verifier") for form in state.forms] == [RFC_VERIFIER, None]
+    assert tokens.access_token.get_secret_value() == "access-1"
+
+
+async def test_a_strict_token_endpoint_async() -> None:
+    """aexchange_code falls back the same way."""
+    state = OAuthServer()
+    with serve(strict_token_endpoint(state)) as url:
+        tokens = await make_app(url).aexchange_code("good-code", code_verifier=RFC_VERIFIER)
+    assert [form.get("code_verifier") for form in state.forms] == [RFC_VERIFIER, None]
+    assert tokens.location_id == "loc1"
+
+
+def test_a_refused_verifier_is_not_sent_again() -> None:
+    """Only the 422 of an unknown field is retried: a 400 for a wrong verifier is an AuthError."""
+    answers = [httpx.Response(400, json={"message": "Invalid grant: code_verifier is invalid"})]
+    seen: list[httpx.Request] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answers.pop(0)
+
+    app = make_app(transport=httpx.MockTransport(reply))
+    with pytest.raises(AuthError, match="400: Invalid grant: code_verifier is invalid"):
+        app.exchange_code("a-code-123456", code_verifier=RFC_VERIFIER)
+    assert len(seen) == 1
 
 
 def test_refresh_rotates_and_the_old_refresh_token_is_refused(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -16,6 +18,10 @@ from tnhl.simulator._tokens import TokenRegistry
 CLIENT = "app9-abc"
 SECRET = "client-secret-1"
 REDIRECT = "http://127.0.0.1:9/callback"
+# RFC 7636 appendix B: a verifier and its S256 challenge.
+VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+AUTHORIZE = {"response_type": "code", "client_id": CLIENT, "redirect_uri": REDIRECT}
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +160,82 @@ def test_agency_install_code_gives_company_token(http: httpx.Client) -> None:
     assert body["refresh_token"]
     r = _token(http, grant_type="authorization_code", code=query["code"][0])
     assert r.status_code == 400
+
+
+def _pkce_code(http: httpx.Client, challenge: str, method: str = "S256") -> str:
+    params = {**AUTHORIZE, "code_challenge": challenge, "code_challenge_method": method}
+    r = http.get("/v2/oauth/chooselocation", params={**params, "location_id": "locA"})
+    assert r.status_code == 302
+    return parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
+
+
+def test_pkce_binds_the_code_to_its_verifier(http: httpx.Client) -> None:
+    """A code issued with an S256 challenge is exchanged only with the matching verifier."""
+    code = _pkce_code(http, CHALLENGE)
+    missing = _token(http, grant_type="authorization_code", code=code)
+    assert (missing.status_code, missing.json()["message"]) == (
+        400,
+        "Invalid grant: code_verifier is invalid",
+    )
+    wrong = _token(http, grant_type="authorization_code", code=code, code_verifier="x" * 43)
+    assert wrong.status_code == 400
+    right = _token(http, grant_type="authorization_code", code=code, code_verifier=VERIFIER)
+    assert right.status_code == 200
+    assert right.json()["locationId"] == "locA"
+    again = _token(http, grant_type="authorization_code", code=code, code_verifier=VERIFIER)
+    assert again.status_code == 400
+
+
+def test_plain_pkce_and_codes_without_a_challenge(http: httpx.Client) -> None:
+    """`plain` compares the verifier as is; without a challenge a code_verifier is ignored."""
+    code = _pkce_code(http, VERIFIER, method="plain")
+    r = _token(http, grant_type="authorization_code", code=code, code_verifier=VERIFIER)
+    assert r.status_code == 200
+    r = _token(http, grant_type="authorization_code", code=_code(http), code_verifier=VERIFIER)
+    assert r.status_code == 200
+
+
+def test_bad_pkce_parameters_are_422(http: httpx.Client) -> None:
+    """An unknown challenge method or a malformed challenge is refused at the page."""
+    params = {**AUTHORIZE, "code_challenge": "short", "code_challenge_method": "S512"}
+    r = http.get("/v2/oauth/chooselocation", params=params)
+    assert r.status_code == 422
+    assert r.json()["message"] == [
+        "code_challenge_method must be one of the following values: S256, plain",
+        "code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~",
+    ]
+
+
+def test_cancel_redirects_with_access_denied(http: httpx.Client) -> None:
+    """deny=1 (the page's Cancel) sends the browser back with error=access_denied and state."""
+    r = http.get("/v2/oauth/chooselocation", params={**AUTHORIZE, "deny": "1", "state": "s9"})
+    assert r.status_code == 302
+    back = urlsplit(r.headers["location"])
+    assert f"{back.scheme}://{back.netloc}{back.path}" == REDIRECT
+    assert parse_qs(back.query) == {
+        "error": ["access_denied"],
+        "error_description": ["The user denied access"],
+        "state": ["s9"],
+    }
+
+
+def test_the_pages_links_pick_a_location_and_keep_the_request(http: httpx.Client) -> None:
+    """Following the page's link (relative to the page, on the simulator's own base URL) gives
+    the redirect with a code bound to the request's PKCE challenge, and echoes the state."""
+    params = {**AUTHORIZE, "state": "s7", "code_challenge": CHALLENGE}
+    params["code_challenge_method"] = "S256"
+    page = http.get("/v2/oauth/chooselocation", params=params)
+    links = {
+        html.unescape(text): html.unescape(href)
+        for href, text in re.findall(r'<a href="([^"]+)">([^<]+)</a>', page.text)
+    }
+    assert sorted(links) == ["Agency (Company) install", "Cancel", "locA", "locB"]
+    assert all(link.startswith("/v2/oauth/chooselocation?") for link in links.values())
+    r = http.get(urljoin(str(page.url), links["locB"]))
+    assert r.status_code == 302
+    query = parse_qs(urlsplit(r.headers["location"]).query)
+    assert query["state"] == ["s7"]
+    code = query["code"][0]
+    assert _token(http, grant_type="authorization_code", code=code).status_code == 400
+    body = _token(http, grant_type="authorization_code", code=code, code_verifier=VERIFIER).json()
+    assert body["locationId"] == "locB"

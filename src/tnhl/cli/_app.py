@@ -31,6 +31,7 @@ def _register_commands() -> None:
     importlib.import_module("tnhl.cli._golive").register(app)
     importlib.import_module("tnhl.cli._init").register(app)
     importlib.import_module("tnhl.cli._verify").register(app)
+    importlib.import_module("tnhl.cli._auth").register(app)
     importlib.import_module("tnhl.cli._demo").register(app)
     importlib.import_module("tnhl.cli._simulate").register(app)
 

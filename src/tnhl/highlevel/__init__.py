@@ -40,7 +40,7 @@ from tnhl.highlevel._models import (
     CustomFieldValue,
     WireModel,
 )
-from tnhl.highlevel._oauth import OAuthApp
+from tnhl.highlevel._oauth import OAuthApp, code_challenge, pkce_pair
 from tnhl.highlevel._oauth_auth import LocationTokenAuth, OAuthAuth
 from tnhl.highlevel._operations import OPERATIONS, Operation, get_operation
 from tnhl.highlevel._ratelimit import LimiterSnapshot, RateLimiter, parse_retry_after
@@ -134,10 +134,12 @@ __all__ = [
     "UnprocessableError",
     "WebhookEvent",
     "WireModel",
+    "code_challenge",
     "generate_secret_key",
     "get_operation",
     "get_webhook_event",
     "parse_retry_after",
+    "pkce_pair",
     "redact",
     "redact_processor",
 ]

@@ -5,7 +5,8 @@ Facts from the official spec `apps/oauth.json` and docs `docs/oauth/Authorizatio
 
 - authorize at `https://marketplace.gohighlevel.com/v2/oauth/chooselocation` (white-label host
   `marketplace.leadconnectorhq.com`) with `response_type=code`, `client_id`, `redirect_uri` and
-  space-separated `scope`;
+  space-separated `scope`; any other API base (`tnhl simulate`, a proxy) serves that page
+  itself at `<base>/v2/oauth/chooselocation`;
 - `POST /oauth/token`, form-encoded `client_id`, `client_secret`, `grant_type`
   (`authorization_code` | `refresh_token`), `code` or `refresh_token`, `user_type`,
   `redirect_uri`; it answers `access_token`, `refresh_token`, `expires_in`, `scope`, `userType`,
@@ -13,12 +14,21 @@ Facts from the official spec `apps/oauth.json` and docs `docs/oauth/Authorizatio
 - `POST /oauth/locationToken` (agency bearer token, `Version: 2021-07-28`), form-encoded
   `companyId`, `locationId`; it answers a location `access_token` and no refresh token.
 
+Neither `state` nor PKCE (RFC 7636) is in HighLevel's docs. Integrations rely on `state`
+coming back on the redirect; `code_challenge` (S256) rides along on the authorize URL and
+`code_verifier` on the code exchange. Should the token endpoint refuse that unknown field
+(class-validator's 422 "property code_verifier should not exist"), the exchange is sent once
+more without it: validation runs before the code is spent.
+
 Errors become `AuthError` carrying HighLevel's own message and status; the client secret, codes
 and tokens never appear in them.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -28,13 +38,22 @@ from pydantic import SecretStr
 
 from ._auth import normalise_scopes
 from ._clock import Clock, SystemClock
+from ._core import DEFAULT_BASE_URL
 from ._errors import AuthError, ConfigurationError
 from ._tokens import TokenSet
 
-__all__ = ["API_VERSION", "AUTHORIZE_URL", "WHITE_LABEL_AUTHORIZE_URL", "OAuthApp"]
+__all__ = [
+    "API_VERSION",
+    "AUTHORIZE_URL",
+    "WHITE_LABEL_AUTHORIZE_URL",
+    "OAuthApp",
+    "code_challenge",
+    "pkce_pair",
+]
 
 AUTHORIZE_URL = "https://marketplace.gohighlevel.com/v2/oauth/chooselocation"
 WHITE_LABEL_AUTHORIZE_URL = "https://marketplace.leadconnectorhq.com/v2/oauth/chooselocation"
+CHOOSE_LOCATION_PATH = "/v2/oauth/chooselocation"
 API_VERSION = "2021-07-28"
 # "Access tokens are valid for a day" (docs/oauth/Authorization.md); the spec's example is 86399.
 _DEFAULT_EXPIRES_IN = 86_399.0
@@ -52,6 +71,23 @@ def _secret(value: str | SecretStr) -> str:
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
+def code_challenge(verifier: str) -> str:
+    """The S256 `code_challenge` of a PKCE `code_verifier` (RFC 7636 section 4.2)."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A fresh PKCE (`code_verifier`, S256 `code_challenge`): 43 characters of 32 random bytes."""
+    verifier = secrets.token_urlsafe(32)
+    return verifier, code_challenge(verifier)
+
+
+def _refuses_verifier(response: httpx.Response) -> bool:
+    """A 422 from a token endpoint that validates its form strictly and knows no PKCE."""
+    return response.status_code == 422 and "code_verifier" in _error_text(_json(response))
+
+
 class OAuthApp:
     """A HighLevel marketplace app: builds the authorize URL and calls the token endpoints."""
 
@@ -61,7 +97,8 @@ class OAuthApp:
         client_secret: str | SecretStr,
         *,
         redirect_uri: str | None = None,
-        base_url: str = "https://services.leadconnectorhq.com",
+        base_url: str = DEFAULT_BASE_URL,
+        marketplace_url: str | None = None,
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
@@ -75,6 +112,11 @@ class OAuthApp:
             _require(redirect_uri, "redirect_uri")
         self.redirect_uri = redirect_uri
         self.base_url = _require(base_url, "base_url").rstrip("/")
+        # Where the chooselocation page is: HighLevel's marketplace for HighLevel's API, else
+        # the API's own host (`tnhl simulate` serves the page beside its token endpoint).
+        if marketplace_url is not None:
+            _require(marketplace_url, "marketplace_url")
+        self.marketplace_url = marketplace_url.rstrip("/") if marketplace_url else None
         self._transport = transport
         self._async_transport = async_transport
         self.clock: Clock = clock or SystemClock()
@@ -96,8 +138,13 @@ class OAuthApp:
         *,
         white_label: bool = False,
         state: str | None = None,
+        code_challenge: str | None = None,
     ) -> str:
-        """The URL to send the installing user to; HighLevel redirects back with `?code=`."""
+        """The URL to send the installing user to; HighLevel redirects back with `?code=`.
+
+        `state` comes back on the redirect (compare it); `code_challenge` is the S256 PKCE
+        challenge (`pkce_pair()`), whose verifier goes to `exchange_code(code_verifier=)`.
+        """
         wanted = normalise_scopes(scopes)
         if not wanted:
             raise ConfigurationError("scopes", "ask for at least one scope")
@@ -107,9 +154,18 @@ class OAuthApp:
         params["scope"] = " ".join(sorted(wanted))
         if state is not None:
             params["state"] = state
-        host = WHITE_LABEL_AUTHORIZE_URL if white_label else AUTHORIZE_URL
+        if code_challenge is not None:
+            params["code_challenge"] = _require(code_challenge, "code_challenge")
+            params["code_challenge_method"] = "S256"
         # quote (not quote_plus): scopes are separated by %20, as in HighLevel's examples.
-        return f"{host}?{urlencode(params, quote_via=quote)}"
+        return f"{self._choose_location(white_label)}?{urlencode(params, quote_via=quote)}"
+
+    def _choose_location(self, white_label: bool) -> str:
+        if self.marketplace_url is not None:
+            return f"{self.marketplace_url}{CHOOSE_LOCATION_PATH}"
+        if self.base_url != DEFAULT_BASE_URL:
+            return f"{self.base_url}{CHOOSE_LOCATION_PATH}"
+        return WHITE_LABEL_AUTHORIZE_URL if white_label else AUTHORIZE_URL
 
     # -- token endpoint forms ---------------------------------------------------------------
 
@@ -122,14 +178,20 @@ class OAuthApp:
         form.update({k: v for k, v in fields.items() if v is not None})
         return form
 
-    def _code_form(self, code: str, user_type: str) -> dict[str, str]:
+    def _code_form(self, code: str, user_type: str, code_verifier: str | None) -> dict[str, str]:
         _require(code, "code")
         if user_type not in _USER_TYPES:
             raise ConfigurationError(
                 "user_type", f"must be one of {_USER_TYPES}, got {user_type!r}"
             )
+        if code_verifier is not None:
+            _require(code_verifier, "code_verifier")
         return self._grant_form(
-            "authorization_code", code=code, user_type=user_type, redirect_uri=self.redirect_uri
+            "authorization_code",
+            code=code,
+            user_type=user_type,
+            redirect_uri=self.redirect_uri,
+            code_verifier=code_verifier,
         )
 
     def _refresh_form(
@@ -165,9 +227,17 @@ class OAuthApp:
 
     # -- sync -------------------------------------------------------------------------------
 
-    def exchange_code(self, code: str, *, user_type: str = "Location") -> TokenSet:
-        """Trade the `code` from the redirect for tokens (`grant_type=authorization_code`)."""
-        return self._post("/oauth/token", self._code_form(code, user_type))
+    def exchange_code(
+        self, code: str, *, user_type: str = "Location", code_verifier: str | None = None
+    ) -> TokenSet:
+        """Trade the `code` from the redirect for tokens (`grant_type=authorization_code`);
+        `code_verifier` is the PKCE verifier whose challenge was on the authorize URL."""
+        form = self._code_form(code, user_type, code_verifier)
+        response = self._send("/oauth/token", form, None)
+        if code_verifier is not None and _refuses_verifier(response):
+            form.pop("code_verifier")
+            response = self._send("/oauth/token", form, None)
+        return self._parse("/oauth/token", response, form, None, None)
 
     def refresh(self, refresh_token: str | SecretStr, *, user_type: str | None = None) -> TokenSet:
         """Trade a refresh token for new tokens; the old refresh token stops working."""
@@ -208,9 +278,16 @@ class OAuthApp:
 
     # -- async ------------------------------------------------------------------------------
 
-    async def aexchange_code(self, code: str, *, user_type: str = "Location") -> TokenSet:
+    async def aexchange_code(
+        self, code: str, *, user_type: str = "Location", code_verifier: str | None = None
+    ) -> TokenSet:
         """`exchange_code` for asyncio."""
-        return await self._apost("/oauth/token", self._code_form(code, user_type))
+        form = self._code_form(code, user_type, code_verifier)
+        response = await self._asend("/oauth/token", form, None)
+        if code_verifier is not None and _refuses_verifier(response):
+            form.pop("code_verifier")
+            response = await self._asend("/oauth/token", form, None)
+        return self._parse("/oauth/token", response, form, None, None)
 
     async def arefresh(
         self, refresh_token: str | SecretStr, *, user_type: str | None = None
@@ -274,6 +351,7 @@ class OAuthApp:
         secrets = [
             self._client_secret.get_secret_value(),
             form.get("code", ""),
+            form.get("code_verifier", ""),
             form.get("refresh_token", ""),
             bearer,
         ]

@@ -41,9 +41,9 @@ from tnhl.sync._hooks_api import hooks_routes
 from tnhl.sync._metrics import SyncMetrics
 from tnhl.sync._outbound import OutboundPump, outbound_fold
 from tnhl.sync._outcome import Decider
-from tnhl.sync._preflight import preflight
 from tnhl.sync._pacing import PacedLimiter
 from tnhl.sync._pauses import Pauses
+from tnhl.sync._preflight import preflight
 from tnhl.sync._readback import CallFn
 from tnhl.sync._recipe_actions import RecipeConnection
 from tnhl.sync._recipe_engine import RecipeEngine
