@@ -66,6 +66,9 @@ def test_find_a_dead_task_tell_its_story_replay_it_and_see_it_done(
     task's story, replay it: the story goes from dead to done and HighLevel has the task."""
     from playwright.sync_api import expect
 
+    # Deadlines, not sleeps: on a loaded 2-core machine htmx's round trips may take seconds.
+    expect.set_options(timeout=20_000)
+
     shots = Path(os.environ.get("DASHBOARD_SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     secret = generate_secret()
@@ -126,6 +129,10 @@ def test_find_a_dead_task_tell_its_story_replay_it_and_see_it_done(
 
                 page.click("nav >> text=Events")
                 expect(page.locator("#event-rows tbody tr")).to_have_count(3)
+                # htmx binds its triggers once the page has loaded: typing before that is lost
+                # (a person types later; a test must wait for it).
+                page.wait_for_load_state("load")
+                page.wait_for_function("() => window.htmx !== undefined")
                 page.fill("#q", "c-ana")  # htmx narrows the list as one types
                 rows = page.locator("#event-rows tbody tr")
                 expect(rows).to_have_count(2)
