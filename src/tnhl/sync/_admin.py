@@ -238,6 +238,14 @@ def redacted(value: Any, key: str | None = None) -> Any:
     return value
 
 
+def outcome_of(ev: InboxRow) -> str | None:
+    """What became of an event, in words: a finished one's result (its last error, from
+    before a retry, a replay or going live, is history), else its error or result so far."""
+    if ev.state in ("done", "skipped") or ev.last_error is None:
+        return ev.result
+    return ev.last_error
+
+
 def event_summary(ev: InboxRow) -> dict[str, Any]:
     """One line of `tnhl events list`: what arrived, and what became of it."""
     return {
@@ -251,7 +259,7 @@ def event_summary(ev: InboxRow) -> dict[str, Any]:
         "attempts": ev.attempts,
         "received_at": ev.received_at,
         "done_at": ev.done_at,
-        "outcome": ev.result if ev.last_error is None else ev.last_error,
+        "outcome": outcome_of(ev),
     }
 
 

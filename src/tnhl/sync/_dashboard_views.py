@@ -23,7 +23,7 @@ from tnhl.mapping import (
     map_task,
 )
 from tnhl.store import InboxRow, RecordNotFoundError, SqlStore
-from tnhl.sync._admin import event_detail, redacted, status_report
+from tnhl.sync._admin import event_detail, outcome_of, redacted, status_report
 from tnhl.sync._connections import ConnectionSettings
 from tnhl.sync._recipe_plan import dry_run
 from tnhl.sync._settings import Settings
@@ -152,7 +152,7 @@ class EventFilter:
 
 
 def _row(ev: InboxRow, names: Mapping[str, str], now: float) -> dict[str, Any]:
-    outcome = ev.result if ev.last_error is None else ev.last_error
+    outcome = outcome_of(ev)
     return {
         "id": ev.id,
         "source": ev.source,

@@ -85,10 +85,13 @@ class _Failed(Exception):
 
 
 class _Run:
-    def __init__(self, call: CallFn, location_id: str, report: Report | None) -> None:
+    def __init__(
+        self, call: CallFn, location_id: str, report: Report | None, token_advice: str
+    ) -> None:
         self.call = call
         self.location_id = location_id
         self.report = report
+        self.token_advice = token_advice
         self.checks: list[VerifyCheck] = []
 
     def add(self, name: str, status: Status, message: str) -> None:
@@ -121,11 +124,11 @@ def _is_scope_refusal(exc: HighLevelError | None) -> bool:
     return isinstance(exc, UnauthorizedError) and _SCOPE_MESSAGE in exc.message.lower()
 
 
-def _remedy(exc: HighLevelError) -> str:
+def _remedy(exc: HighLevelError, token_advice: str) -> str:
     if _is_scope_refusal(exc):
         return f"give the token the scopes {READ_SCOPE} and {WRITE_SCOPE}"
     if isinstance(exc, UnauthorizedError):
-        return _CHECK_PIT
+        return token_advice
     if isinstance(exc, ForbiddenError):
         return "check location_id"
     if exc.retryable:
@@ -148,7 +151,7 @@ def _access(run: _Run) -> bool:
             run.add("location", "fail", f"{_answer(read)} - check location_id ({loc})")
             return False
         else:  # 401, or OAuth tokens that could not be had (AuthError)
-            run.add("token", "fail", f"{_answer(read)} - {_CHECK_PIT}")
+            run.add("token", "fail", f"{_answer(read)} - {run.token_advice}")
         run.add(_REST, "skip", "not checked until the token check passes")
         return False
     run.add("token", "ok", "token accepted by HighLevel")
@@ -198,7 +201,9 @@ def _step(run: _Run, what: str, operation: str, key: str | None, **kwargs: Any) 
     """One call of the round trip: its answer's `key` object, or _Failed."""
     body, error = run.attempt(operation, **kwargs)
     if error is not None:
-        raise _Failed(f"{what} ({operation}): {_answer(error)} - {_remedy(error)}")
+        raise _Failed(
+            f"{what} ({operation}): {_answer(error)} - {_remedy(error, run.token_advice)}"
+        )
     if key is None:
         return {}
     inner = body.get(key) if isinstance(body, Mapping) else None
@@ -322,13 +327,24 @@ def _clean_up(run: _Run, left: _Left) -> None:
         run.add("cleanup", "ok", f"cleanup: deleted the test {' and '.join(deleted)} left behind")
 
 
+def oauth_advice(location_id: str) -> str:
+    """What to do when an OAuth connection's token is refused or missing."""
+    return f"run `tnhl auth login` to store tokens for location {location_id}, or check location_id"
+
+
 def run_checks(
-    call: CallFn, location_id: str, *, report: Report | None = None, stamp: str | None = None
+    call: CallFn,
+    location_id: str,
+    *,
+    report: Report | None = None,
+    stamp: str | None = None,
+    token_advice: str = _CHECK_PIT,
 ) -> list[VerifyCheck]:
     """Check a HighLevel client's token, scopes and location, then create, read, update and
     delete a test contact, task and note (`stamp` makes its email unique). Each check goes
-    to `report` as soon as it is known."""
-    run = _Run(call, location_id, report)
+    to `report` as soon as it is known; `token_advice` is what to do when the token fails
+    (a PIT's or an OAuth login's)."""
+    run = _Run(call, location_id, report, token_advice)
     if _access(run):
         _round_trip(run, stamp or secrets.token_hex(4))
     elif not any(c.name == _REST for c in run.checks):
@@ -386,7 +402,8 @@ def verify_connection(
         rate_limit_key=conn.location_id,
         timeout=settings.http_timeout,
     ) as client:
-        checks = run_checks(client.call, conn.location_id, report=report)
+        advice = _CHECK_PIT if token is not None else oauth_advice(conn.location_id)
+        checks = run_checks(client.call, conn.location_id, report=report, token_advice=advice)
     for check in (_secret_check(conn), PUBLIC_URL):
         checks.append(check)
         if report is not None:
