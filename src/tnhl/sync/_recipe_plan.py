@@ -26,6 +26,8 @@ from tnhl.talknotes import iso_z
 __all__ = [
     "BUILTIN_ACTIONS",
     "GENERATED_PREFIXES",
+    "NOTE_TEXT",
+    "TEXT_TRIGGERS",
     "DryRun",
     "Firing",
     "Step",
@@ -48,8 +50,8 @@ _SHARED = {
     if sum(e.body_type == t for e in WEBHOOK_EVENTS.values()) > 1
 }
 _BY_BODY_TYPE = {e.body_type: e.name for e in WEBHOOK_EVENTS.values() if e.body_type not in _SHARED}
-_NOTE_TEXT = ("talknotes.note.created", "talknotes.note.updated")
-_TEXT_TRIGGERS = ("talknotes.note.followup", "talknotes.note.milestone")
+NOTE_TEXT = ("talknotes.note.created", "talknotes.note.updated")
+TEXT_TRIGGERS = ("talknotes.note.followup", "talknotes.note.milestone")  # read from NOTE_TEXT
 
 
 def trigger_of(source: str, event_type: str) -> str | None:
@@ -175,7 +177,7 @@ def firings(
     for wanted in recipe.triggers:
         if wanted == trigger:
             items.append((cause, context))
-        elif wanted in _TEXT_TRIGGERS and trigger in _NOTE_TEXT:
+        elif wanted in TEXT_TRIGGERS and trigger in NOTE_TEXT:
             for key, extra in _text_items(wanted, context, mapping, zone):
                 items.append((f"{wanted}:{key}", {**context, **extra}))
     out = []
