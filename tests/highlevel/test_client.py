@@ -20,6 +20,7 @@ from tnhl.highlevel._errors import (
     UnauthorizedError,
     UnprocessableError,
 )
+from tnhl.highlevel._exchange import Exchange
 from tnhl.highlevel._models import ContactCreate, CustomFieldInput
 from tnhl.highlevel._ratelimit import RateLimiter
 
@@ -330,3 +331,29 @@ def test_client_repr_hides_the_token() -> None:
 
     with HighLevelClient(PrivateIntegrationToken(TOKEN)) as client:
         assert TOKEN not in repr(client)
+
+
+def test_on_exchange_hears_every_request_with_its_status_and_answer(runner: Runner) -> None:
+    """A 503 retried, then a 200: the observer hears both requests (method, path with its query,
+    status, body) in order, and never a header; a request that got no answer is heard with no
+    status and the transport error's name."""
+    heard: list[Exchange] = []
+    busy = {"statusCode": 503, "message": "busy"}
+    rec = Recorder([reply(503, busy), reply(200, CONTACT)])
+    runner.call(rec, "get-contact", params={"contactId": "c1"}, on_exchange=heard.append)
+    assert [(x.method, x.path, x.status, x.error) for x in heard] == [
+        ("GET", "/contacts/c1", 503, None),
+        ("GET", "/contacts/c1", 200, None),
+    ]
+    assert heard[0].body == '{"statusCode": 503, "message": "busy"}'
+    assert heard[1].body == '{"contact": {"id": "c1", "firstName": "Ada"}}'
+    assert all(x.seconds >= 0 and TOKEN not in repr(x) for x in heard)
+    heard.clear()
+    rec = Recorder([httpx.ConnectError("refused"), reply(200, {"contact": None})])
+    params = {"locationId": LOCATION, "email": "a@x.io"}
+    runner.call(rec, "get-duplicate-contact", params=params, on_exchange=heard.append)
+    query = f"locationId={LOCATION}&email=a%40x.io"
+    assert [(x.path, x.status, x.error, x.body) for x in heard] == [
+        (f"/contacts/search/duplicate?{query}", None, "ConnectError", ""),
+        (f"/contacts/search/duplicate?{query}", 200, None, '{"contact": null}'),
+    ]

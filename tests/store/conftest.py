@@ -15,7 +15,10 @@ from tests.conftest import need
 from tnhl.store import SqlStore, open_store
 
 PG_SERVER = os.environ.get("TNHL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-TABLES = "inbox, id_map, outbound_ops, dead_letters, cursors, records"
+TABLES = (
+    "inbox, id_map, outbound_ops, dead_letters, cursors, records, told, profiles, api_keys, "
+    "hooks, event_calls, recipe_switches"
+)
 
 
 class FakeClock:

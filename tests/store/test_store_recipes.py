@@ -231,7 +231,7 @@ def test_a_downgrade_below_0008_is_refused_while_recipe_rows_exist(store: SqlSto
     add(store, fired("welcome", "c1"))
     with pytest.raises(RuntimeError, match="1 recipe rows"):
         downgrade(store, "0007")
-    assert current_revision(store.engine) == head_revision() == "0009"
+    assert current_revision(store.engine) == head_revision() == "0010"
     assert store.get_event(1).source == "recipe"
     with store.engine.begin() as conn:
         conn.execute(sa.delete(inbox))

@@ -30,6 +30,7 @@ from tnhl.highlevel._errors import (
     UnprocessableError,
 )
 from tnhl.highlevel._events import WEBHOOK_EVENTS, WebhookEvent, get_webhook_event
+from tnhl.highlevel._exchange import Exchange, ExchangeObserver
 from tnhl.highlevel._logging import RedactingFilter, redact, redact_processor
 from tnhl.highlevel._models import (
     Contact,
@@ -92,6 +93,8 @@ __all__ = [
     "DailyQuotaExhaustedError",
     "DuplicateContactError",
     "EncryptedFileTokenStore",
+    "Exchange",
+    "ExchangeObserver",
     "FakeClock",
     "FilterGroup",
     "ForbiddenError",

@@ -8,6 +8,7 @@ parameters is written twice.
 from __future__ import annotations
 
 import random as _random
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -27,6 +28,7 @@ from tnhl.highlevel._core import (
     Send,
     Sleep,
 )
+from tnhl.highlevel._exchange import ExchangeObserver, exchange_of
 from tnhl.highlevel._models import Contact
 from tnhl.highlevel._pagination import (
     BusinessContactsPager,
@@ -51,8 +53,10 @@ class _ClientBase:
         clock: Clock | None,
         retry: RetryPolicy | None,
         random: _random.Random | None,
+        on_exchange: ExchangeObserver | None,
     ) -> None:
         self._clock: Clock = clock or SystemClock()
+        self._on_exchange = on_exchange
         self._core = RequestCore(
             auth,
             base_url=base_url,
@@ -69,6 +73,20 @@ class _ClientBase:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self._core.base_url!r})"
+
+    def _observe(
+        self,
+        send: Send,
+        started: float,
+        response: httpx.Response | None,
+        error: BaseException | None = None,
+    ) -> None:
+        if self._on_exchange is not None:
+            took = time.monotonic() - started
+            base = self._core.base_url
+            self._on_exchange(
+                exchange_of(send.method, send.url, send.params, base, took, response, error)
+            )
 
     @staticmethod
     def _search_pager(request: SearchRequest | Mapping[str, Any]) -> SearchPager:
@@ -92,6 +110,7 @@ class HighLevelClient(_ClientBase):
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
         random: _random.Random | None = None,
+        on_exchange: ExchangeObserver | None = None,
     ) -> None:
         super().__init__(
             auth,
@@ -101,6 +120,7 @@ class HighLevelClient(_ClientBase):
             clock=clock,
             retry=retry,
             random=random,
+            on_exchange=on_exchange,
         )
         self._auth = auth
         self._http = httpx.Client(transport=transport, timeout=timeout, follow_redirects=False)
@@ -152,13 +172,20 @@ class HighLevelClient(_ClientBase):
 
     def _perform(self, action: object) -> Any:
         if isinstance(action, Send):
-            return self._http.request(
-                action.method,
-                action.url,
-                params=action.params,
-                json=action.json if action.has_body else None,
-                headers=action.headers,
-            )
+            started = time.monotonic()
+            try:
+                response = self._http.request(
+                    action.method,
+                    action.url,
+                    params=action.params,
+                    json=action.json if action.has_body else None,
+                    headers=action.headers,
+                )
+            except httpx.TransportError as exc:
+                self._observe(action, started, None, exc)
+                raise
+            self._observe(action, started, response)
+            return response
         if isinstance(action, GetToken):
             return self._auth.get_token()
         if isinstance(action, Acquire):
@@ -202,6 +229,7 @@ class AsyncHighLevelClient(_ClientBase):
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
         random: _random.Random | None = None,
+        on_exchange: ExchangeObserver | None = None,
     ) -> None:
         super().__init__(
             auth,
@@ -211,6 +239,7 @@ class AsyncHighLevelClient(_ClientBase):
             clock=clock,
             retry=retry,
             random=random,
+            on_exchange=on_exchange,
         )
         self._auth = auth
         self._http = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
@@ -263,13 +292,20 @@ class AsyncHighLevelClient(_ClientBase):
 
     async def _perform(self, action: object) -> Any:
         if isinstance(action, Send):
-            return await self._http.request(
-                action.method,
-                action.url,
-                params=action.params,
-                json=action.json if action.has_body else None,
-                headers=action.headers,
-            )
+            started = time.monotonic()
+            try:
+                response = await self._http.request(
+                    action.method,
+                    action.url,
+                    params=action.params,
+                    json=action.json if action.has_body else None,
+                    headers=action.headers,
+                )
+            except httpx.TransportError as exc:
+                self._observe(action, started, None, exc)
+                raise
+            self._observe(action, started, response)
+            return response
         if isinstance(action, GetToken):
             return await self._auth.aget_token()
         if isinstance(action, Acquire):

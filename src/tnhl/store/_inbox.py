@@ -23,7 +23,7 @@ from tnhl.store._models import (
     InboxRow,
     StoreStats,
 )
-from tnhl.store._schema import dead_letters, inbox, outbound_ops, records
+from tnhl.store._schema import dead_letters, event_calls, inbox, outbound_ops, records
 
 __all__ = [
     "add_inbound",
@@ -180,6 +180,7 @@ def purge_finished(conn: sa.Connection, before: float, limit: int) -> int:
         sa.update(outbound_ops).where(outbound_ops.c.inbox_id.in_(ids)).values(inbox_id=None)
     )
     conn.execute(sa.delete(dead_letters).where(dead_letters.c.inbox_id.in_(ids)))
+    conn.execute(sa.delete(event_calls).where(event_calls.c.inbox_id.in_(ids)))
     return conn.execute(sa.delete(inbox).where(inbox.c.id.in_(ids))).rowcount
 
 

@@ -161,6 +161,20 @@ class Hook:
 
 
 @dataclass(frozen=True)
+class EventCall:
+    """One HighLevel request a record's try made, as an event's story shows it: `request` is
+    "METHOD /path?query", `status` None when no answer came, `answer` HighLevel's body (or
+    what went wrong), first 2,000 characters."""
+
+    at: float
+    operation: str
+    request: str
+    status: int | None
+    seconds: float
+    answer: str
+
+
+@dataclass(frozen=True)
 class ProfileDue:
     """A contact whose profile changed (first at `changed_at`) and may be sent now."""
 
@@ -317,7 +331,8 @@ class Settlement:
     finish exactly-once creates, `ops_unknown` mark creates whose outcome is unknown and
     `ops_unsent` drop marks of creates that never went out (marked sent ahead, then not needed).
     `for_contact` (waiting): the record waits for its contact, and is due at once if the
-    contact is in HighLevel by the time this commits.
+    contact is in HighLevel by the time this commits. `calls`: the HighLevel requests of this
+    try, filed under each of the claim's events.
     """
 
     outcome: Outcome
@@ -334,6 +349,7 @@ class Settlement:
     crashed: bool = False
     deleted: bool = False
     for_contact: bool = False
+    calls: tuple[EventCall, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from tnhl.store._models import (
     BatchRead,
     DeadLetter,
     Delivery,
+    EventCall,
     Hook,
     InboundEvent,
     InboxRow,
@@ -289,6 +290,19 @@ class Store(Protocol):
 
     def delete_hook(self, location_id: str, hook_id: int) -> bool:
         """Unsubscribe; False when the location has no such hook."""
+        ...
+
+    # an event's calls, recipe switches -------------------------------------------------------
+    def event_calls(self, inbox_id: int) -> list[EventCall]:
+        """The HighLevel calls filed under an event (settlements' `calls`), oldest first."""
+        ...
+
+    def switch_recipe(self, location_id: str, recipe: str, enabled: bool) -> None:
+        """Turn a location's recipe on or off over what its mapping file says."""
+        ...
+
+    def recipe_switches(self, location_id: str) -> dict[str, bool]:
+        """Recipe name -> on or off, for the recipes switched so far."""
         ...
 
     # cursors ---------------------------------------------------------------------------------

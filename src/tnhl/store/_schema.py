@@ -211,6 +211,33 @@ hooks = sa.Table(
     sa.Index(None, "location_id"),
 )
 
+# Each HighLevel request a record's try made, filed under every event of the claim (issue 11:
+# an event's story shows each call with its status and HighLevel's answer). Purged with its
+# event.
+event_calls = sa.Table(
+    "event_calls",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("inbox_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+    sa.Column("at", sa.Double(), nullable=False),
+    sa.Column("operation", sa.String(64), nullable=False),
+    sa.Column("request", sa.Text(), nullable=False),
+    sa.Column("status", sa.Integer(), nullable=True),
+    sa.Column("seconds", sa.Double(), nullable=False),
+    sa.Column("answer", sa.Text(), nullable=False),
+    sa.Index(None, "inbox_id", "id"),
+)
+
+# A recipe turned on or off from the dashboard, over what the mapping file says.
+recipe_switches = sa.Table(
+    "recipe_switches",
+    metadata,
+    sa.Column("location_id", sa.String(ID), primary_key=True),
+    sa.Column("recipe", sa.String(ID), primary_key=True),
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    sa.Column("changed_at", sa.Double(), nullable=False),
+)
+
 cursors = sa.Table(
     "cursors",
     metadata,

@@ -33,6 +33,7 @@ from tnhl.store._models import (
     Settlement,
 )
 from tnhl.store._schema import dead_letters, id_map, inbox, outbound_ops, records
+from tnhl.store._trail import add_calls
 
 __all__ = ["dumps", "file_dead", "finish_verdicts", "ops_succeeded", "settle"]
 
@@ -348,6 +349,7 @@ def _events(conn: sa.Connection, items: Sequence[Item], now: float) -> None:
         reason = (s.reason or "applied") if s.outcome == "applied" else s.reason
         params += [_event_params(e.inbox_id, state, reason, now, warnings) for e in claim.events]
     _FINISH_EVENT(conn, params)
+    add_calls(conn, [(e.inbox_id, c) for claim, s in items for e in claim.events for c in s.calls])
     for claim, s in items:
         if s.outcome == "dead" and claim.events:
             ids = [e.inbox_id for e in claim.events]

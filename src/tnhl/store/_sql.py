@@ -22,6 +22,7 @@ from tnhl.store import (
     _profiles,
     _records,
     _settle,
+    _trail,
     _work,
 )
 from tnhl.store._engine import WRITE, translate_errors
@@ -31,6 +32,7 @@ from tnhl.store._models import (
     BatchRead,
     DeadLetter,
     Delivery,
+    EventCall,
     Hook,
     InboundEvent,
     InboxRow,
@@ -447,6 +449,19 @@ class SqlStore:
     def delete_hook(self, location_id: str, hook_id: int) -> bool:
         with self._write() as conn:
             return _keys.delete_hook(conn, location_id, hook_id)
+
+    # an event's calls, recipe switches -------------------------------------------------------
+    def event_calls(self, inbox_id: int) -> list[EventCall]:
+        with self._read() as conn:
+            return _trail.calls_of(conn, inbox_id)
+
+    def switch_recipe(self, location_id: str, recipe: str, enabled: bool) -> None:
+        with self._write() as conn:
+            _trail.switch_recipe(conn, location_id, recipe, enabled, self._clock(), self._insert)
+
+    def recipe_switches(self, location_id: str) -> dict[str, bool]:
+        with self._read() as conn:
+            return _trail.recipe_switches_of(conn, location_id)
 
     # cursors ---------------------------------------------------------------------------------
     def get_cursor(self, name: str) -> str | None:

@@ -8,6 +8,7 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.exc import ArgumentError
 from tnhl.highlevel import RateLimiter, redact
 from tnhl.store import (
     DeadLetter,
+    EventCall,
     InboxRow,
     SqlStore,
     StoreStats,
@@ -263,8 +265,24 @@ def event_summary(ev: InboxRow) -> dict[str, Any]:
     }
 
 
+def _call(c: EventCall) -> dict[str, Any]:
+    try:
+        answer: Any = redacted(json.loads(c.answer))
+    except ValueError:
+        answer = c.answer  # masked when stored; an error's text, or a cut-off body
+    return {
+        "at": datetime.fromtimestamp(c.at, UTC).isoformat(timespec="milliseconds"),
+        "operation": c.operation,
+        "request": c.request,
+        "status": c.status,
+        "seconds": round(c.seconds, 3),
+        "answer": answer,
+    }
+
+
 def event_detail(store: SqlStore, inbox_id: int) -> dict[str, Any]:
-    """One stored event: its state and outcome, the mapping's warnings, its body and record."""
+    """One stored event: its state and outcome, the mapping's warnings, its body, each
+    HighLevel call its record made (status and answer) and its record."""
     ev = store.get_event(inbox_id)
     out: dict[str, Any] = {
         k: v for k, v in dataclasses.asdict(ev).items() if k not in ("lease_owner", "warnings")
@@ -274,6 +292,7 @@ def event_detail(store: SqlStore, inbox_id: int) -> dict[str, Any]:
         out["body"] = redacted(json.loads(ev.body))  # secrets never shown
     except ValueError:
         out["body"] = redact(ev.body)
+    out["calls"] = [_call(c) for c in store.event_calls(inbox_id)]
     if ev.record_key is not None:
         kind, _, talknotes_id = ev.record_key.partition(":")
         state = store.get_record(ev.location_id, kind, talknotes_id)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from tnhl.highlevel import APIError, DuplicateContactError, OutcomeUnknownError
 from tnhl.mapping import MappingConfig
-from tnhl.store import Link, OpMark, RecordClaim, SqlStore
+from tnhl.store import EventCall, Link, OpMark, RecordClaim, SqlStore
 from tnhl.sync._errors import RecordConflictError, RescheduleNeeded
 from tnhl.sync._lookup import BatchLookup
 from tnhl.sync._metrics import SyncMetrics
@@ -25,6 +25,7 @@ from tnhl.sync._plan_types import PlannedCall
 from tnhl.sync._planner import CLEARABLE, update_body
 from tnhl.sync._readback import CallFn, can_read_back, read_back
 from tnhl.sync._settler import Settler
+from tnhl.sync._trace import CallTracer, event_calls
 
 __all__ = ["CallRun", "Caller", "Limiter", "Route", "already_gone", "stored_form"]
 
@@ -52,6 +53,7 @@ class CallRun:
     ops_done: list[tuple[str, str | None]] = field(default_factory=list)
     ops_unknown: list[str] = field(default_factory=list)
     calls: int = 0
+    trace: list[EventCall] = field(default_factory=list)
 
     def link(self, call: PlannedCall, highlevel_id: str | None) -> None:
         if call.records is not None and highlevel_id:
@@ -94,11 +96,16 @@ class Caller:
         client_for: Callable[[str], CallFn],
         limiter: Limiter | None,
         metrics: SyncMetrics | None,
+        *,
+        tracer: CallTracer | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._client_for = client_for
         self._limiter = limiter
         self._metrics = metrics
+        self._tracer = tracer or CallTracer()
+        self._clock = clock
         # Creates marked sent ahead (`Executor._mark_ahead`) that have not gone out: a mark
         # known not to be a send needs no read-back. Each belongs to a record leased here.
         self.unsent: set[str] = set()
@@ -122,17 +129,22 @@ class Caller:
                 raise RescheduleNeeded(wait, slots=slots)
         run.calls += 1
         run.settler.before_call()
-        started = time.monotonic()
-        try:
-            result = self._client_for(location)(operation_id, params=dict(params), json=body)
-        except Exception as exc:
-            run.settler.call_took(time.monotonic() - started)
-            if self._metrics is not None:
-                cause = getattr(exc, "cause", None)  # an unknown outcome wraps the 5xx
-                status = getattr(exc, "status", None) or getattr(cause, "status", None)
-                self._metrics.call(status if isinstance(status, int) else "error")
-            raise
-        run.settler.call_took(time.monotonic() - started)
+        at, started = self._clock(), time.monotonic()
+        with self._tracer.recording() as seen:
+            try:
+                result = self._client_for(location)(operation_id, params=dict(params), json=body)
+            except Exception as exc:
+                took = time.monotonic() - started
+                run.settler.call_took(took)
+                run.trace += event_calls(operation_id, at, took, seen, error=exc)
+                if self._metrics is not None:
+                    cause = getattr(exc, "cause", None)  # an unknown outcome wraps the 5xx
+                    status = getattr(exc, "status", None) or getattr(cause, "status", None)
+                    self._metrics.call(status if isinstance(status, int) else "error")
+                raise
+        took = time.monotonic() - started
+        run.settler.call_took(took)
+        run.trace += event_calls(operation_id, at, took, seen, result=result)
         if self._metrics is not None:
             self._metrics.call(200)
         return result

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from tnhl.highlevel import (
     Auth,
     EncryptedFileTokenStore,
+    ExchangeObserver,
     HighLevelClient,
     LimiterState,
     MemoryLimiterState,
@@ -128,9 +129,11 @@ def highlevel_routes(
     transport: httpx.BaseTransport | None = None,
     retry: RetryPolicy | None = None,
     rng: random.Random | None = None,
+    on_exchange: ExchangeObserver | None = None,
 ) -> tuple[dict[str, Route], list[HighLevelClient]]:
     """location -> Route, and the clients to close. `client_call` and `mapping` replace every
-    connection's (tests and benchmarks: one fake HighLevel)."""
+    connection's (tests and benchmarks: one fake HighLevel); `on_exchange` hears each request
+    the clients send."""
     routes: dict[str, Route] = {}
     clients: list[HighLevelClient] = []
     for conn in connections:
@@ -151,6 +154,7 @@ def highlevel_routes(
                 retry=retry,
                 timeout=settings.http_timeout,
                 random=rng,
+                on_exchange=on_exchange,
             )
             clients.append(client)
             call = client.call

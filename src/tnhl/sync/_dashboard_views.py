@@ -245,6 +245,12 @@ def story_page(store: SqlStore, settings: Settings, inbox_id: int, now: float) -
         "leased": bool(ev.lease_until and ev.lease_until > now),
         "unfinished": unfinished,
         "body": _pretty_body(ev.body),
+        "calls": [
+            {**c, "answer": json.dumps(c["answer"], indent=2, default=str)}
+            if not isinstance(c["answer"], str)
+            else c
+            for c in detail["calls"]
+        ],
         "record_key": ev.record_key,
         "record": None
         if record is None

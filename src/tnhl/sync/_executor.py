@@ -29,6 +29,7 @@ from tnhl.sync._plan_types import Calls, Plan, Reject, Skip, Wait, create_key
 from tnhl.sync._planner import plan_record
 from tnhl.sync._readback import CallFn
 from tnhl.sync._settler import Settler
+from tnhl.sync._trace import CallTracer
 
 __all__ = ["Deferral", "Executor"]
 
@@ -66,6 +67,7 @@ class Executor:
         routes: Mapping[str, Route] | None = None,
         pauses: Pauses | None = None,
         dry_runs: DryRuns | None = None,
+        tracer: CallTracer | None = None,
     ) -> None:
         self._store = store
         # One connection: `client` and `mapping` serve every record. Several: `routes` has
@@ -80,7 +82,14 @@ class Executor:
         self._planner = planner
         # No record starts with less than this left on its lease (a call may take that long).
         self.lease_margin = lease_margin
-        self._calls = Caller(store, lambda loc: self._route(loc).call, limiter, metrics)
+        self._calls = Caller(
+            store,
+            lambda loc: self._route(loc).call,
+            limiter,
+            metrics,
+            tracer=tracer,
+            clock=clock,
+        )
         # Notes whose text this process has read for follow-ups and milestones, oldest first.
         self._read_notes: dict[tuple[str, str, float | None], None] = {}
 
@@ -252,7 +261,12 @@ class Executor:
                     warnings=warnings,
                 )
             # What the calls before the failure achieved (a link, a finished create) stands.
-            settlement = replace(settlement, links=tuple(run.links), ops_done=tuple(run.ops_done))
+            settlement = replace(
+                settlement,
+                links=tuple(run.links),
+                ops_done=tuple(run.ops_done),
+                calls=tuple(run.trace),
+            )
         settlement = self._unmark(claim, settlement)
         settler.add(claim, settlement, lookup)
         return settlement
@@ -301,4 +315,5 @@ class Executor:
             ops_done=tuple(run.ops_done),
             warnings=plan.warnings,
             deleted=plan.deleted,
+            calls=tuple(run.trace),
         )

@@ -50,6 +50,7 @@ from tnhl.sync._recipe_engine import RecipeEngine
 from tnhl.sync._reconcile import Reconciler, patient
 from tnhl.sync._schedule import RetrySchedule
 from tnhl.sync._settings import Settings
+from tnhl.sync._trace import CallTracer
 from tnhl.sync._worker import WorkerPool
 from tnhl.webhooks import StoredInfo, create_intake_app
 
@@ -111,11 +112,13 @@ class Service:
             margin=0.03 * settings.rate_limit_interval,
         )
         paced = PacedLimiter(limiter)
+        tracer = CallTracer()
         try:
             routes, clients = highlevel_routes(
                 settings,
                 connections,
                 limiter=paced,
+                on_exchange=tracer.observe,
                 client_call=client_call,
                 mapping=mapping,
                 transport=transport,
@@ -149,6 +152,7 @@ class Service:
             routes=routes,  # a record only ever goes out with its own location's client
             pauses=Pauses(settings.credentials_pause),
             dry_runs=dry_runs,
+            tracer=tracer,
         )
 
         def refresh_gauges() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import structlog
 
@@ -88,7 +89,8 @@ class Settler:
             try:
                 self._store.settle([(claim, s)])
             except MappingConflictError as exc:
-                s = self._decider.failed(claim, exc, self._clock(), warnings=s.warnings)
+                failed = self._decider.failed(claim, exc, self._clock(), warnings=s.warnings)
+                s = replace(failed, calls=s.calls)
                 self._store.settle([(claim, s)])
         except LeaseLostError:
             log.warning("lease lost; another worker has the record", record=claim.state.record_key)
