@@ -124,7 +124,7 @@ def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
 def test_init_asks_what_the_flags_do_not_say(tmp_path: Path) -> None:
     """At the prompts: Enter keeps the default URL, the token is typed hidden (not echoed),
     Enter leaves out the outbound URL."""
-    code, output = _init_in(tmp_path, stdin=f"\n{LOC}\n{TOKEN}\n\n")
+    code, output = _init_in(tmp_path, stdin=f"\n{LOC}\n{TOKEN}\n\n\n")
     assert code == 0, output
     assert "HighLevel API URL [https://services.leadconnectorhq.com]:" in output
     assert "HighLevel location (sub-account) id:" in output
@@ -134,6 +134,54 @@ def test_init_asks_what_the_flags_do_not_say(tmp_path: Path) -> None:
     assert settings.highlevel_token is not None
     assert settings.highlevel_token.get_secret_value() == TOKEN
     assert settings.talknotes_outbound_url is None
+    assert settings.public_url is None
+
+
+def test_a_public_url_goes_into_the_file_and_the_talknotes_url(tmp_path: Path) -> None:
+    """--public-url: the file holds it (without the trailing /) and the webhook URL to paste
+    into TalkNotes is built on it."""
+    code, output = _init_in(tmp_path, *FLAGS, "--public-url", "https://tnhl.example.com/")
+    assert code == 0, output
+    text = (tmp_path / "tnhl.yaml").read_text(encoding="utf-8")
+    assert (
+        "# The https address TalkNotes and HighLevel reach this tnhl at (a TLS proxy in front "
+        "of\n# host:port); `tnhl verify` checks that webhooks get through it.\n"
+        "public_url: https://tnhl.example.com\n"
+    ) in text
+    assert load_settings(tmp_path / "tnhl.yaml").public_url == "https://tnhl.example.com"
+    assert "  URL:     https://tnhl.example.com/webhooks/talknotes\n" in output
+    assert "<this machine's public address>" not in output
+
+
+def test_without_a_public_url_the_file_shows_where_it_goes(tmp_path: Path) -> None:
+    """No --public-url: a commented public_url line under its sentence; the next steps say to
+    set it; the file loads with none."""
+    code, output = _init_in(tmp_path, *FLAGS)
+    assert code == 0, output
+    text = (tmp_path / "tnhl.yaml").read_text(encoding="utf-8")
+    assert "webhooks get through it.\n# public_url: https://tnhl.example.com\n" in text
+    assert load_settings(tmp_path / "tnhl.yaml").public_url is None
+    assert "proxy or a tunnel, and set public_url to that address)\n" in output
+
+
+def test_a_public_url_is_asked_at_the_prompt(tmp_path: Path) -> None:
+    """Without the flag, the last question takes the public address."""
+    answers = f"\n{LOC}\n{TOKEN}\n\nhttps://tnhl.example.com\n"
+    code, output = _init_in(tmp_path, stdin=answers)
+    assert code == 0, output
+    assert "This tnhl's public https address, e.g. https://tnhl.example.com (Enter: later):" in (
+        output
+    )
+    assert load_settings(tmp_path / "tnhl.yaml").public_url == "https://tnhl.example.com"
+
+
+def test_an_http_public_url_writes_nothing(tmp_path: Path) -> None:
+    """Plain http to another host: exit 2 naming public_url and the file, nothing written."""
+    code, output = _init_in(tmp_path, *FLAGS, "--public-url", "http://tnhl.example.com")
+    assert code == 2
+    assert output.startswith(f"tnhl: not written: {tmp_path / 'tnhl.yaml'} line ")
+    assert ": public_url: must use https://" in output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_outbound_url_gets_its_own_secret(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ its own line, configuration errors, and no test record left behind whatever fail
 from __future__ import annotations
 
 import logging
+import socket
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,9 @@ from tnhl.simulator import (
     running_simulator,
 )
 from tnhl.sync._verify import run_checks
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from e2e_harness import running_service, settings_for
 
 LOC = "VerifyLocation000001"
 OTHER_LOC = "VerifyLocation000002"
@@ -98,7 +103,10 @@ def test_a_good_setup_passes_every_check_and_leaves_nothing(
     assert lines[3].startswith("ok   contact created, read and updated (tnhl-verify-")
     assert lines[4:7] == GREEN[4:]
     assert lines[7] == "ok   talknotes_secret set (a whsec_ secret)"
-    assert lines[8].startswith("skip public URL: not checked (tnhl has no public_url setting)")
+    assert lines[8] == (
+        "skip public URL: not checked, as public_url is not set (set it to check that "
+        "TalkNotes and HighLevel webhooks reach tnhl)"
+    )
     assert "all checks passed: start syncing with `tnhl run`" in result.output
     assert _left(sim) == []
     assert sim.log.counts()["delete-contact"] == 1
@@ -242,6 +250,61 @@ def test_each_connection_is_verified_with_its_own_token(
     only = CliRunner().invoke(_app(), ["verify", "--config", str(config), "--connection", "acme"])
     assert only.exit_code == 0, only.output
     assert "connection acme" not in only.output  # one target: no headings
+    assert _left(sim) == []
+
+
+def test_public_url_at_a_running_tnhl_passes(
+    sim: RunningSimulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """TNHL_PUBLIC_URL at a real running tnhl: three ok lines after the connection's, exit 0."""
+    settings = settings_for(sim, tmp_path, SECRET, highlevel_token=GOOD, location_id=LOC)
+    with running_service(settings) as (_, base):
+        monkeypatch.setenv("TNHL_PUBLIC_URL", base)
+        result = CliRunner().invoke(_app(), ["verify"])
+    assert result.exit_code == 0, result.output
+    assert _lines(result.output)[8:] == [
+        f"ok   public URL {base} reaches tnhl (GET /healthz)",
+        f"ok   TalkNotes webhooks reach tnhl at {base}/webhooks/talknotes (tnhl refused a test "
+        "with a bad signature: 401, nothing stored)",
+        f"ok   HighLevel webhooks reach tnhl at {base}/webhooks/highlevel (tnhl refused a test "
+        "with a bad signature: 401, nothing stored)",
+    ]
+    assert "all checks passed: start syncing with `tnhl run`" in result.output
+
+
+def test_public_url_with_nothing_there_fails_once_for_all_connections(
+    sim: RunningSimulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two connections and a public_url nothing listens on: the public URL lines come once,
+    under their own heading, after both connections', and count as a failed check."""
+    for name in ("TNHL_HIGHLEVEL_TOKEN", "TNHL_LOCATION_ID", "TNHL_TALKNOTES_SECRET"):
+        monkeypatch.delenv(name)
+    config = tmp_path / "tnhl.yaml"
+    config.write_text(
+        "connections:\n"
+        f"  - {{name: acme, location_id: {LOC}, highlevel_token: {GOOD},"
+        f" talknotes_secret: '{SECRET}'}}\n"
+        f"  - {{name: beta, location_id: {OTHER_LOC}, highlevel_token: {GOOD},"
+        f" talknotes_secret: '{SECRET}'}}\n",
+        encoding="utf-8",
+    )
+    with socket.socket() as held:  # bound, never listening: connections are refused
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        monkeypatch.setenv("TNHL_PUBLIC_URL", f"http://127.0.0.1:{port}")
+        result = CliRunner().invoke(_app(), ["verify", "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    tail = result.output.split("public URL (every connection):\n")[1].splitlines()
+    assert tail[:2] == [
+        f"FAIL public URL: GET http://127.0.0.1:{port}/healthz: connection refused: nothing "
+        "listens there - start `tnhl run` (or the proxy in front of it), or correct public_url",
+        "skip TalkNotes and HighLevel webhooks: not checked while nothing answers at public_url",
+    ]
+    assert [line[:20] for line in _lines(result.output) if line.startswith("FAIL")] == [
+        "FAIL location: HighL",  # beta's: the token is acme's
+        "FAIL public URL: GET",
+    ]
+    assert "2 checks failed: see FAIL above" in result.output
     assert _left(sim) == []
 
 

@@ -51,6 +51,14 @@ def render_config(values: dict[str, Any], *, written: datetime | None = None) ->
         "# contacts.write): here, or in the environment as TNHL_HIGHLEVEL_TOKEN.",
         "# highlevel_token: pit-...",
     ]
+    about_public = [
+        "The https address TalkNotes and HighLevel reach this tnhl at (a TLS proxy in front of",
+        "host:port); `tnhl verify` checks that webhooks get through it.",
+    ]
+    public = put("public_url", *about_public) or [
+        *(f"# {c}" for c in about_public),
+        "# public_url: https://tnhl.example.com",
+    ]
     outbound = put(
         "talknotes_outbound_url", "HighLevel's changes are POSTed to your app at this URL,"
     ) + put("talknotes_outbound_secret", "signed with this secret (Standard Webhooks).")
@@ -82,6 +90,7 @@ def render_config(values: dict[str, Any], *, written: datetime | None = None) ->
             _line("host", "127.0.0.1"),
             _line("port", 8080),
         ],
+        public,
     ]
     return "\n\n".join("\n".join(s) for s in sections if s) + "\n"
 
@@ -133,9 +142,13 @@ def _next_steps(path: Path, values: dict[str, Any]) -> None:
     echo(f"wrote {path} (mode 0600: it holds secrets; keep it out of version control)")
     echo("")
     echo("In TalkNotes, add a webhook:")
-    echo("  URL:     https://<this machine's public address>/webhooks/talknotes")
-    echo("           (tnhl listens on 127.0.0.1:8080: put it behind HTTPS, e.g. a reverse")
-    echo("           proxy or a tunnel)")
+    if values.get("public_url"):
+        echo(f"  URL:     {values['public_url']}/webhooks/talknotes")
+        echo("           (the proxy at that address forwards to tnhl on 127.0.0.1:8080)")
+    else:
+        echo("  URL:     https://<this machine's public address>/webhooks/talknotes")
+        echo("           (tnhl listens on 127.0.0.1:8080: put it behind HTTPS, e.g. a reverse")
+        echo("           proxy or a tunnel, and set public_url to that address)")
     echo(f"  secret:  {values['talknotes_secret']}")
     if values.get("talknotes_outbound_url"):
         echo(f"Your app checks what tnhl sends to {values['talknotes_outbound_url']} with:")
@@ -184,6 +197,13 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--outbound-url", help="Where your app takes HighLevel's changes."),
         ] = None,
+        public_url: Annotated[
+            str | None,
+            typer.Option(
+                "--public-url",
+                help="The https address TalkNotes and HighLevel reach tnhl at (its proxy's).",
+            ),
+        ] = None,
         yes: Annotated[
             bool, typer.Option("--yes", "-y", help="Ask nothing: defaults for what flags omit.")
         ] = False,
@@ -211,6 +231,8 @@ def register(app: typer.Typer) -> None:
         outbound = _ask(
             outbound_url, yes, "Your app's URL for HighLevel's changes (Enter: none)", ""
         )
+        asked = "This tnhl's public https address, e.g. https://tnhl.example.com (Enter: later)"
+        public = _ask(public_url, yes, asked, "")
         directory.mkdir(parents=True, exist_ok=True)
         values: dict[str, Any] = {
             "highlevel_base_url": base.rstrip("/"),
@@ -219,6 +241,7 @@ def register(app: typer.Typer) -> None:
             "talknotes_secret": generate_secret(),
             "talknotes_outbound_url": outbound or None,
             "talknotes_outbound_secret": generate_secret() if outbound else None,
+            "public_url": public.rstrip("/") or None,
             "admin_password": secrets.token_urlsafe(18),
             "token_file_key": generate_secret_key(),
             "data_dir": str((directory / ".tnhl").resolve()),

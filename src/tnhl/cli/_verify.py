@@ -17,12 +17,14 @@ def register(app: typer.Typer) -> None:
     @app.command("verify")
     def verify(connection: ConnectionOpt = None, config: ConfigOpt = None) -> None:
         """Check the setup against HighLevel: the token, its scopes and the location, then a
-        test contact, task and note created, read, updated and deleted (nothing is left).
+        test contact, task and note created, read, updated and deleted (nothing is left);
+        with public_url set, that TalkNotes' and HighLevel's webhooks reach tnhl there.
 
         Run it against a test sub-account first: the test contact may start HighLevel
         workflows that react to new contacts.
         """
         from tnhl.sync import SettingsError, verify_connection
+        from tnhl.sync._verify_public import verify_public
 
         settings = settings_or_exit(config)
         try:
@@ -45,6 +47,10 @@ def register(app: typer.Typer) -> None:
             except SettingsError as exc:
                 fail(str(exc))
             failed += sum(check.failed for check in checks)
+        if len(targets) > 1:
+            typer.echo("public URL (every connection):")
+        public = verify_public(settings, targets, report=lambda check: typer.echo(check.line()))
+        failed += sum(check.failed for check in public)
         if failed:
             what = "1 check" if failed == 1 else f"{failed} checks"
             typer.echo(f"{what} failed: see FAIL above, then run `tnhl verify` again", err=True)

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # HighLevel -> TalkNotes for the single connection (in `connections:`, per entry).
     talknotes_outbound_url: str | None = None
     talknotes_outbound_secret: SecretStr | None = None
+    # Where TalkNotes and HighLevel reach this tnhl (its proxy's https address); `tnhl verify`
+    # checks that webhooks get through it.
+    public_url: str | None = None
     outbound_delay: float = Field(
         default=2.0,
         ge=0,
@@ -157,6 +160,17 @@ class Settings(BaseSettings):
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         return check_url(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        checked = check_url(value)
+        if checked is None:
+            return None
+        parts = urlsplit(checked)
+        if parts.query or parts.fragment:
+            raise ValueError("must be the address alone, without a ?query or #fragment")
+        return checked.rstrip("/")  # paths are joined to it: /healthz, /webhooks/...
 
     @field_validator("token_file_key")
     @classmethod

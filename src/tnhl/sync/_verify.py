@@ -368,14 +368,6 @@ def _secret_check(conn: ConnectionSettings) -> VerifyCheck:
     return VerifyCheck("talknotes secret", "ok", "talknotes_secret set (a whsec_ secret)")
 
 
-PUBLIC_URL = VerifyCheck(
-    "public URL",
-    "skip",
-    "not checked (tnhl has no public_url setting): send a test event from TalkNotes to "
-    "https://<your host>/webhooks/talknotes and find it in `tnhl events list`",
-)
-
-
 def verify_connection(
     settings: Settings, conn: ConnectionSettings, *, report: Report | None = None
 ) -> list[VerifyCheck]:
@@ -404,8 +396,7 @@ def verify_connection(
     ) as client:
         advice = _CHECK_PIT if token is not None else oauth_advice(conn.location_id)
         checks = run_checks(client.call, conn.location_id, report=report, token_advice=advice)
-    for check in (_secret_check(conn), PUBLIC_URL):
-        checks.append(check)
-        if report is not None:
-            report(check)
-    return checks
+    checks.append(secret := _secret_check(conn))
+    if report is not None:
+        report(secret)
+    return checks  # the public URL's checks are once per verify: _verify_public
