@@ -48,15 +48,18 @@ def settings_for(sim: RunningSimulator, data_dir: Path, secret: str, **kw: Any) 
     return load_settings(**values)
 
 
-def talknotes_sender(base: str, secret: str) -> Callable[[list[dict[str, Any]]], None]:
+def talknotes_sender(
+    base: str, secret: str, prefix: str = "s"
+) -> Callable[[list[dict[str, Any]]], None]:
     """Post events to a service's intake, signed; each call's webhook ids are its own (a
-    batch sent twice is the same events under new ids, as TalkNotes re-sending them)."""
+    batch sent twice is the same events under new ids, as TalkNotes re-sending them). A
+    second sender to the same store needs its own `prefix`."""
     calls = [0]
 
     def send(events: list[dict[str, Any]]) -> None:
         calls[0] += 1
         for headers, body in signed_requests(
-            events, secret, timestamp=int(time.time()), id_prefix=f"s{calls[0]}"
+            events, secret, timestamp=int(time.time()), id_prefix=f"{prefix}{calls[0]}"
         ):
             r = httpx.post(f"{base}/webhooks/talknotes", content=body, headers=headers)
             assert r.status_code == 202, r.text

@@ -335,7 +335,11 @@ def test_recipes_are_listed_on_or_off(site: Site) -> None:
     """The recipes page lists the connection's recipes, a disabled one as off."""
     with signed_in(site) as http:
         page = http.get("/recipes").text
-    rows = re.findall(r"<td><code>([\w-]+)</code></td>\s*<td><span class=\"onoff (on|off)\"", page)
+    rows = re.findall(
+        r"<td><code>([\w-]+)</code></td>\s*<td>\s*<form[^>]*>(?:\s*<input[^>]*>)*"
+        r"\s*<span class=\"onoff (on|off)\"",
+        page,
+    )
     assert rows == [
         ("follow-ups", "on"),
         ("milestones", "off"),

@@ -140,6 +140,9 @@ def highlevel_routes(
         conn_mapping = _zoned(
             mapping if mapping is not None else load_mapping(conn.mapping_file), conn.time_zone
         )
+        # Its own recipes dict: a recipe switched for one connection stays off the others' (a
+        # shared mapping is given in tests and benchmarks).
+        conn_mapping = conn_mapping.model_copy(update={"recipes": dict(conn_mapping.recipes)})
         call = client_call
         if call is None:
             base_url, token = _credentials(settings, conn)

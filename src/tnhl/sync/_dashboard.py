@@ -14,18 +14,12 @@ that changes nothing; pages no-store, unframeable, under a strict Content-Securi
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import secrets
-import threading
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.concurrency import run_in_threadpool
@@ -37,7 +31,9 @@ from tnhl.mapping import MappingConfig, load_mapping
 from tnhl.store import RecordNotFoundError, SqlStore
 from tnhl.sync import _dashboard_views as views
 from tnhl.sync._connect import _zoned
+from tnhl.sync._dashboard_auth import LoginTries, Signer, read_form, safe_next, same
 from tnhl.sync._settings import Settings
+from tnhl.sync._switches import switch_recipes
 
 __all__ = ["dashboard_routes"]
 
@@ -47,7 +43,6 @@ _SESSION_SECONDS = 12 * 3600
 _PRELOGIN_SECONDS = 3600
 _LOGIN_TRIES = 5
 _LOGIN_WINDOW = 60.0
-_FORM_MAX = 512 * 1024  # the preview's pasted event is the largest form
 _STATIC = {"htmx.min.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css"}
 _HEADERS = {
     "Cache-Control": "no-store",
@@ -64,113 +59,6 @@ Page = tuple[str, dict[str, Any]]  # a template and its context
 Handler = Callable[[Request, dict[str, str]], "Response | Page"]
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
-
-
-class _Signer:
-    """The password check, and tokens `base64url(JSON).base64url(HMAC)` that expire."""
-
-    def __init__(self, password: str) -> None:
-        # A fixed salt: every replica of the service derives the same key from the setting.
-        self._key = hashlib.pbkdf2_hmac("sha256", password.encode(), b"tnhl dashboard v1", 100_000)
-        self._digest = hashlib.sha256(password.encode()).digest()
-
-    def password_ok(self, given: str) -> bool:
-        return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), self._digest)
-
-    def _mac(self, data: str) -> str:
-        return _b64(hmac.new(self._key, data.encode(), hashlib.sha256).digest())
-
-    def dumps(self, kind: str, sid: str, expires: float) -> str:
-        payload = _b64(json.dumps({"k": kind, "s": sid, "e": expires}).encode())
-        return f"{payload}.{self._mac(payload)}"
-
-    def loads(self, token: str, kind: str, now: float) -> str | None:
-        """The id in a valid, unexpired token of `kind`, else None."""
-        payload, _, mac = token.partition(".")
-        if not _same(mac, self._mac(payload)):
-            return None
-        try:
-            data = json.loads(_unb64(payload))
-        except ValueError:
-            return None
-        sid, expires = data.get("s"), data.get("e")
-        if (
-            data.get("k") != kind
-            or not isinstance(sid, str)
-            or not isinstance(expires, int | float)
-        ):
-            return None
-        return sid if expires > now else None
-
-    def csrf(self, kind: str, sid: str) -> str:
-        return self._mac(f"csrf:{kind}:{sid}")
-
-
-class _LoginTries:
-    """Failed logins per client address in the last `window` seconds (memory, one process)."""
-
-    def __init__(self, clock: Callable[[], float], limit: int, window: float) -> None:
-        self._clock, self._limit, self._window = clock, limit, window
-        self._failed: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def wait(self, client: str) -> float:
-        """Seconds until `client` may try again (0: now)."""
-        now = self._clock()
-        with self._lock:
-            tries = self._failed.get(client)
-            while tries and tries[0] <= now - self._window:
-                tries.popleft()
-            if not tries:
-                self._failed.pop(client, None)
-                return 0.0
-            return tries[0] + self._window - now if len(tries) >= self._limit else 0.0
-
-    def failed(self, client: str) -> None:
-        with self._lock:
-            if len(self._failed) > 10_000:  # a flood of addresses: forget the stalest
-                del self._failed[next(iter(self._failed))]
-            self._failed.setdefault(client, deque()).append(self._clock())
-
-
-def _safe_next(target: str | None) -> str:
-    """A path on this site to go to after logging in (never another site)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return "/"
-    return target
-
-
-async def _read_form(request: Request) -> dict[str, str] | None:
-    """An urlencoded form's fields (the first of each name); None when too large or malformed."""
-    size, chunks = 0, []
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > _FORM_MAX:
-            return None
-        chunks.append(chunk)
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != (
-        "application/x-www-form-urlencoded"
-    ):
-        return {}
-    try:
-        parsed = parse_qs(
-            b"".join(chunks).decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20
-        )
-    except ValueError:
-        return None
-    return {k: v[0] for k, v in parsed.items()}
-
-
 class _Dashboard:
     def __init__(
         self,
@@ -184,8 +72,8 @@ class _Dashboard:
     ) -> None:
         self.store, self.settings, self.mappings = store, settings, mappings
         self.clock, self.paused, self.wake = clock, paused, wake
-        self.signer = _Signer(password)
-        self.tries = _LoginTries(clock, _LOGIN_TRIES, _LOGIN_WINDOW)
+        self.signer = Signer(password)
+        self.tries = LoginTries(clock, _LOGIN_TRIES, _LOGIN_WINDOW)
         self.ended: dict[str, float] = {}  # sessions logged out: id -> when they expire anyway
         self.env = Environment(
             loader=PackageLoader("tnhl.sync", "templates"),
@@ -239,12 +127,12 @@ class _Dashboard:
                 return RedirectResponse(login, status_code=303)
             form: dict[str, str] = {}
             if request.method == "POST":
-                got = await _read_form(request)
+                got = await read_form(request)
                 if got is None:
                     return self.problem(request, sid, 413, "That form was too large.")
                 form = got
                 token = form.get("csrf") or request.headers.get("x-csrf-token", "")
-                if not _same(token, self.signer.csrf("session", sid)):
+                if not same(token, self.signer.csrf("session", sid)):
                     return self.problem(
                         request,
                         sid,
@@ -280,7 +168,7 @@ class _Dashboard:
     async def login(self, request: Request) -> Response:
         now = self.clock()
         pre = self.signer.loads(request.cookies.get(_PRELOGIN, ""), "login", now)
-        target = _safe_next(request.query_params.get("next"))
+        target = safe_next(request.query_params.get("next"))
         if request.method == "GET":
             return self.login_form(request, target, None, 200)
         client = request.client.host if request.client else "unknown"
@@ -294,9 +182,9 @@ class _Dashboard:
             )
             response.headers["Retry-After"] = str(max(1, round(wait)))
             return response
-        form = await _read_form(request) or {}
-        target = _safe_next(form.get("next") or target)
-        if pre is None or not _same(form.get("csrf", ""), self.signer.csrf("login", pre)):
+        form = await read_form(request) or {}
+        target = safe_next(form.get("next") or target)
+        if pre is None or not same(form.get("csrf", ""), self.signer.csrf("login", pre)):
             return self.login_form(
                 request,
                 target,
@@ -371,8 +259,26 @@ class _Dashboard:
             self.wake()
         return RedirectResponse(f"/events/{row.id}?replayed={dead_id}", status_code=303)
 
-    def recipes(self, _request: Request, _form: dict[str, str]) -> Page:
-        return "recipes.html", views.recipes_page(self.settings.connection_list(), self.mappings)
+    def recipes(self, request: Request, _form: dict[str, str]) -> Page:
+        conns = self.settings.connection_list()
+        switched = {c.location_id: self.store.recipe_switches(c.location_id) for c in conns}
+        page = views.recipes_page(conns, self.mappings, switched)
+        return "recipes.html", {**page, "flash": request.query_params.get("switched", "")}
+
+    def switch(self, request: Request, form: dict[str, str]) -> Response:
+        """Turn one connection's recipe on or off (kept in the store; applies at once)."""
+        name, recipe = request.path_params["connection"], request.path_params["recipe"]
+        conn = next((c for c in self.settings.connection_list() if c.name == name), None)
+        mapping = self.mappings.get(conn.location_id) if conn is not None else None
+        if conn is None or mapping is None:
+            raise RecordNotFoundError(f"no connection named {name!r}")
+        if recipe not in mapping.recipes:
+            raise RecordNotFoundError(f"{name} has no recipe named {recipe!r}")
+        on = form.get("on") == "1"
+        self.store.switch_recipe(conn.location_id, recipe, on)
+        switch_recipes(mapping, {recipe: on})
+        what = quote(f"{recipe} of {name} is now {'on' if on else 'off'}", safe="")
+        return RedirectResponse(f"/recipes?switched={what}", status_code=303)
 
     def preview(self, request: Request, form: dict[str, str]) -> Page:
         conns = self.settings.connection_list()
@@ -426,6 +332,7 @@ def dashboard_routes(
         Route("/dead", d.page(d.dead), methods=["GET"]),
         Route("/dead/{dead_id:int}/replay", d.page(d.replay), methods=["POST"]),
         Route("/recipes", d.page(d.recipes), methods=["GET"]),
+        Route("/recipes/{connection}/{recipe}", d.page(d.switch), methods=["POST"]),
         Route("/preview", d.page(d.preview), methods=["GET", "POST"]),
         Route("/login", d.login, methods=["GET", "POST"]),
         Route("/logout", d.page(d.logout), methods=["POST"]),

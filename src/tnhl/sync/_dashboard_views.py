@@ -309,13 +309,17 @@ def dead_page(
 
 
 def recipes_page(
-    connections: Sequence[ConnectionSettings], mappings: Mapping[str, MappingConfig]
+    connections: Sequence[ConnectionSettings],
+    mappings: Mapping[str, MappingConfig],
+    switched: Mapping[str, Mapping[str, bool]],
 ) -> dict[str, Any]:
-    """Each connection's recipes, on or off, with their triggers and actions."""
+    """Each connection's recipes, on or off (and whether the dashboard set that, over the
+    mapping file), with their triggers and actions."""
     out = []
     for conn in connections:
         mapping = mappings.get(conn.location_id)
         recipes = [] if mapping is None else list(mapping.recipes.items())
+        here = switched.get(conn.location_id, {})
         out.append(
             {
                 "name": conn.name,
@@ -324,6 +328,7 @@ def recipes_page(
                     {
                         "name": name,
                         "on": r.enabled,
+                        "switched": name in here,
                         "triggers": list(r.triggers),
                         "actions": list(r.action_ids()),
                         "description": r.description,

@@ -50,6 +50,7 @@ from tnhl.sync._recipe_engine import RecipeEngine
 from tnhl.sync._reconcile import Reconciler, patient
 from tnhl.sync._schedule import RetrySchedule
 from tnhl.sync._settings import Settings
+from tnhl.sync._switches import switch_recipes
 from tnhl.sync._trace import CallTracer
 from tnhl.sync._worker import WorkerPool
 from tnhl.webhooks import StoredInfo, create_intake_app
@@ -128,6 +129,8 @@ class Service:
         except BaseException:
             store.close()
             raise
+        for loc, route in routes.items():
+            switch_recipes(route.mapping, store.recipe_switches(loc))  # the dashboard's
         locations = [c.location_id for c in connections]
         outs = talknotes_outs(connections, settings.http_timeout)
         first = routes[locations[0]]
