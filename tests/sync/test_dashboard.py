@@ -223,6 +223,30 @@ def test_a_replay_without_the_right_csrf_token_changes_nothing(site: Site) -> No
     assert state(site.store, 1) == "received"
 
 
+def test_a_replay_of_an_event_under_a_location_no_connection_serves_is_refused(
+    site: Site,
+) -> None:
+    """A dead event filed under a location id the settings no longer name: Replay answers 409
+    saying why and what to run, and the event stays dead where it was."""
+    body = json.dumps({"type": "contact.created", "data": {"id": "c9"}})
+    site.store.add_inbound(
+        InboundEvent("talknotes", "evt-9", "contact.created", "loc-typo", "c9", body, NOW)
+    )
+    kill_all(site.store, "forbidden: no access to this location")
+    [letter] = site.store.list_dead()
+    with signed_in(site) as http:
+        mine = csrf_of(http.get("/dead").text)
+        r = http.post(f"/dead/{letter.id}/replay", data={"csrf": mine})
+    assert r.status_code == 409
+    assert (
+        "Not replayed: setting location_id (TNHL_LOCATION_ID): this event is filed under "
+        "location loc-typo, which no configured connection serves" in r.text
+    )
+    assert "--to-connection NAME" in r.text
+    event = site.store.get_event(1)
+    assert (event.location_id, event.state) == ("loc-typo", "dead")
+
+
 def test_logging_out_ends_the_session(site: Site) -> None:
     """After logout (a POST with the token) the old session cookie opens nothing."""
     with signed_in(site) as http:

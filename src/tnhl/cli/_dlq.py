@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -103,24 +104,47 @@ def register(app: typer.Typer) -> None:
     def replay(
         ids: Annotated[list[int] | None, typer.Argument(help="Dead letter ids to replay.")] = None,
         all_: Annotated[bool, typer.Option("--all", help="Replay every dead letter.")] = False,
+        to_connection: Annotated[
+            str | None,
+            typer.Option(
+                "--to-connection",
+                help="Move TalkNotes events filed under a location no connection serves now "
+                "(a location_id since corrected) to this connection.",
+            ),
+        ] = None,
         config: ConfigOpt = None,
         data_dir: DataDirOpt = None,
         database_url: DatabaseOpt = None,
     ) -> None:
-        """Put dead letters back in the queue (tries reset); a running `tnhl run` picks them up."""
+        """Put dead letters back in the queue (tries reset), planned with the settings as they
+        are now; a running `tnhl run` picks them up. An event filed under a location id since
+        corrected moves to its connection (the only one, or --to-connection)."""
         from tnhl.cli._run import fail
         from tnhl.store import RecordNotFoundError
+        from tnhl.sync import SettingsError, replay_dead_letter
 
         if not ids and not all_:
             fail("give dead letter ids, or --all")
-        with opened_store(config, data_dir, database_url) as store:
+        settings = settings_or_exit(config, data_dir=data_dir, database_url=database_url)
+        refused = 0
+        with closing(store_or_exit(settings)) as store:
             targets = list(ids or [])
             if all_:
                 targets = [d.id for d in store.list_dead(limit=100_000)]
             for dl_id in targets:
                 try:
-                    row = store.replay_dead(dead_letter_id=dl_id)
+                    done = replay_dead_letter(store, settings, dl_id, to_connection=to_connection)
                 except RecordNotFoundError:
                     fail(f"no dead letter with id {dl_id}")
-                typer.echo(f"replayed dead letter {dl_id} (event {row.event_id})")
-        typer.echo(f"{len(targets)} replayed")
+                except SettingsError as exc:
+                    refused += 1
+                    typer.echo(f"tnhl: dead letter {dl_id} not replayed: {exc}", err=True)
+                    continue
+                moved = f", moved from {done.moved_from}" if done.moved_from else ""
+                where = f" to {done.event.location_id}" if done.moved_from else ""
+                typer.echo(
+                    f"replayed dead letter {dl_id} (event {done.event.event_id}){moved}{where}"
+                )
+        typer.echo(f"{len(targets) - refused} replayed" + (f", {refused} not" if refused else ""))
+        if refused:
+            raise typer.Exit(1)

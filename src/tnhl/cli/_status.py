@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -68,6 +69,12 @@ def register(app: typer.Typer) -> None:
             f"events with warnings: {report['events_with_warnings']} "
             "(see `tnhl events show ID`)"
         )
+        for loc, n in report["unserved"].items():
+            console.print(
+                f"[bold red]{n} unfinished or dead events under location {loc}, which no "
+                "connection serves[/bold red]: if its location_id was wrong and is now "
+                f"corrected, `tnhl events move {loc} --to-connection NAME`"
+            )
         if report["rate_limits"]:
             limits = Table(title="Rate limits")
             for col in ("location", "used", "remaining", "daily remaining", "paused for"):
@@ -143,6 +150,33 @@ def register(app: typer.Typer) -> None:
             ("outcome", lambda r: (r["outcome"] or "")[:80]),
         ]
         print_rows(rows, as_json=as_json, title="Events", columns=columns)
+
+    @events_app.command("move")
+    def move(
+        from_location: Annotated[
+            str, typer.Argument(help="The location id the events are filed under.")
+        ],
+        to_connection: Annotated[
+            str, typer.Option("--to-connection", help="The connection they belong to.")
+        ],
+        config: ConfigOpt = None,
+        data_dir: DataDirOpt = None,
+        database_url: DatabaseOpt = None,
+    ) -> None:
+        """Move the unfinished and dead TalkNotes events of a location no connection serves
+        (its location_id was wrong, then corrected) to the connection they belong to; a
+        running `tnhl run` then sends them."""
+        from tnhl.cli._run import fail, settings_or_exit, store_or_exit
+        from tnhl.sync import SettingsError, move_location
+
+        settings = settings_or_exit(config, data_dir=data_dir, database_url=database_url)
+        with closing(store_or_exit(settings)) as store:
+            try:
+                moved, skipped = move_location(store, settings, from_location, to_connection)
+            except SettingsError as exc:
+                fail(str(exc))
+        extra = f"; {skipped} skipped, already received there" if skipped else ""
+        typer.echo(f"{moved} events moved from {from_location} to {to_connection}{extra}")
 
     @events_app.command("show")
     def show(

@@ -23,8 +23,7 @@ def register(app: typer.Typer) -> None:
         Run it against a test sub-account first: the test contact may start HighLevel
         workflows that react to new contacts.
         """
-        from tnhl.sync import SettingsError, verify_connection
-        from tnhl.sync._verify_public import verify_public
+        from tnhl.sync import SettingsError, verify_connection, verify_public
 
         settings = settings_or_exit(config)
         try:

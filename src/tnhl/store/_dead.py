@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from tnhl.store._errors import InvalidRecordError, RecordNotFoundError
 from tnhl.store._inbox import get_event, row
 from tnhl.store._models import RECIPE, DeadLetter, InboxRow
+from tnhl.store._move import move_events
 from tnhl.store._schema import dead_letters, inbox, records
 
 __all__ = ["get_dead", "list_dead", "replay_dead"]
@@ -67,12 +68,26 @@ def get_dead(
 
 
 def replay_dead(
-    conn: sa.Connection, *, dead_letter_id: int | None, inbox_id: int | None, now: float
+    conn: sa.Connection,
+    *,
+    dead_letter_id: int | None,
+    inbox_id: int | None,
+    now: float,
+    location_id: str | None = None,
 ) -> InboxRow:
-    """Put a dead event back to work, its record due now; a no-op if already replayed."""
+    """Put a dead event back to work, its record due now (or, with another `location_id`,
+    moved there: see `move_events`); a no-op if already replayed."""
     dl = get_dead(conn, dead_letter_id=dead_letter_id, inbox_id=inbox_id)
     if dl.event.state != "dead":
         return dl.event
+    if location_id is not None and location_id != dl.event.location_id:
+        if dl.event.source != "talknotes":
+            raise InvalidRecordError(
+                "location_id",
+                f"only a TalkNotes event can move; this one came from {dl.event.source}",
+            )
+        move_events(conn, dl.event.location_id, location_id, now, inbox_ids=[dl.inbox_id])
+        return get_event(conn, dl.inbox_id)
     conn.execute(
         sa.update(inbox)
         .where(inbox.c.id == dl.inbox_id, inbox.c.state == "dead")

@@ -78,9 +78,13 @@ class Store(Protocol):
         dead_letter_id: int | None = None,
         inbox_id: int | None = None,
         now: float | None = None,
+        location_id: str | None = None,
     ) -> InboxRow:
         """Back to work with its record due now and its tries reset. Replaying twice changes
-        nothing."""
+        nothing. With `location_id` (another than its own) a TalkNotes event moves there, to
+        be folded anew: it was filed under a location id since corrected. Its old record goes
+        when no event is left under it; an event of the same id already there makes this one
+        skipped instead."""
         ...
 
     def list_dead(
@@ -290,6 +294,19 @@ class Store(Protocol):
 
     def delete_hook(self, location_id: str, hook_id: int) -> bool:
         """Unsubscribe; False when the location has no such hook."""
+        ...
+
+    # events under a location since corrected ------------------------------------------------
+    def move_events(
+        self, from_location: str, to_location: str, *, now: float | None = None
+    ) -> tuple[int, int]:
+        """Move a location's unfinished and dead TalkNotes events to another (filed under a
+        location id since corrected): received again there, tries reset; one already received
+        there is skipped instead. Returns (moved, skipped)."""
+        ...
+
+    def event_locations(self) -> dict[str, int]:
+        """Location id -> its unfinished and dead events (a count)."""
         ...
 
     # an event's calls, recipe switches -------------------------------------------------------

@@ -18,6 +18,7 @@ from tnhl.store import (
     _held,
     _inbox,
     _keys,
+    _move,
     _outbound,
     _profiles,
     _records,
@@ -207,10 +208,15 @@ class SqlStore:
         dead_letter_id: int | None = None,
         inbox_id: int | None = None,
         now: float | None = None,
+        location_id: str | None = None,
     ) -> InboxRow:
         with self._write() as conn:
             return _dead.replay_dead(
-                conn, dead_letter_id=dead_letter_id, inbox_id=inbox_id, now=self._now(now)
+                conn,
+                dead_letter_id=dead_letter_id,
+                inbox_id=inbox_id,
+                now=self._now(now),
+                location_id=location_id,
             )
 
     def list_dead(
@@ -449,6 +455,17 @@ class SqlStore:
     def delete_hook(self, location_id: str, hook_id: int) -> bool:
         with self._write() as conn:
             return _keys.delete_hook(conn, location_id, hook_id)
+
+    # events under a location since corrected ------------------------------------------------
+    def move_events(
+        self, from_location: str, to_location: str, *, now: float | None = None
+    ) -> tuple[int, int]:
+        with self._write() as conn:
+            return _move.move_events(conn, from_location, to_location, self._now(now))
+
+    def event_locations(self) -> dict[str, int]:
+        with self._read() as conn:
+            return _move.event_locations(conn)
 
     # an event's calls, recipe switches -------------------------------------------------------
     def event_calls(self, inbox_id: int) -> list[EventCall]:

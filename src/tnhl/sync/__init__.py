@@ -22,10 +22,12 @@ from tnhl.sync._outcome import Decider
 from tnhl.sync._planner import plan_record
 from tnhl.sync._profile import stored_profile
 from tnhl.sync._recipe_plan import DryRun, dry_run
+from tnhl.sync._replay import Replayed, move_location, replay_dead_letter
 from tnhl.sync._schedule import DEFAULT_DELAYS, RetrySchedule
 from tnhl.sync._service import Service
 from tnhl.sync._settings import Settings, load_settings
 from tnhl.sync._verify import VerifyCheck, verify_connection
+from tnhl.sync._verify_public import verify_public
 from tnhl.sync._worker import WorkerPool
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "DryRun",
     "Executor",
     "RecordConflictError",
+    "Replayed",
     "RescheduleNeeded",
     "RetrySchedule",
     "Service",
@@ -57,9 +60,12 @@ __all__ = [
     "go_live",
     "held",
     "load_settings",
+    "move_location",
     "open_settings_store",
     "plan_record",
+    "replay_dead_letter",
     "status_report",
     "stored_profile",
     "verify_connection",
+    "verify_public",
 ]

@@ -156,6 +156,11 @@ def status_report(
     report = _figures(store.stats(now=now)) if whole else {}
     if whole:
         report["rate_limits"] = limits
+        served = {c.location_id for c in settings.connection_list()}
+        # Events no connection will ever run: filed under a location id since changed.
+        report["unserved"] = {
+            loc: n for loc, n in store.event_locations().items() if loc not in served
+        }
     report["connections"] = [
         _connection_report(store, c.name, c.location_id, limits.get(c.location_id), now)
         for c in connections

@@ -32,6 +32,8 @@ from tnhl.store import RecordNotFoundError, SqlStore
 from tnhl.sync import _dashboard_views as views
 from tnhl.sync._connect import _zoned
 from tnhl.sync._dashboard_auth import LoginTries, Signer, read_form, safe_next, same
+from tnhl.sync._errors import SettingsError
+from tnhl.sync._replay import replay_dead_letter
 from tnhl.sync._settings import Settings
 from tnhl.sync._switches import switch_recipes
 
@@ -254,10 +256,13 @@ class _Dashboard:
 
     def replay(self, request: Request, _form: dict[str, str]) -> Response:
         dead_id = int(request.path_params["dead_id"])
-        row = self.store.replay_dead(dead_letter_id=dead_id, now=self.clock())
+        try:
+            done = replay_dead_letter(self.store, self.settings, dead_id, now=self.clock())
+        except SettingsError as exc:
+            return self.problem(request, self.session(request), 409, f"Not replayed: {exc}")
         if self.wake is not None:
             self.wake()
-        return RedirectResponse(f"/events/{row.id}?replayed={dead_id}", status_code=303)
+        return RedirectResponse(f"/events/{done.event.id}?replayed={dead_id}", status_code=303)
 
     def recipes(self, request: Request, _form: dict[str, str]) -> Page:
         conns = self.settings.connection_list()
