@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import logging
 import re
 import sys
 from collections.abc import Sequence
@@ -83,11 +84,11 @@ def _report(exc: Any, args: Sequence[str]) -> int:
         line += f"; see `{where} --help`"
     options = args[: args.index("--")] if "--" in args else args
     if "--log-json" in options:  # as a configuration error under --log-json: JSON only
-        from tnhl.sync._logging import configure_logging, json_error
+        from tnhl.sync import configure_logging
 
         configure_logging(json_lines=True)
-        if json_error(line):
-            return code
+        logging.getLogger("tnhl.cli").error(line)
+        return code
     typer.echo(line, err=True)
     return code
 
