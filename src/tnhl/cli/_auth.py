@@ -2,10 +2,11 @@
 (status) and forget a location's tokens (logout), with no Python.
 
 `login` runs HighLevel's authorization-code flow for the marketplace app of the settings
-(`oauth_client_id`, `oauth_client_secret`): a one-shot callback server on 127.0.0.1, a random
-`state` compared in constant time, a PKCE S256 challenge, the location chosen on HighLevel's
-chooselocation page, the code exchanged, the tokens saved in the encrypted token file
-(`token_file`, `token_file_key`) under the location's id. See docs/auth-and-rate-limits.md.
+(`oauth_client_id`, `oauth_client_secret`): a one-shot callback server on 127.0.0.1 (in
+`_auth_callback`), a random `state` compared in constant time, a PKCE S256 challenge, the
+location chosen on HighLevel's chooselocation page, the code exchanged, the tokens saved in the
+encrypted token file (`token_file`, `token_file_key`) under the location's id. See
+docs/auth-and-rate-limits.md.
 
 Exit codes: 0 done; 1 the flow failed (denied, state mismatch, exchange refused, timeout, another
 location chosen) or, for `status`, a connection's credentials are unusable; 2 the settings are
@@ -14,19 +15,14 @@ incomplete or wrong (one line naming the setting). Tokens and secrets are never 
 
 from __future__ import annotations
 
-import hmac
-import queue
-import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
-from urllib.parse import parse_qsl, urlsplit
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from tnhl.cli._auth_callback import CallbackServer
 from tnhl.cli._run import ConfigOpt, ConnectionOpt, fail, one_connection, settings_or_exit
 
 if TYPE_CHECKING:
@@ -36,100 +32,10 @@ if TYPE_CHECKING:
 __all__ = ["SCOPES", "register"]
 
 SCOPES = ("contacts.readonly", "contacts.write")
-CALLBACK_PATH = "/oauth/callback"
 
 
 def _now() -> float:
     return time.time()
-
-
-@dataclass(frozen=True)
-class Callback:
-    """What the browser brought back to the callback URL."""
-
-    state_ok: bool
-    code: str | None
-    error: str | None
-
-
-class CallbackServer:
-    """A loopback HTTP server that takes HighLevel's redirect once and hands it to `wait`."""
-
-    def __init__(self, port: int, state: str) -> None:
-        self._answers: queue.Queue[Callback] = queue.Queue()
-        self._done = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler(state.encode()))
-        self._server.daemon_threads = True
-        # A short poll: shutdown() waits for the loop to look, which is 0.5 s by default.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def redirect_uri(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{CALLBACK_PATH}"
-
-    def __enter__(self) -> CallbackServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def wait(self, timeout: float) -> Callback | None:
-        """The first callback with a code or an error, or None after `timeout` seconds."""
-        try:
-            return self._answers.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def _handler(self, expected: bytes) -> type[BaseHTTPRequestHandler]:
-        answers, done = self._answers, self._done
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                if parts.path != CALLBACK_PATH:
-                    self._page(404, "Not found.")
-                    return
-                query = dict(parse_qsl(parts.query))
-                code, error = query.get("code") or None, query.get("error") or None
-                if code is None and error is None:
-                    self._page(400, "This address takes HighLevel's answer: no code came.")
-                    return
-                if done.is_set():
-                    self._page(410, "This login has finished: see the terminal.")
-                    return
-                done.set()
-                # Constant time: the state is the one secret a forged callback must guess.
-                state_ok = hmac.compare_digest(query.get("state", "").encode(), expected)
-                if error is not None and query.get("error_description"):
-                    error = f"{error} ({query['error_description']})"
-                if error is not None:  # shown in a terminal: no control characters
-                    error = "".join(c for c in error if c.isprintable())[:300]
-                if not state_ok:
-                    self._page(400, "This answer is not for the login in your terminal.")
-                elif error is not None:
-                    self._page(200, "The authorization was refused: see the terminal.")
-                else:
-                    self._page(200, "HighLevel answered: tnhl finishes in the terminal.")
-                answers.put(Callback(state_ok, code, error))
-
-            def _page(self, status: int, text: str) -> None:
-                body = f"<!doctype html><title>tnhl</title><p>tnhl: {text}</p>".encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # the request line holds the code: never log it
-
-        return Handler
 
 
 # -- settings ---------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ coming back on the redirect; `code_challenge` (S256) rides along on the authoriz
 more without it: validation runs before the code is spent.
 
 Errors become `AuthError` carrying HighLevel's own message and status; the client secret, codes
-and tokens never appear in them.
+and tokens never appear in them (the answers are read in `_oauth_answers`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import base64
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
-from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -40,6 +39,14 @@ from ._auth import normalise_scopes
 from ._clock import Clock, SystemClock
 from ._core import DEFAULT_BASE_URL
 from ._errors import AuthError, ConfigurationError
+from ._oauth_answers import (
+    error_text,
+    json_body,
+    location_defaults,
+    read_tokens,
+    refuses_verifier,
+    scrub,
+)
 from ._tokens import TokenSet
 
 __all__ = [
@@ -55,8 +62,6 @@ AUTHORIZE_URL = "https://marketplace.gohighlevel.com/v2/oauth/chooselocation"
 WHITE_LABEL_AUTHORIZE_URL = "https://marketplace.leadconnectorhq.com/v2/oauth/chooselocation"
 CHOOSE_LOCATION_PATH = "/v2/oauth/chooselocation"
 API_VERSION = "2021-07-28"
-# "Access tokens are valid for a day" (docs/oauth/Authorization.md); the spec's example is 86399.
-_DEFAULT_EXPIRES_IN = 86_399.0
 _USER_TYPES = ("Location", "Company")
 _ACCEPT = {"Accept": "application/json"}
 
@@ -81,11 +86,6 @@ def pkce_pair() -> tuple[str, str]:
     """A fresh PKCE (`code_verifier`, S256 `code_challenge`): 43 characters of 32 random bytes."""
     verifier = secrets.token_urlsafe(32)
     return verifier, code_challenge(verifier)
-
-
-def _refuses_verifier(response: httpx.Response) -> bool:
-    """A 422 from a token endpoint that validates its form strictly and knows no PKCE."""
-    return response.status_code == 422 and "code_verifier" in _error_text(_json(response))
 
 
 class OAuthApp:
@@ -234,7 +234,7 @@ class OAuthApp:
         `code_verifier` is the PKCE verifier whose challenge was on the authorize URL."""
         form = self._code_form(code, user_type, code_verifier)
         response = self._send("/oauth/token", form, None)
-        if code_verifier is not None and _refuses_verifier(response):
+        if code_verifier is not None and refuses_verifier(response):
             form.pop("code_verifier")
             response = self._send("/oauth/token", form, None)
         return self._parse("/oauth/token", response, form, None, None)
@@ -284,7 +284,7 @@ class OAuthApp:
         """`exchange_code` for asyncio."""
         form = self._code_form(code, user_type, code_verifier)
         response = await self._asend("/oauth/token", form, None)
-        if code_verifier is not None and _refuses_verifier(response):
+        if code_verifier is not None and refuses_verifier(response):
             form.pop("code_verifier")
             response = await self._asend("/oauth/token", form, None)
         return self._parse("/oauth/token", response, form, None, None)
@@ -335,9 +335,9 @@ class OAuthApp:
         path = "/oauth/locationToken"
         if response.status_code == 401:
             bearer = headers["Authorization"].removeprefix("Bearer ")
-            text = _scrub(f"POST {path} -> 401: {_error_text(_json(response))}", [bearer])
+            text = scrub(f"POST {path} -> 401: {error_text(json_body(response))}", [bearer])
             return None, text
-        return self._parse(path, response, form, headers, _location_defaults(form)), ""
+        return self._parse(path, response, form, headers, location_defaults(form)), ""
 
     def _parse(
         self,
@@ -347,6 +347,7 @@ class OAuthApp:
         headers: Mapping[str, str] | None,
         defaults: Mapping[str, str] | None,
     ) -> TokenSet:
+        """The answer read, every secret this request carried masked in an error."""
         bearer = (headers or {}).get("Authorization", "").removeprefix("Bearer ")
         secrets = [
             self._client_secret.get_secret_value(),
@@ -355,63 +356,4 @@ class OAuthApp:
             form.get("refresh_token", ""),
             bearer,
         ]
-        body = _json(response)
-        if response.status_code >= 400:
-            raise AuthError(
-                _scrub(f"POST {path} -> {response.status_code}: {_error_text(body)}", secrets)
-            )
-        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-            raise AuthError(f"POST {path} -> {response.status_code}: no access_token in the answer")
-        merged: dict[str, Any] = {**(defaults or {}), **body}
-        expires_in = merged.get("expires_in")
-        lifetime = float(expires_in) if isinstance(expires_in, int | float) else _DEFAULT_EXPIRES_IN
-        refresh = merged.get("refresh_token")
-        return TokenSet(
-            access_token=SecretStr(merged["access_token"]),
-            refresh_token=SecretStr(refresh) if isinstance(refresh, str) and refresh else None,
-            expires_at=self.clock.time() + lifetime,
-            scopes=normalise_scopes(merged.get("scope") or "", field="scope"),
-            user_type=_str_or_none(merged.get("userType")),
-            location_id=_str_or_none(merged.get("locationId")),
-            company_id=_str_or_none(merged.get("companyId")),
-            user_id=_str_or_none(merged.get("userId")),
-        )
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _location_defaults(form: Mapping[str, str]) -> dict[str, str]:
-    # The locationToken answer has neither userType nor companyId; we know both.
-    return {
-        "userType": "Location",
-        "companyId": form["companyId"],
-        "locationId": form["locationId"],
-    }
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _error_text(body: object) -> str:
-    """HighLevel's `{statusCode, message, error}` (message may be a list) as one line."""
-    if isinstance(body, dict):
-        message = body.get("message") or body.get("error_description") or body.get("error")
-        if isinstance(message, list):
-            return "; ".join(str(m) for m in message)
-        if message:
-            return str(message)
-    return "no error message"
-
-
-def _scrub(text: str, secrets: Iterable[str]) -> str:
-    """Mask any secret HighLevel might echo back (a code or token inside its message)."""
-    for secret in secrets:
-        if secret and len(secret) >= 6:
-            text = text.replace(secret, "***")
-    return text
+        return read_tokens(path, response, secrets=secrets, clock=self.clock, defaults=defaults)

@@ -18,11 +18,10 @@ from tnhl.webhooks._highlevel import (
     sign_ed25519,
     sign_rsa,
 )
+from tnhl.webhooks._inbox import InboxWriter, StoredInfo
 from tnhl.webhooks._intake import (
     SOURCE_HIGHLEVEL,
     SOURCE_TALKNOTES,
-    InboxWriter,
-    StoredInfo,
     TalkNotesRoute,
     create_intake_app,
 )

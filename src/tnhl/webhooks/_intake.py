@@ -2,8 +2,8 @@
 
 Each route does the least that makes the event safe: verify the signature and the replay window,
 validate just enough to reject what the engine could never apply, write the *raw* body to the
-inbox (deduplicated on (source, event id) by the inbox), and only then answer. Planning and
-HighLevel calls happen later in workers, never on this path.
+inbox (deduplicated on (source, event id) by the inbox; see `_inbox`), and only then answer.
+Planning and HighLevel calls happen later in workers, never on this path.
 
 What can never apply is refused at the door with 422 naming the field, never accepted and
 dead-lettered later (the sender would not hear of it) nor answered 5xx (the sender would retry a
@@ -20,9 +20,7 @@ from __future__ import annotations
 __all__ = [
     "SOURCE_HIGHLEVEL",
     "SOURCE_TALKNOTES",
-    "AsyncInboxWriter",
-    "InboxWriter",
-    "StoredInfo",
+    "TalkNotesRoute",
     "create_intake_app",
 ]
 
@@ -33,10 +31,8 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from anyio import to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -53,8 +49,9 @@ from tnhl.talknotes import (
     parse_event,
     talknotes_openapi,
 )
-from tnhl.webhooks._errors import HighLevelPayloadError, HighLevelSignatureError, InboxUnavailable
+from tnhl.webhooks._errors import HighLevelPayloadError, HighLevelSignatureError
 from tnhl.webhooks._highlevel import HighLevelKeys, HighLevelVerifier
+from tnhl.webhooks._inbox import InboxStep, InboxWriter, StoredInfo
 
 SOURCE_TALKNOTES = "talknotes"
 SOURCE_HIGHLEVEL = "highlevel"
@@ -67,63 +64,6 @@ _log = logging.getLogger("tnhl.webhooks.intake")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 EventCheck = Callable[[TalkNotesEvent], Sequence[Problem]]
-
-
-class InboxWriter(Protocol):
-    """Where intake persists events. The engine adapts the store to it.
-
-    `add` returns False when (source, event_id) is already stored (a duplicate delivery) and
-    raises `InboxUnavailable` (or an error type given to `create_intake_app` as `unavailable`)
-    when it cannot persist. It must be durable when it returns. A
-    `ValueError` (such as the store's `InvalidRecordError`) means the event can never be stored:
-    intake refuses it (422 / 400) rather than ask the sender to retry it.
-    """
-
-    def add(
-        self,
-        source: str,
-        event_id: str,
-        event_type: str,
-        location_id: str,
-        entity_key: str,
-        body: str,
-        received_at: datetime,
-    ) -> bool: ...
-
-
-@runtime_checkable
-class AsyncInboxWriter(Protocol):
-    """An `InboxWriter` that can also be awaited on the event loop (without a thread hop).
-
-    Same contract as `add`: durable when it returns, False for a duplicate, `InboxUnavailable`
-    when it cannot persist. Intake prefers it (when not offloading): an inbox can then commit
-    the events of concurrent requests together, answering each after the commit holding it.
-    """
-
-    async def add_async(
-        self,
-        source: str,
-        event_id: str,
-        event_type: str,
-        location_id: str,
-        entity_key: str,
-        body: str,
-        received_at: datetime,
-    ) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class StoredInfo:
-    """A newly stored event, passed to `on_stored` (e.g. to dispatch it to a worker now)."""
-
-    source: str
-    event_id: str
-    event_type: str
-    location_id: str
-    entity_key: str
-    received_at: datetime
-
-
 _JSON = "application/json"
 
 
@@ -165,24 +105,15 @@ class _Intake:
     def __init__(
         self,
         *,
-        inbox: InboxWriter,
+        inbox: InboxStep,
         routes: Mapping[str | None, _Route],
         highlevel: HighLevelVerifier,
-        clock: Callable[[], float],
-        on_stored: Callable[[StoredInfo], None] | None,
-        offload: bool,
         retry_after: int,
         max_body_bytes: int,
-        unavailable: tuple[type[Exception], ...],
     ) -> None:
         self.inbox = inbox
-        self.unavailable: tuple[type[Exception], ...] = (InboxUnavailable, *unavailable)
         self.routes = routes
         self.highlevel = highlevel
-        self.clock = clock
-        self.on_stored = on_stored
-        self.offload = offload
-        self.async_inbox = inbox if not offload and isinstance(inbox, AsyncInboxWriter) else None
         self.retry_after = str(retry_after)
         self.max_body_bytes = max_body_bytes
         self.openapi = json.dumps(talknotes_openapi()).encode()
@@ -203,49 +134,6 @@ class _Intake:
                 return None
             chunks.append(chunk)
         return b"".join(chunks)
-
-    async def _store(
-        self, source: str, event_id: str, event_type: str, location: str, key: str, body: bytes
-    ) -> bool | ValueError | None:
-        """True stored, False duplicate, None could not persist (the caller answers retry), a
-        ValueError when the inbox refuses the event for good (the caller answers 4xx)."""
-        received_at = datetime.fromtimestamp(self.clock(), UTC)
-        text = body.decode("utf-8", "replace")
-        try:
-            if self.offload:
-                # For an inbox that may block long (a network database): a worker thread lets
-                # requests overlap, at the price of a thread hop per request.
-                stored = await to_thread.run_sync(
-                    self.inbox.add, source, event_id, event_type, location, key, text, received_at
-                )
-            elif self.async_inbox is not None:
-                stored = await self.async_inbox.add_async(
-                    source, event_id, event_type, location, key, text, received_at
-                )
-            else:
-                stored = self.inbox.add(
-                    source, event_id, event_type, location, key, text, received_at
-                )
-        except self.unavailable as exc:
-            _log.warning("inbox unavailable for %s event %s: %s", source, event_id, exc)
-            return None
-        except ValueError as exc:
-            # Retrying cannot make it storable. Error level: the door should have refused it,
-            # so its checks have a gap to close.
-            _log.error("inbox refused %s event %s for good: %s", source, event_id, exc)
-            return exc
-        except Exception:
-            # Not persisted, whatever the cause: tell the sender to retry rather than lose it.
-            _log.exception("inbox failed for %s event %s", source, event_id)
-            return None
-        if stored and self.on_stored is not None:
-            info = StoredInfo(source, event_id, event_type, location, key, received_at)
-            try:
-                self.on_stored(info)
-            except Exception:
-                # The row is durable; the sweeper dispatches it if this hook failed.
-                _log.exception("on_stored failed for %s event %s", source, event_id)
-        return stored
 
     async def talknotes_webhook(self, request: Request) -> Response:
         name = request.path_params.get("name")
@@ -287,7 +175,7 @@ class _Intake:
         problems = header + self._checked(route.check, event_id, event)
         if problems:
             return self._refused(event_id, 422, "invalid_event", problems)
-        stored = await self._store(
+        stored = await self.inbox.store(
             SOURCE_TALKNOTES, event_id, event.type, route.location_id, entity_key(event), body
         )
         if isinstance(stored, ValueError):
@@ -316,7 +204,7 @@ class _Intake:
         # An authentic event tnhl can never apply (no locationId, an app event with no entity)
         # is still stored, to be recorded and skipped: refused, HighLevel would not send it
         # again, and nothing would show it ever came.
-        stored = await self._store(
+        stored = await self.inbox.store(
             SOURCE_HIGHLEVEL,
             event.webhook_id,
             event.type[:64],
@@ -449,15 +337,13 @@ def create_intake_app(
         verifier = WebhookVerifier(r.secret, clock=clock)
         routes[name] = _Route(verifier, r.location_id, r.check, r.key_opens)
     intake = _Intake(
-        inbox=inbox,
+        inbox=InboxStep(
+            inbox, clock=clock, on_stored=on_stored, offload=offload, unavailable=unavailable
+        ),
         routes=routes,
         highlevel=HighLevelVerifier(highlevel_keys, clock=clock),
-        clock=clock,
-        on_stored=on_stored,
-        offload=offload,
         retry_after=retry_after,
         max_body_bytes=max_body_bytes,
-        unavailable=unavailable,
     )
     return Starlette(
         routes=[
