@@ -98,7 +98,9 @@ def _problem(exc: Any, ctx: Any) -> str:
     possibilities = getattr(exc, "possibilities", None)
     option = getattr(exc, "option_name", None)
     if option is not None and type(exc).__name__ == "NoSuchOption":
-        return f"no such option {option}{_did_you_mean(possibilities or [])}"
+        # Stricter than click's 0.6, which offers --host for --bogus: a wrong lead misleads.
+        close = difflib.get_close_matches(option, possibilities or [], cutoff=0.7)
+        return f"no such option {option}{_did_you_mean(close)}"
     command = getattr(exc, "command_name", None)  # click >= 8.4 names it
     found = _NO_SUCH_COMMAND.match(str(getattr(exc, "message", "")))
     if command is None and found is not None:
