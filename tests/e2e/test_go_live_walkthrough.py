@@ -365,6 +365,16 @@ def test_a_new_user_goes_from_nothing_to_live_with_the_cli_alone(tmp_path: Path)
         )
         # A finished event's outcome is its result, not the dry run's reason it once had.
         assert talknotes_events()[0]["outcome"] == f"create-contact {contact['id']}"
+        # `events show`: the calls sent once live (none while held), with HighLevel's answers.
+        contact_event = next(e for e in talknotes_events() if e["event_type"] == "contact.created")
+        shown = tnhl("events", "show", str(contact_event["id"]), "--config", "tnhl.yaml")
+        assert shown.returncode == 0, shown.stderr
+        calls = json.loads(shown.stdout)["calls"]
+        assert [(c["operation"], c["request"].split("?")[0], c["status"]) for c in calls] == [
+            ("get-duplicate-contact", "GET /contacts/search/duplicate", 200),
+            ("create-contact", "POST /contacts/", 201),
+        ]
+        assert calls[1]["answer"]["contact"]["id"] == contact["id"]
 
         # 6. The dashboard, over plain HTTP: log in, the contact's event is listed as done.
         with httpx.Client(base_url=base, timeout=5) as browser:
