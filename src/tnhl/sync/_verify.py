@@ -39,7 +39,7 @@ from tnhl.sync._readback import CallFn
 from tnhl.sync._settings import Settings
 from tnhl.talknotes import SecretFormatError, decode_secret
 
-__all__ = ["VerifyCheck", "run_checks", "verify_connection"]
+__all__ = ["CheckList", "VerifyCheck", "run_checks", "verify_connection"]
 
 Status = Literal["ok", "fail", "skip"]
 Report = Callable[["VerifyCheck"], None]
@@ -84,14 +84,11 @@ class _Failed(Exception):
         self.message = message
 
 
-class _Run:
-    def __init__(
-        self, call: CallFn, location_id: str, report: Report | None, token_advice: str
-    ) -> None:
-        self.call = call
-        self.location_id = location_id
+class CheckList:
+    """The lines of a verify so far, each reported as it is made."""
+
+    def __init__(self, report: Report | None) -> None:
         self.report = report
-        self.token_advice = token_advice
         self.checks: list[VerifyCheck] = []
 
     def add(self, name: str, status: Status, message: str) -> None:
@@ -99,6 +96,16 @@ class _Run:
         self.checks.append(check)
         if self.report is not None:
             self.report(check)
+
+
+class _Run(CheckList):
+    def __init__(
+        self, call: CallFn, location_id: str, report: Report | None, token_advice: str
+    ) -> None:
+        super().__init__(report)
+        self.call = call
+        self.location_id = location_id
+        self.token_advice = token_advice
 
     def attempt(self, operation: str, **kwargs: Any) -> tuple[Any, HighLevelError | None]:
         try:

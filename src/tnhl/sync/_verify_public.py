@@ -26,7 +26,7 @@ import httpx
 
 from tnhl.sync._connections import ConnectionSettings
 from tnhl.sync._settings import Settings
-from tnhl.sync._verify import Report, Status, VerifyCheck
+from tnhl.sync._verify import CheckList, Report, VerifyCheck
 
 __all__ = ["TIMEOUT", "talknotes_path", "verify_public"]
 
@@ -137,19 +137,13 @@ def _is_tnhl(response: httpx.Response, path: str) -> bool:
     return response.status_code == 401 and refused
 
 
-class _Run:
+class _Run(CheckList):
     def __init__(
         self, settings: Settings, client: httpx.Client, timeout: float, report: Report | None
     ) -> None:
-        self.settings, self.client, self.timeout, self.report = settings, client, timeout, report
+        super().__init__(report)
+        self.settings, self.client, self.timeout = settings, client, timeout
         self.base = settings.public_url or ""
-        self.checks: list[VerifyCheck] = []
-
-    def add(self, name: str, status: Status, message: str) -> None:
-        check = VerifyCheck(name, status, message)
-        self.checks.append(check)
-        if self.report is not None:
-            self.report(check)
 
     def check(self, name: str, path: str, headers: dict[str, str], ok: str) -> bool:
         """One line: `ok` when tnhl itself answered at `path` (GET /healthz, POST a webhook
