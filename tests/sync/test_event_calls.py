@@ -149,3 +149,43 @@ def test_the_dashboard_story_lists_the_calls(tmp_path: Path) -> None:
     assert "<code>POST /contacts/</code>" in section
     assert '<td class="call-status ">201</td>' in section
     assert "get-duplicate-contact" in section
+
+
+TAG_ON_SIGNING = """\
+recipes:
+  tag-signed:
+    trigger: talknotes.note.milestone
+    when: [{path: milestone.family, equals: signed}]
+    actions:
+      - highlevel.add-tags:
+          params: {contactId: "{{ contact.highlevel_id }}"}
+          body: {tags: ["signed"]}
+"""
+
+
+def test_a_recipe_firing_shows_its_highlevel_calls(tmp_path: Path) -> None:
+    """A recipe that tags the contact when a note says the contract was signed: its firing's
+    story holds the tag call, POST /contacts/{id}/tags answered 201 (the spec's status)."""
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(TAG_ON_SIGNING)
+    secret = generate_secret()
+    note = {"id": "n1", "contactId": "c5", "noteContent": "The contract was signed today."}
+    with running_simulator() as sim:
+        settings = settings_for(sim, tmp_path, secret, mapping_file=mapping)
+        with running_service(settings) as (service, base):
+            send = talknotes_sender(base, secret)
+            send([_contact("c5", "signed@example.com")])
+            send([{"type": "note.created", "timestamp": AT, "data": note}])
+
+            def fired() -> list[Any]:
+                rows = service.store.list_events(source="recipe")
+                return [r for r in rows if r.event_id.startswith("recipe:tag-signed:")]
+
+            wait_for(lambda: [r.state for r in fired()] == ["done"], 30, "the tag recipe ran")
+            (firing,) = fired()
+            calls = service.store.event_calls(firing.id)
+            hl = service.store.get_highlevel_id(sim.location_id, "contact", "c5")
+    assert [(c.operation, c.request, c.status) for c in calls] == [
+        ("highlevel.add-tags", f"POST /contacts/{hl}/tags", 201)
+    ]
+    assert json.loads(calls[0].answer)["tags"] == ["signed"]

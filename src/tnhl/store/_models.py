@@ -191,7 +191,9 @@ class Delivery:
     (delivered), `skipped` (nothing to tell: an echo, a type not propagated), `dead` (filed as
     a dead letter), or `retry` at `retry_at`. `told`, on a delivery, is noted as what
     TalkNotes now knows of the entity. `ops_done` (key, HighLevel id or None): operations
-    that succeeded, their keys marked sent first (`Store.send_ops`), now marked succeeded."""
+    that succeeded, their keys marked sent first (`Store.send_ops`), now marked succeeded.
+    `calls`: the HighLevel requests this run made (a recipe's actions), filed under the event
+    (`Store.event_calls`)."""
 
     inbox_id: int
     outcome: Literal["done", "skipped", "dead", "retry"]
@@ -199,6 +201,7 @@ class Delivery:
     retry_at: float | None = None
     told: Told | None = None
     ops_done: tuple[tuple[str, str | None], ...] = ()
+    calls: tuple[EventCall, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from tnhl.store._models import Delivery, InboxRow, RecordState, Told
 from tnhl.store._profiles import mark_profile, told_row
 from tnhl.store._schema import id_map, inbox, records, told
 from tnhl.store._settle import dumps, file_dead, ops_succeeded
+from tnhl.store._trail import add_calls
 from tnhl.store._work import record_state, registers_of, set_register
 
 __all__ = [
@@ -102,6 +103,7 @@ def finish_outbound(
     are: whoever holds them now settles them). Their `ops_done` are noted all the same: an
     operation that succeeded did, and its key must refuse a second send by the new holder."""
     ops_succeeded(conn, [op for d in deliveries for op in d.ops_done], now)
+    add_calls(conn, [(d.inbox_id, c) for d in deliveries for c in d.calls])
     lost = []
     for d in deliveries:
         mine = sa.and_(inbox.c.id == d.inbox_id, inbox.c.lease_owner == worker)

@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ import structlog
 
 from tnhl.highlevel import APIError, HighLevelError
 from tnhl.mapping import Recipe
-from tnhl.store import Delivery, InboundEvent, InboxRow, OpMark, SqlStore
+from tnhl.store import Delivery, EventCall, InboundEvent, InboxRow, OpMark, SqlStore
 from tnhl.sync._dryrun import DryRuns
 from tnhl.sync._errors import RescheduleNeeded
 from tnhl.sync._recipe_actions import Actions, RecipeConnection, Refused, Wait, creates
@@ -50,6 +51,7 @@ from tnhl.sync._recipe_plan import (
 )
 from tnhl.sync._recipe_polls import poll_firings
 from tnhl.sync._schedule import RetrySchedule
+from tnhl.sync._trace import CallTracer, event_calls
 from tnhl.talknotes import (
     DeliveryFailed,
 )
@@ -77,9 +79,11 @@ class RecipeEngine:
         settle: float = 2.0,
         lease_seconds: float = 60.0,
         dry_runs: DryRuns | None = None,
+        tracer: CallTracer | None = None,
     ) -> None:
         self._store = store
         self._dry_runs = dry_runs
+        self._tracer = tracer or CallTracer()
         self._conns = dict(connections)
         self._schedule = schedule
         self._clock = clock
@@ -303,6 +307,11 @@ class RecipeEngine:
         return steps(recipe, ctx)
 
     def _run(self, row: InboxRow) -> Delivery:
+        """Run a firing's actions; its HighLevel requests go with the outcome, to its story."""
+        calls: list[EventCall] = []
+        return replace(self._run_steps(row, calls), calls=tuple(calls))
+
+    def _run_steps(self, row: InboxRow, calls: list[EventCall]) -> Delivery:
         conn = self._conns[row.location_id]
         body = json.loads(row.body)
         planned = self._steps(row, body)
@@ -321,7 +330,13 @@ class RecipeEngine:
                     )
                 mark = OpMark(key, step.action, row.id, json.dumps(step.params, default=str))
                 self._store.send_ops([mark])
-                done.append((key, self._actions.perform(conn, row, i, step)))
+                at, started = self._clock(), time.monotonic()
+                with self._tracer.recording() as seen:
+                    try:
+                        done.append((key, self._actions.perform(conn, row, i, step)))
+                    finally:  # only HighLevel's answers: a webhook's are the outcome's
+                        took = time.monotonic() - started
+                        calls += event_calls(step.action, at, took, seen) if seen else []
         except Refused as exc:
             return Delivery(row.id, "dead", f"rejected: {exc}", ops_done=tuple(done))
         except DeliveryFailed as exc:

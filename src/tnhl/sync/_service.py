@@ -236,6 +236,7 @@ class Service:
             settle=min(2.0, settings.outbound_delay),
             lease_seconds=settings.lease_seconds,
             dry_runs=dry_runs,
+            tracer=tracer,
         )
 
         def on_stored(info: StoredInfo) -> None:
