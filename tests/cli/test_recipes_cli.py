@@ -116,3 +116,31 @@ def test_catalog_json_lists_126_entries_each_with_schemas_and_scopes() -> None:
     assert {s for r in actions for s in r["scopes"]} == {"contacts.readonly", "contacts.write"}
     by_id = {r["id"]: r for r in rows}
     assert by_id["highlevel.add-tags"]["input"]["properties"]["params"]["required"] == ["contactId"]
+
+
+def test_recipes_list_shows_what_the_dashboard_switched(tmp_path: Path) -> None:
+    """Milestones switched off in the dashboard (kept in the store): `recipes list` for the
+    connection shows it off, marked as the dashboard's, the others on from the file; before
+    any store exists the list is the file's and no store is created."""
+    from tnhl.sync import load_settings, open_settings_store
+
+    env = {"TNHL_LOCATION_ID": "loc-list", "TNHL_DATA_DIR": str(tmp_path)}
+    before = RUNNER.invoke(app, ["recipes", "list"], env=env)
+    assert before.exit_code == 0, before.output
+    assert "(dashboard)" not in before.output
+    assert not (tmp_path / "tnhl.db").exists()
+    store = open_settings_store(load_settings(location_id="loc-list", data_dir=tmp_path))
+    try:
+        store.switch_recipe("loc-list", "milestones", False)
+    finally:
+        store.close()
+    listed = RUNNER.invoke(app, ["recipes", "list"], env=env)
+    assert listed.exit_code == 0, listed.output
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in listed.output.splitlines()
+        if line.count("│") > 3
+    }
+    assert rows["milestones"] == "no (dashboard)"
+    assert rows["follow-ups"] == "yes"
+    assert rows["tenth-note"] == "yes"

@@ -22,14 +22,19 @@ MappingOpt = Annotated[
 ]
 
 
-def _mapping(mapping: Path | None, config: Path | None, connection: str | None) -> Any:
+def _mapping(
+    mapping: Path | None, config: Path | None, connection: str | None
+) -> tuple[Any, dict[str, bool]]:
+    """The mapping, and (for a connection's own mapping file) the recipes switched on or off
+    in the dashboard, applied over it: what `tnhl run` runs."""
     from tnhl.mapping import MappingFileError, load_mapping
 
-    zone = None
+    zone, switched = None, {}
     if mapping is None:
         settings = settings_or_exit(config)
         conn = one_connection(settings, connection)
         mapping, zone = conn.mapping_file, conn.time_zone
+        switched = _switched(settings, conn.location_id)
     try:
         loaded = load_mapping(mapping)
     except MappingFileError as exc:
@@ -37,7 +42,26 @@ def _mapping(mapping: Path | None, config: Path | None, connection: str | None) 
     if zone is not None:
         due = loaded.tasks.due.model_copy(update={"timezone": zone})
         loaded = loaded.model_copy(update={"tasks": loaded.tasks.model_copy(update={"due": due})})
-    return loaded
+    if switched:
+        from tnhl.sync import switch_recipes
+
+        switch_recipes(loaded, switched)
+    return loaded, switched
+
+
+def _switched(settings: Any, location_id: str) -> dict[str, bool]:
+    """The dashboard's switches in the store; none where there is no store yet."""
+    from tnhl.store import StoreError
+    from tnhl.sync import SettingsError, open_settings_store
+
+    try:
+        store = open_settings_store(settings, create=False)
+    except (SettingsError, StoreError):
+        return {}
+    try:
+        return store.recipe_switches(location_id)
+    finally:
+        store.close()
 
 
 def register(app: typer.Typer) -> None:
@@ -50,15 +74,16 @@ def register(app: typer.Typer) -> None:
         connection: ConnectionOpt = None,
         config: ConfigOpt = None,
     ) -> None:
-        """List the recipes, on or off, with their triggers and actions."""
-        loaded = _mapping(mapping, config, connection)
+        """List the recipes, on or off (as switched in the dashboard, where one was), with
+        their triggers and actions."""
+        loaded, switched = _mapping(mapping, config, connection)
         table = Table(title=f"Recipes ({len(loaded.recipes)})")
         for column in ("name", "on", "trigger", "actions", "description"):
             table.add_column(column)
         for name, r in loaded.recipes.items():
             table.add_row(
                 name,
-                "yes" if r.enabled else "no",
+                ("yes" if r.enabled else "no") + (" (dashboard)" if name in switched else ""),
                 ", ".join(r.triggers),
                 ", ".join(r.action_ids()),
                 r.description,
@@ -72,7 +97,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Check the mapping file's recipes (each problem with its line; exit 2 on any)."""
-        loaded = _mapping(mapping, config, connection)
+        loaded, _ = _mapping(mapping, config, connection)
         on = sum(r.enabled for r in loaded.recipes.values())
         typer.echo(f"ok: {len(loaded.recipes)} recipes, {on} on")
 
@@ -97,7 +122,7 @@ def register(app: typer.Typer) -> None:
             fail(f"{event_file}: not JSON ({exc})")
         if not isinstance(body, dict) or not isinstance(body.get("type"), str):
             fail(f"{event_file}: type: an event is a JSON object with a string type")
-        loaded = _mapping(mapping, config, connection)
+        loaded, _ = _mapping(mapping, config, connection)
         runs = dry_run(body, loaded, now=time.time())
         if as_json:
             out = [{"recipe": r.recipe, "firing": r.event_id, "steps": list(r.steps)} for r in runs]

@@ -26,6 +26,7 @@ from tnhl.sync._replay import Replayed, move_location, replay_dead_letter
 from tnhl.sync._schedule import DEFAULT_DELAYS, RetrySchedule
 from tnhl.sync._service import Service
 from tnhl.sync._settings import Settings, load_settings
+from tnhl.sync._switches import switch_recipes
 from tnhl.sync._verify import VerifyCheck, verify_connection
 from tnhl.sync._verify_public import verify_public
 from tnhl.sync._worker import WorkerPool
@@ -66,6 +67,7 @@ __all__ = [
     "replay_dead_letter",
     "status_report",
     "stored_profile",
+    "switch_recipes",
     "verify_connection",
     "verify_public",
 ]
