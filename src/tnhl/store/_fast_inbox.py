@@ -16,7 +16,7 @@ Two modes:
   (source, location, event_id), the two claim indexes): one autocommit INSERT per event 34-38
   us, 21-23 us per event in commits of 4, 14-18 us in commits of 16, because a WAL commit
   writes every page it touched once, however many rows changed it. `add` (synchronous) is one
-  autocommit INSERT.
+  autocommit INSERT. On a SQLite file these writes go through `SqliteWriter` (_sqlite_inbox.py).
 - `inline=False` (a network database): callers run in worker threads (intake `offload=True`)
   and hand their events to one committer thread, which writes every event waiting at that
   moment in ONE transaction (group commit) and then answers each caller.
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -45,23 +44,15 @@ from tnhl.store._inbox import validate_event
 from tnhl.store._models import InboundEvent
 from tnhl.store._schema import inbox
 from tnhl.store._sql import SqlStore
+from tnhl.store._sqlite_inbox import Busy, Params, SqliteWriter, row_params
 
 __all__ = ["FastInbox"]
 
 _Item = tuple[InboundEvent, "Future[bool]"]
-_Params = tuple[str, str, str, str, str, str, float, float]
-_Waiting = tuple[_Params, "asyncio.Future[bool]"]
-
-# The same row SqlStore.add_inbound writes (checked by tests/store/test_fast_inbox.py).
-_RAW_INSERT = (
-    "INSERT INTO inbox (source, event_id, event_type, location_id, entity_key, body,"
-    " received_at, next_attempt_at, state, attempts)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received', 0)"
-    " ON CONFLICT (source, location_id, event_id) DO NOTHING"
-)
+_Waiting = tuple[Params, "asyncio.Future[bool]"]
 
 
-class FastInbox:
+class FastInbox(SqliteWriter):
     """Intake's writer of the store's inbox table (the intake's `InboxWriter` protocol, with
     `StoreUnavailableError` for "cannot persist now"); call `close()` at the end."""
 
@@ -76,8 +67,6 @@ class FastInbox:
     ) -> None:
         self._store = store
         self._inline = inline
-        # The store's own write lock (`SqlStore.write_lock`): no busy-handler sleeps.
-        self._lock = write_lock or threading.Lock()
         self._max_batch = max_batch
         self._on_duplicate = on_duplicate
         self._queue: queue.Queue[_Item | None] = queue.Queue()
@@ -116,16 +105,14 @@ class FastInbox:
         self._positional = compiled.positiontup
         # Inline on SQLite: one sqlite3 connection of our own (same file and pragmas as the
         # store's engine) skips SQLAlchemy's connection and transaction machinery on the hot path.
-        self._raw_path: str | None = None
-        self._raw: sqlite3.Connection | None = None
-        self._raw_busy_ms = -1
-        self._busy_timeout_ms = 5000
+        raw_path: str | None = None
+        busy_timeout_ms = 5000
         if inline and dialect == "sqlite" and store.engine.url.database:
-            self._raw_path = store.engine.url.database
+            raw_path = store.engine.url.database
             with translate_errors(), store.engine.connect() as conn:  # the store's own timeout
-                self._busy_timeout_ms = int(
-                    conn.exec_driver_sql("PRAGMA busy_timeout").scalar() or 5000
-                )
+                busy_timeout_ms = int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar() or 5000)
+        # The store's own write lock (`SqlStore.write_lock`): no busy-handler sleeps.
+        super().__init__(write_lock or threading.Lock(), raw_path, busy_timeout_ms)
         self._thread: threading.Thread | None = None
         if not inline:
             self._thread = threading.Thread(target=self._run, name="tnhl-inbox", daemon=True)
@@ -192,7 +179,7 @@ class FastInbox:
             # the loop is handling in this turn has had the chance to join the batch.
             waiting = self._waiting[loop] = []
             loop.call_soon(self._flush, loop)
-        waiting.append((_params(event), fut))
+        waiting.append((row_params(event), fut))
         added = await fut
         return self._counted(source, added)
 
@@ -231,31 +218,6 @@ class FastInbox:
         for (_, fut), added in zip(batch, results, strict=True):
             fut.set_result(added)
 
-    def _connection(self, wait: bool) -> sqlite3.Connection:
-        if self._raw is None:
-            assert self._raw_path is not None
-            conn = sqlite3.connect(self._raw_path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._raw = conn
-            self._raw_busy_ms = -1
-        # On the event loop never wait for SQLite's lock (0 ms); on a thread, wait a bounded
-        # time, so the sender hears 503 within 2 s when another writer holds the database.
-        busy_ms = min(self._busy_timeout_ms, _WAIT_MS) if wait else 0
-        if busy_ms != self._raw_busy_ms:
-            self._raw.execute(f"PRAGMA busy_timeout = {busy_ms}")
-            self._raw_busy_ms = busy_ms
-        return self._raw
-
-    def _acquire(self, wait: bool) -> None:
-        """Take the process's write lock: without waiting on the loop (`_Busy`), else for a
-        bounded time (StoreUnavailableError)."""
-        if wait:
-            if not self._lock.acquire(timeout=_WAIT_MS / 1000):
-                raise StoreUnavailableError("the store cannot be used right now: writers busy")
-        elif not self._lock.acquire(blocking=False):
-            raise _Busy
-
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         waiting = self._waiting.pop(loop, [])
         for start in range(0, len(waiting), self._max_batch):
@@ -263,87 +225,13 @@ class FastInbox:
             params = [p for p, _ in chunk]
             try:
                 results = self._write_raw_many(params, wait=False)
-            except _Busy:
+            except Busy:
                 # Another writer holds the lock: wait for it on a thread, never on the loop
                 # (a stalled loop would stall every request, /healthz included).
                 later = loop.run_in_executor(None, self._write_raw_many, params)
                 later.add_done_callback(partial(_answer_later, chunk))
                 continue
             _answer(chunk, results)
-
-    def _write_raw_many(
-        self, batch: list[_Params], wait: bool = True
-    ) -> list[bool | StoreUnavailableError]:
-        """Insert `batch` in one transaction: True per new row, False per duplicate.
-
-        When the store cannot take the transaction (locked past the busy timeout, disk full,
-        ...) every row gets the error and nothing is stored. When one row's INSERT fails, the
-        batch is rolled back and each row tried alone, so that row cannot fail the others.
-        `wait=False` raises `_Busy` instead of waiting for a lock.
-        """
-        try:
-            self._acquire(wait)
-        except StoreUnavailableError as exc:
-            return [exc for _ in batch]
-        try:
-            try:
-                conn = self._connection(wait)
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                self._rollback()
-                if not wait and _is_busy(exc):
-                    raise _Busy from None
-                return [_unavailable(exc) for _ in batch]
-            try:
-                # Row by row, not executemany: each row's rowcount tells new from duplicate
-                # (a duplicate of an earlier row of the same batch included).
-                added = [conn.execute(_RAW_INSERT, p).rowcount == 1 for p in batch]
-            except sqlite3.Error:
-                self._rollback()
-                added = []
-            if added:
-                try:
-                    conn.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    self._rollback()
-                    return [_unavailable(exc) for _ in batch]
-                return list(added)
-            results: list[bool | StoreUnavailableError] = []
-            for params in batch:
-                try:
-                    results.append(self._insert_one(params, wait))
-                except StoreUnavailableError as exc:
-                    results.append(exc)
-            return results
-        finally:
-            self._lock.release()
-
-    def _rollback(self) -> None:
-        conn = self._raw
-        if conn is None or not conn.in_transaction:
-            return
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            # Closing a connection rolls its open transaction back; a new one is made on use.
-            conn.close()
-            self._raw = None
-
-    def _write_raw(self, event: InboundEvent) -> bool:
-        result = self._write_raw_many([_params(event)])[0]
-        if isinstance(result, StoreUnavailableError):
-            raise result
-        return result
-
-    def _insert_one(self, params: _Params, wait: bool) -> bool:
-        """One autocommit INSERT (its own transaction); the caller holds the lock."""
-        try:
-            # rowcount, not RETURNING: an INSERT's rowcount is exact on sqlite3 (0 when the
-            # conflict clause skipped the row).
-            return self._connection(wait).execute(_RAW_INSERT, params).rowcount == 1
-        except sqlite3.Error as exc:
-            self._rollback()
-            raise _unavailable(exc) from None
 
     def _write(self, events: list[InboundEvent]) -> list[bool]:
         """Insert `events` in one transaction; True per new one (StoreUnavailableError if not)."""
@@ -414,34 +302,6 @@ def _checked(
     return event
 
 
-def _params(event: InboundEvent) -> _Params:
-    received = float(event.received_at)
-    return (
-        event.source,
-        event.event_id,
-        event.event_type,
-        event.location_id,
-        event.entity_key,
-        event.body,
-        received,
-        received,
-    )
-
-
-class _Busy(Exception):
-    """Another writer holds the lock right now (only raised where waiting is not allowed)."""
-
-
-# How long a write off the loop waits for another writer before answering "unavailable".
-_WAIT_MS = 1500
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    return isinstance(exc, sqlite3.OperationalError) and (
-        "locked" in str(exc) or "busy" in str(exc)
-    )
-
-
 def _answer(chunk: list[_Waiting], results: list[bool | StoreUnavailableError]) -> None:
     for (_, fut), result in zip(chunk, results, strict=True):
         if fut.done():  # the request was cancelled (client gone); its row may be stored
@@ -461,8 +321,3 @@ def _answer_later(
         error = StoreUnavailableError(f"the store cannot be used right now: {exc!r}"[:200])
         results = [error for _ in chunk]
     _answer(chunk, results)
-
-
-def _unavailable(exc: sqlite3.Error) -> StoreUnavailableError:
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return StoreUnavailableError(f"the store cannot be used right now: {reason}")
