@@ -62,6 +62,7 @@ HOOK_PREFIX = "hook-"  # a REST hook subscription runs as the recipe hook-<id>
 
 log = structlog.get_logger("tnhl.sync")
 _GENERATED_IDS = ("followup-", "milestone-", "recipe-")
+LOOP_WINDOW = 600.0  # seconds in which `loop_limit` firings for one contact mean a loop
 
 
 class RecipeEngine:
@@ -80,10 +81,13 @@ class RecipeEngine:
         lease_seconds: float = 60.0,
         dry_runs: DryRuns | None = None,
         tracer: CallTracer | None = None,
+        loop_limit: int = 20,
     ) -> None:
         self._store = store
         self._dry_runs = dry_runs
         self._tracer = tracer or CallTracer()
+        self._loop_limit = loop_limit
+        self._looped: dict[tuple[str, str, str], float] = {}  # logged until
         self._conns = dict(connections)
         self._schedule = schedule
         self._clock = clock
@@ -154,12 +158,41 @@ class RecipeEngine:
     # firing ----------------------------------------------------------------------------------
     def _store_firings(self, loc: str, fired: list[Firing], now: float) -> int:
         for f in fired:
-            entity = f.context.get("contact", {}).get("id") or f.recipe
+            contact = f.context.get("contact", {}).get("id")
+            if contact and self._loops(loc, f.recipe, str(contact), now):
+                continue
+            entity = contact or f.recipe
             body = json.dumps({"recipe": f.recipe, "context": f.context}, default=str)
             event = InboundEvent("recipe", f.event_id, "recipe.fired", loc, str(entity), body, now)
             if self._store.add_inbound(event):
                 self.fired += 1
         return len(fired)
+
+    def _loops(self, loc: str, recipe: str, contact: str, now: float) -> bool:
+        """Whether `recipe` fired `loop_limit` times for `contact` in the last LOOP_WINDOW
+        seconds. Then it is taken to feed itself (its action causing, through HighLevel or
+        TalkNotes, the event that triggers it) and does not fire; logged once a window."""
+        recent = self._store.list_events(
+            location_id=loc,
+            source="recipe",
+            entity_key=contact,
+            since=now - LOOP_WINDOW,
+            limit=max(200, 4 * self._loop_limit),
+        )
+        prefix = f"recipe:{recipe}:"
+        if sum(r.event_id.startswith(prefix) for r in recent) < self._loop_limit:
+            return False
+        key = (loc, recipe, contact)
+        if self._looped.get(key, 0.0) <= now:
+            self._looped[key] = now + LOOP_WINDOW
+            log.error(
+                "recipe fires in a loop: not fired again for this contact for now",
+                recipe=recipe,
+                contact=contact,
+                times=self._loop_limit,
+                minutes=LOOP_WINDOW / 60,
+            )
+        return True
 
     def scan(self, loc: str, now: float) -> int:
         """Fire the recipes the connection's new events trigger; the cursor moves after."""

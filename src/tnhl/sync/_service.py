@@ -237,6 +237,7 @@ class Service:
             lease_seconds=settings.lease_seconds,
             dry_runs=dry_runs,
             tracer=tracer,
+            loop_limit=settings.recipe_loop_limit,
         )
 
         def on_stored(info: StoredInfo) -> None:

@@ -95,6 +95,13 @@ class Settings(BaseSettings):
         description="seconds between checks of recipes' poll and schedule triggers "
         "(poll.task.due_soon, schedule.daily, ...)",
     )
+    recipe_loop_limit: int = Field(
+        default=20,
+        ge=1,
+        description="a recipe that fires this many times for one contact within 10 minutes is "
+        "taken to feed itself (its action causes the event that triggers it) and does not "
+        "fire for that contact again until the 10 minutes have passed",
+    )
     reconcile_sweep_interval: float = Field(
         default=86_400.0,
         gt=0,
