@@ -63,7 +63,8 @@ def test_find_a_dead_task_tell_its_story_replay_it_and_see_it_done(
     tmp_path: Path, browser: Any
 ) -> None:
     """Log in (a wrong password first), search the event log for a contact, open its dead
-    task's story, replay it: the story goes from dead to done and HighLevel has the task."""
+    task's story, replay it: the story goes from dead to done, lists the create call answered
+    201, and HighLevel has the task; a recipe turned off on the recipes page shows as off."""
     from playwright.sync_api import expect
 
     # Deadlines, not sleeps: on a loaded 2-core machine htmx's round trips may take seconds.
@@ -148,12 +149,20 @@ def test_find_a_dead_task_tell_its_story_replay_it_and_see_it_done(
                 expect(page.locator(".flash")).to_contain_text("replayed")
                 expect(page.locator("#state")).to_have_text("done", timeout=30_000)
                 expect(page.locator("#outcome")).to_be_visible()
+                calls = page.locator("#calls tbody tr")
+                expect(calls.filter(has_text="create-task")).to_contain_text("201")
                 page.screenshot(path=str(shots / "story-done.png"), full_page=True)
 
                 page.click("nav >> text=Dead letters")
                 expect(page.locator("tbody")).to_contain_text("No dead letters.")
                 page.click("nav >> text=Recipes")
                 expect(page.locator("tbody tr").first).to_contain_text("follow-ups")
+                tenth = page.locator("tbody tr").filter(has_text="tenth-note")
+                tenth.locator("button").click()
+                expect(page.locator(".flash")).to_have_text("tenth-note of default is now off.")
+                tenth = page.locator("tbody tr").filter(has_text="tenth-note")
+                expect(tenth.locator(".onoff")).to_have_text("off")
+                expect(tenth).to_contain_text("set here")
                 page.screenshot(path=str(shots / "recipes.png"), full_page=True)
                 page.click("nav >> text=Mapping preview")
                 page.click("button:text('Preview')")
