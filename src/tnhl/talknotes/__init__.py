@@ -21,7 +21,6 @@ from tnhl.talknotes._events import (
     NewContactData,
     NoteData,
     NoteRef,
-    Priority,
     TalkNotesEvent,
     TaskCompletedData,
     TaskData,
@@ -29,6 +28,7 @@ from tnhl.talknotes._events import (
     event_schema,
     parse_event,
 )
+from tnhl.talknotes._fields import Priority
 from tnhl.talknotes._generator import DEFAULT_START, generate, signed_requests
 from tnhl.talknotes._openapi import EXAMPLE_EVENTS, talknotes_openapi
 from tnhl.talknotes._outbound import (
