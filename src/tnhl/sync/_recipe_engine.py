@@ -23,42 +23,33 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import structlog
 
-from tnhl.highlevel import APIError, HighLevelError
 from tnhl.mapping import Recipe
-from tnhl.store import Delivery, EventCall, InboundEvent, InboxRow, OpMark, SqlStore
+from tnhl.store import InboundEvent, InboxRow, SqlStore
 from tnhl.sync._dryrun import DryRuns
-from tnhl.sync._errors import RescheduleNeeded
-from tnhl.sync._recipe_actions import Actions, RecipeConnection, Refused, Wait, creates
+from tnhl.sync._recipe_actions import Actions, RecipeConnection
 from tnhl.sync._recipe_plan import (
     BUILTIN_ACTIONS,
     GENERATED_PREFIXES,
     NOTE_TEXT,
     TEXT_TRIGGERS,
     Firing,
-    Step,
     event_context,
     firings,
     hook_recipe,
-    steps,
     trigger_of,
 )
 from tnhl.sync._recipe_polls import poll_firings
+from tnhl.sync._recipe_run import HOOK_PREFIX, FiringRunner
 from tnhl.sync._schedule import RetrySchedule
-from tnhl.sync._trace import CallTracer, event_calls
-from tnhl.talknotes import (
-    DeliveryFailed,
-)
+from tnhl.sync._trace import CallTracer
 
-__all__ = ["HOOK_PREFIX", "RecipeEngine"]
+__all__ = ["RecipeEngine"]
 
-HOOK_PREFIX = "hook-"  # a REST hook subscription runs as the recipe hook-<id>
 
 log = structlog.get_logger("tnhl.sync")
 _GENERATED_IDS = ("followup-", "milestone-", "recipe-")
@@ -85,7 +76,6 @@ class RecipeEngine:
     ) -> None:
         self._store = store
         self._dry_runs = dry_runs
-        self._tracer = tracer or CallTracer()
         self._loop_limit = loop_limit
         self._looped: dict[tuple[str, str, str], float] = {}  # logged until
         self._conns = dict(connections)
@@ -100,6 +90,16 @@ class RecipeEngine:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._actions = Actions(store, clock)
+        self._runner = FiringRunner(
+            store,
+            self._conns,
+            self._actions,
+            schedule,
+            recipes=self.recipes,
+            link=self._link,
+            tracer=tracer or CallTracer(),
+            clock=clock,
+        )
         self._wake = threading.Event()
         self.fired = 0
         self.ran = 0
@@ -308,7 +308,7 @@ class RecipeEngine:
         )
         if not rows:
             return 0
-        deliveries = [self._run(row) for row in rows]
+        deliveries = [self._runner.run(row) for row in rows]
         self._store.finish_outbound(self._name, deliveries, now=self._clock())
         self.ran += len(rows)
         return len(rows)
@@ -325,81 +325,6 @@ class RecipeEngine:
         self.wake()
         return event_id
 
-    def _steps(self, row: InboxRow, body: Mapping[str, Any]) -> list[Step] | str:
-        """The steps a row runs, or why it runs none."""
-        perform = body.get("perform")
-        if isinstance(perform, dict):
-            action, params = str(perform["action"]), dict(perform.get("params") or {})
-            return [Step(action, params, action)]
-        name = str(body.get("recipe", ""))
-        recipe = self.recipes(row.location_id).get(name)
-        if recipe is None:
-            return f"recipe {name} is off or gone"
-        ctx = body["context"]
-        self._link(row.location_id, ctx)
-        return steps(recipe, ctx)
-
-    def _run(self, row: InboxRow) -> Delivery:
-        """Run a firing's actions; its HighLevel requests go with the outcome, to its story."""
-        calls: list[EventCall] = []
-        return replace(self._run_steps(row, calls), calls=tuple(calls))
-
-    def _run_steps(self, row: InboxRow, calls: list[EventCall]) -> Delivery:
-        conn = self._conns[row.location_id]
-        body = json.loads(row.body)
-        planned = self._steps(row, body)
-        if isinstance(planned, str):
-            return Delivery(row.id, "skipped", planned)
-        done: list[tuple[str, str | None]] = []
-        try:
-            for i, step in enumerate(planned):
-                key = f"{row.location_id}:recipe:{row.event_id}:{i}"
-                op = self._store.get_op(key)
-                if op is not None and op.state == "succeeded":
-                    continue
-                if op is not None and op.state in ("sent", "unknown") and creates(step):
-                    raise Refused(
-                        f"{step.action} was sent before and its outcome is unknown: not sent again"
-                    )
-                mark = OpMark(key, step.action, row.id, json.dumps(step.params, default=str))
-                self._store.send_ops([mark])
-                at, started = self._clock(), time.monotonic()
-                with self._tracer.recording() as seen:
-                    try:
-                        done.append((key, self._actions.perform(conn, row, i, step)))
-                    finally:  # only HighLevel's answers: a webhook's are the outcome's
-                        took = time.monotonic() - started
-                        calls += event_calls(step.action, at, took, seen) if seen else []
-        except Refused as exc:
-            return Delivery(row.id, "dead", f"rejected: {exc}", ops_done=tuple(done))
-        except DeliveryFailed as exc:
-            name = str(body.get("recipe", ""))
-            if exc.status == 410 and name.startswith(HOOK_PREFIX):
-                # Zapier's REST Hooks: 410 Gone from a target means "unsubscribe me".
-                self._store.delete_hook(row.location_id, int(name.removeprefix(HOOK_PREFIX)))
-                return Delivery(row.id, "skipped", "the target answered 410: unsubscribed")
-            return self._failed(row, exc, tuple(done))
-        except (Wait, RescheduleNeeded, HighLevelError, httpx.HTTPError) as exc:
-            return self._failed(row, exc, tuple(done))
-        return Delivery(row.id, "done", f"ran {len(planned)} action(s)", ops_done=tuple(done))
-
-    def _failed(
-        self, row: InboxRow, exc: Exception, done: tuple[tuple[str, str | None], ...]
-    ) -> Delivery:
-        reason = _reason(exc)
-        final = (
-            isinstance(exc, APIError)
-            and exc.status is not None
-            and 400 <= exc.status < 500
-            and exc.status not in (401, 408, 409, 429)
-        ) or (isinstance(exc, DeliveryFailed) and not exc.retry)
-        delay = None if final else self._schedule.delay(row.attempts + 1)
-        if isinstance(exc, RescheduleNeeded) and not final:
-            delay = exc.wait
-        if delay is None:
-            return Delivery(row.id, "dead", reason, ops_done=done)
-        return Delivery(row.id, "retry", reason, retry_at=self._clock() + delay, ops_done=done)
-
 
 def _cause(row: InboxRow, body: Mapping[str, Any]) -> str:
     """What a firing is once for: a TalkNotes record's creation (sent again under another
@@ -408,9 +333,3 @@ def _cause(row: InboxRow, body: Mapping[str, Any]) -> str:
     if row.source == "talknotes" and row.event_type.endswith(".created") and isinstance(data, dict):
         return f"talknotes:{row.event_type}:{data.get('id')}"
     return f"{row.source}:{row.event_id}"
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, DeliveryFailed):
-        return f"delivery refused: {exc.status} {exc}"[:500]
-    return f"{type(exc).__name__}: {exc}"[:500]
