@@ -48,6 +48,7 @@ from tnhl.sync._readback import CallFn
 from tnhl.sync._recipe_actions import RecipeConnection
 from tnhl.sync._recipe_engine import RecipeEngine
 from tnhl.sync._reconcile import Reconciler, patient
+from tnhl.sync._retention import Retention
 from tnhl.sync._schedule import RetrySchedule
 from tnhl.sync._settings import Settings
 from tnhl.sync._switches import switch_recipes
@@ -163,8 +164,11 @@ class Service:
             metrics.queue_lag.set(stats.oldest_unfinished_age or 0.0)
             metrics.pending.set(stats.counts.get("received", 0) + stats.counts.get("pending", 0))
 
+        retention = Retention(store, settings.retention_days, clock=clock)
+
         def on_sweep() -> None:
             refresh_gauges()
+            retention.sweep()
             now = clock()
             paused = executor.pauses.paused(now)
             write_limiter_snapshot(limiter_path(settings), limiter, locations, now, paused)

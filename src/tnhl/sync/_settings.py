@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         description="seconds between checks of recipes' poll and schedule triggers "
         "(poll.task.due_soon, schedule.daily, ...)",
     )
+    retention_days: float = Field(
+        default=30.0,
+        description="finished (done or skipped) events older than this many days are deleted, "
+        "with their calls, once an hour; dead letters and recipe firings are kept; 0 keeps "
+        "everything, else at least 7 (a sender may deliver an event again within a week)",
+    )
     recipe_loop_limit: int = Field(
         default=20,
         ge=1,
@@ -161,6 +167,16 @@ class Settings(BaseSettings):
     @classmethod
     def _unique_connections(cls, value: list[ConnectionSettings]) -> list[ConnectionSettings]:
         check_connections(value)
+        return value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: float) -> float:
+        if value != 0 and value < 7:
+            raise ValueError(
+                "must be 0 (keep everything) or at least 7: an event's id must be remembered "
+                "for a week to drop a repeated delivery"
+            )
         return value
 
     @field_validator("highlevel_base_url", "talknotes_outbound_url")
