@@ -1,6 +1,6 @@
 """A hand-written TalkNotes event set and the HighLevel state it must converge to.
 
-Written by hand, apart from tnhl's generator and transforms: the expected state below is a set
+Written by hand, without tnhl's generator or transforms: the expected state below is a set
 of literals worked out from docs/talknotes-contract.md ("order does not matter": per record and
 per field the newest `timestamp` wins; an absent key leaves a field, an explicit null clears it;
 a delete is final) and the default mapping (src/tnhl/mapping/default.yaml: last word is the last

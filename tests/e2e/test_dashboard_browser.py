@@ -19,14 +19,10 @@ from typing import Any
 
 import pytest
 from e2e_harness import FAST_RETRY, settings_for, talknotes_sender, wait_for
-from starlette.applications import Starlette
-from starlette.routing import Mount
 from tests.conftest import need
 
-from tnhl.mapping import default_mapping
 from tnhl.simulator import running_simulator
 from tnhl.simulator._serve import serve_in_thread
-from tnhl.sync._dashboard import dashboard_routes
 from tnhl.sync._service import Service
 from tnhl.talknotes import generate_secret
 
@@ -76,18 +72,11 @@ def test_find_a_dead_task_tell_its_story_replay_it_and_see_it_done(
     started = time.monotonic()
     with running_simulator() as sim:
         settings = settings_for(sim, tmp_path, secret, admin_password=PASSWORD, orphan_timeout=0.3)
+        # The service's own app: `tnhl run` serves the dashboard once admin_password is set.
         service = Service.from_settings(settings, retry=FAST_RETRY)
-        routes = dashboard_routes(
-            service.store,
-            settings,
-            {sim.location_id: default_mapping()},
-            paused=service.executor.pauses.paused,
-            wake=service.pool.wake,
-        )
-        app = Starlette(routes=[*routes, Mount("/", service.app)])
         service.start()
         try:
-            with serve_in_thread(app) as base:
+            with serve_in_thread(service.app) as base:
                 send = talknotes_sender(base, secret)
                 send(
                     [
