@@ -52,4 +52,6 @@ def exchange_of(
     if response is None:
         name = type(error).__name__ if error is not None else "no answer"
         return Exchange(method, path, None, seconds, error=name)
-    return Exchange(method, path, response.status_code, seconds, response.text[:BODY_LIMIT])
+    # Only the head is decoded: the whole of a large answer is parsed once, by the client.
+    head = response.content[: 4 * BODY_LIMIT].decode(response.encoding or "utf-8", "replace")
+    return Exchange(method, path, response.status_code, seconds, head[:BODY_LIMIT])
