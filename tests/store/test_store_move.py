@@ -6,6 +6,7 @@ folded anew under the new location."""
 from __future__ import annotations
 
 import pytest
+from tests.store.conftest import FakeClock
 from tests.store.test_store_contract import LOC, add, by_key, change, claim
 
 from tnhl.store import InboundEvent, InvalidRecordError, Settlement, SqlStore
@@ -97,3 +98,16 @@ def test_event_locations_counts_unfinished_and_dead_events(store: SqlStore) -> N
     got = by_key(claim(store, limit=10, locations=[WRONG]))
     store.settle([(got["contact:a"], Settlement("applied", "created"))])
     assert store.event_locations() == {WRONG: 1, LOC: 1}
+
+
+def test_a_record_whose_events_were_purged_is_kept(store: SqlStore, clock: FakeClock) -> None:
+    """A record under the wrong location whose done event retention already deleted is not
+    one of the moved events' records: moving the location's other events keeps it."""
+    add(store, change(1, "old", loc=WRONG))
+    [old] = claim(store, locations=[WRONG])
+    store.settle([(old, Settlement("applied", "created"))])
+    clock.advance(8 * 86400)
+    assert store.purge_finished(older_than=clock.now - 7 * 86400) == 1
+    add(store, change(2, "a", loc=WRONG))
+    assert store.move_events(WRONG, LOC) == (1, 0)
+    assert store.get_record(WRONG, "contact", "old") is not None

@@ -81,10 +81,21 @@ def move_events(
         .where(dead_letters.c.inbox_id.in_(ids), dead_letters.c.replayed_at.is_(None))
         .values(replayed_at=now)
     )
-    left = sa.select(inbox.c.id).where(
-        inbox.c.location_id == records.c.location_id, inbox.c.record_key == records.c.record_key
-    )
-    conn.execute(sa.delete(records).where(records.c.location_id == from_location, ~sa.exists(left)))
+    # Only the moved events' records: another record of that location may have lost its
+    # events to retention and still be history worth keeping.
+    keys = sorted({r.record_key for r in rows if r.record_key is not None})
+    if keys:
+        left = sa.select(inbox.c.id).where(
+            inbox.c.location_id == records.c.location_id,
+            inbox.c.record_key == records.c.record_key,
+        )
+        conn.execute(
+            sa.delete(records).where(
+                records.c.location_id == from_location,
+                records.c.record_key.in_(keys),
+                ~sa.exists(left),
+            )
+        )
     return len(move), len(skip)
 
 
