@@ -168,10 +168,10 @@ class Service:
 
         def on_sweep() -> None:
             refresh_gauges()
-            retention.sweep()
             now = clock()
             paused = executor.pauses.paused(now)
             write_limiter_snapshot(limiter_path(settings), limiter, locations, now, paused)
+            retention.sweep()  # last: a store that fails it costs no snapshot
 
         pool = WorkerPool(
             store,
