@@ -516,6 +516,31 @@ def test_lost_create_replanned_with_newer_content_is_found_by_its_first_body(env
     assert env.event_states() == {"msg_001": "done", "msg_002": "done", "msg_003": "done"}
 
 
+def test_lost_create_then_completed_before_the_retry_ends_completed(env: Env) -> None:
+    """The worker dies after create-task; task.completed arrives before the retry. The task
+    is found by the current body (the read-back does not compare `completed`), so it must
+    still be brought up to date: it ends completed, and no second task is created. (A CI run
+    of the SIGKILL e2e test once left it open.)"""
+    ex = env.executor()
+    env.add("contact.created", SAM, T0)
+    ex.run(env.claim())
+    env.client.crash_after = "create-task"
+    env.add("task.created", TASK, T0 + 70)
+    with pytest.raises(Crash):
+        ex.run(env.claim())
+    [created] = env.tasks()
+    assert created["completed"] is False
+    env.add("task.completed", {"id": "t1", "contactId": "c1", "completed": True}, T0 + 200)
+    env.clock.advance(61)
+    ex.run(env.claim())
+
+    [task] = env.tasks()
+    assert task["id"] == created["id"]
+    assert task["completed"] is True
+    assert env.client.sent[2:] == ["create-task", "get-all-tasks", "update-task"]
+    assert env.event_states() == {"msg_001": "done", "msg_002": "done", "msg_003": "done"}
+
+
 def test_task_waiting_for_a_contact_deleted_before_it_synced_is_skipped_at_once(
     env: Env,
 ) -> None:

@@ -182,10 +182,12 @@ class Caller:
                 if found is not None:
                     run.ops_done.append((key, found))
                     run.link(call, found)
-                    # A contact is found by email or phone whichever body went out, so only
-                    # a task or note found by the current body is known to hold it.
-                    contact = call.operation_id == "create-contact"
-                    if original is not None and (candidate is not call or contact):
+                    # Only a note found by the current body is known to hold it: a contact
+                    # is found by email or phone and a task by title, due date and body,
+                    # whichever body went out (a task created open, then completed, is found
+                    # by the completed body).
+                    note = call.operation_id == "create-note"
+                    if original is not None and (candidate is not call or not note):
                         self._apply_latest(call, found, location, run, original)
                     return f"{call.operation_id} found by read-back ({found})"
         if call.find_duplicate:
