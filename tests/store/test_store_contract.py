@@ -286,14 +286,14 @@ def test_a_folder_exception_kills_only_that_event(store: SqlStore) -> None:
         change(1, "c1"),
         event(2, body="not json"),
         change(3, "c2"),
-        event(4, body='{"skip": "HighLevel -> TalkNotes is not synced yet"}'),
+        event(4, body='{"skip": "OpportunityCreate events are not sent to TalkNotes"}'),
     )
     assert claim(store, limit=0) == []
     assert [event_state(store, i) for i in (1, 2, 3, 4)] == [
         ("pending", None, None, "contact:c1"),
         ("dead", None, "cannot read the event: JSONDecodeError", None),
         ("pending", None, None, "contact:c2"),
-        ("skipped", "HighLevel -> TalkNotes is not synced yet", None, None),
+        ("skipped", "OpportunityCreate events are not sent to TalkNotes", None, None),
     ]
     [dl] = store.list_dead()
     assert (dl.inbox_id, dl.reason) == (2, "cannot read the event: JSONDecodeError")

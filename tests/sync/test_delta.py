@@ -194,13 +194,27 @@ def test_ids_are_trimmed() -> None:
     assert (delta.talknotes_id, delta.contact_id, delta.record_key) == ("t1", "c1", "task:t1")
 
 
-def test_highlevel_rows_are_skipped() -> None:
-    """A HighLevel webhook row is settled skipped (HighLevel -> TalkNotes is not synced yet)."""
-    body = {"type": "ContactCreate", "locationId": "loc1", "id": "H1"}
-    row = inbox_row(json.dumps(body), source="highlevel")
-    assert event_delta(row) == EventVerdict(
-        7, "skipped", "HighLevel -> TalkNotes is not synced yet"
-    )
+@pytest.mark.parametrize(
+    ("event_type", "reason"),
+    [
+        ("ContactCreate", "no connection with a talknotes_outbound_url serves this location"),
+        ("OpportunityCreate", "OpportunityCreate events are not sent to TalkNotes"),
+        (
+            "(untyped)",
+            "HighLevel sent no type (as for invoice, product and association events); "
+            "only contact, task, note and appointment events go to TalkNotes",
+        ),
+    ],
+)
+def test_highlevel_rows_reaching_the_fold_are_skipped_saying_why(
+    event_type: str, reason: str
+) -> None:
+    """A HighLevel row the outbound fold did not take is settled skipped, and the reason says
+    which it is: a type TalkNotes hears of but no outbound URL, a type it never hears of, or
+    a body HighLevel sent with no type."""
+    body = {"type": event_type, "locationId": "loc1", "id": "H1"}
+    row = inbox_row(body, source="highlevel")
+    assert event_delta(row) == EventVerdict(7, "skipped", reason)
 
 
 def test_unparsable_body_is_dead() -> None:

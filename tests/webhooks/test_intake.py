@@ -361,7 +361,8 @@ async def test_same_id_from_both_sources_is_not_a_duplicate(
         (lambda b: {"x-ghl-signature": "not base64!"}, hl_body(), 401),
         (lambda b: sign_ed25519(HL_KEY, b), hl_body(timestamp="2026-03-02T08:00:00Z"), 401),
         (lambda b: sign_ed25519(HL_KEY, b), b"{broken", 400),
-        (lambda b: sign_ed25519(HL_KEY, b), b'{"locationId": "l"}', 400),
+        (lambda b: sign_ed25519(HL_KEY, b), b'{"locationId": "l", "type": 7}', 400),
+        (lambda b: sign_ed25519(HL_KEY, b), b'{"locationId": "l", "type": ""}', 400),
     ],
 )
 async def test_highlevel_rejections_store_nothing(
@@ -399,6 +400,34 @@ async def test_highlevel_event_tnhl_cannot_apply_is_still_stored(
     assert response.status_code == 200, response.text
     [row] = inbox.rows()
     assert (row.location_id, row.entity_key, len(row.event_type)) == (location, entity, type_length)
+
+
+async def test_highlevel_event_without_type_is_stored_as_untyped(
+    client: httpx.AsyncClient, inbox: Inbox
+) -> None:
+    """An InvoicePaid body as HighLevel documents it (no `type`; the location as altType/altId,
+    the invoice as `_id`) is stored as "(untyped)" under its location and answered 200, not
+    refused: HighLevel would never send it again."""
+    body = json.dumps(
+        {
+            "_id": "6578278e879ad2646715ba9c",
+            "status": "paid",
+            "amountPaid": 999,
+            "altId": "loc_hl",
+            "altType": "location",
+            "name": "New Invoice",
+        }
+    ).encode()
+    response = await client.post(
+        "/webhooks/highlevel", content=body, headers=sign_ed25519(HL_KEY, body)
+    )
+    assert response.status_code == 200, response.text
+    [row] = inbox.rows()
+    assert (row.event_type, row.location_id, row.entity_key) == (
+        "(untyped)",
+        "loc_hl",
+        "6578278e879ad2646715ba9c",
+    )
 
 
 async def test_highlevel_inbox_down_answers_429(client: httpx.AsyncClient, inbox: Inbox) -> None:

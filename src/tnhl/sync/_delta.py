@@ -14,7 +14,15 @@ from typing import Any
 from tnhl.mapping import MappingConfig, check_record
 from tnhl.store import Delta, EventVerdict, InboxRow
 from tnhl.sync._plan_types import CUSTOM
-from tnhl.talknotes import InvalidEvent, MalformedEvent, Problem, TalkNotesEvent, parse_event
+from tnhl.talknotes import (
+    OUTBOUND_TYPES,
+    InvalidEvent,
+    MalformedEvent,
+    Problem,
+    TalkNotesEvent,
+    parse_event,
+)
+from tnhl.webhooks import UNTYPED
 
 __all__ = ["door_check", "event_delta"]
 
@@ -27,8 +35,8 @@ def event_delta(row: InboxRow) -> Delta | EventVerdict:
     if row.source == "recipe":
         return EventVerdict(row.id, "pending", "recipe actions to run")  # the recipe engine's
     if row.source != "talknotes":
-        # HighLevel webhooks are stored for the HighLevel -> TalkNotes direction (a later issue).
-        return EventVerdict(row.id, "skipped", "HighLevel -> TalkNotes is not synced yet")
+        # The outbound fold takes what HighLevel -> TalkNotes sends; the rest lands here.
+        return EventVerdict(row.id, "skipped", _not_told(row.event_type))
     try:
         event = parse_event(row.body)
     except (InvalidEvent, MalformedEvent) as exc:
@@ -60,6 +68,18 @@ def event_delta(row: InboxRow) -> Delta | EventVerdict:
         fields=fields,
         delete=action == "deleted",
     )
+
+
+def _not_told(event_type: str) -> str:
+    """Why a HighLevel event is not sent on to TalkNotes."""
+    if event_type == UNTYPED:
+        return (
+            "HighLevel sent no type (as for invoice, product and association events); "
+            "only contact, task, note and appointment events go to TalkNotes"
+        )
+    if event_type in OUTBOUND_TYPES:
+        return "no connection with a talknotes_outbound_url serves this location"
+    return f"{event_type} events are not sent to TalkNotes"
 
 
 def door_check(mapping: MappingConfig) -> Callable[[TalkNotesEvent], list[Problem]]:

@@ -12,6 +12,7 @@ from tnhl.webhooks._errors import (
 from tnhl.webhooks._highlevel import (
     DEFAULT_ED25519_PEM,
     DEFAULT_RSA_PEM,
+    UNTYPED,
     HighLevelEvent,
     HighLevelKeys,
     HighLevelVerifier,
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_RSA_PEM",
     "SOURCE_HIGHLEVEL",
     "SOURCE_TALKNOTES",
+    "UNTYPED",
     "HighLevelEvent",
     "HighLevelKeys",
     "HighLevelPayloadError",

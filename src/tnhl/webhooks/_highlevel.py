@@ -26,6 +26,7 @@ from __future__ import annotations
 __all__ = [
     "DEFAULT_ED25519_PEM",
     "DEFAULT_RSA_PEM",
+    "UNTYPED",
     "HighLevelEvent",
     "HighLevelKeys",
     "HighLevelVerifier",
@@ -144,6 +145,10 @@ class HighLevelKeys:
         raise KeyFormatError("is a public key of neither Ed25519 nor RSA")
 
 
+# The type a body without `type` is stored under (no HighLevel type has parentheses).
+UNTYPED = "(untyped)"
+
+
 @dataclass(frozen=True, slots=True)
 class HighLevelEvent:
     """What intake needs from a verified HighLevel delivery (the body itself is stored raw)."""
@@ -172,7 +177,7 @@ def _entity_key(payload: dict[str, Any], type_: str) -> str:
     else:
         key = payload.get("contactId")
         if not isinstance(key, str) or not key:
-            key = payload.get("id")
+            key = payload.get("id") or payload.get("_id")  # invoices and products: `_id`
     return key if isinstance(key, str) else ""
 
 
@@ -227,8 +232,11 @@ class HighLevelVerifier:
     def read(self, body: bytes) -> HighLevelEvent:
         """The envelope of a verified body, with the replay window checked.
 
-        Raises `HighLevelPayloadError` for a body that is not a JSON object with a string
-        `type`, `HighLevelSignatureError` for a stale or missing `timestamp`.
+        A body without `type` is read as `UNTYPED`: HighLevel documents invoice, product,
+        association and custom-object events with none, and refusing an authentic event loses
+        it (HighLevel retries only a 429). Raises `HighLevelPayloadError` for a body that is
+        not a JSON object or has a `type` that is not a non-empty string,
+        `HighLevelSignatureError` for a stale or missing `timestamp`.
         """
         try:
             # Decode strictly first: json.loads(bytes) would also accept UTF-16/32, which the
@@ -239,8 +247,10 @@ class HighLevelVerifier:
         if not isinstance(payload, dict):
             raise HighLevelPayloadError("body: must be a JSON object")
         type_ = payload.get("type")
+        if type_ is None:
+            type_ = UNTYPED
         if not isinstance(type_, str) or not type_:
-            raise HighLevelPayloadError("type: is required and must be a string")
+            raise HighLevelPayloadError("type: must be a non-empty string")
         location = payload.get("locationId")
         if not isinstance(location, str) or not location:
             # Invoice and order bodies name it as altType/altId; location events by their id.
