@@ -91,3 +91,26 @@ def test_a_usage_error_is_a_json_line_with_log_json(tmp_path: Path) -> None:
         "error",
         "tnhl run: no such option --bogus; see `tnhl run --help`",
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["run", "--port"],
+            "tnhl run: option '--port' requires an argument; see `tnhl run --help`",
+        ),
+        (
+            ["events", "list", "--state"],
+            "tnhl events list: option '--state' requires an argument; "
+            "see `tnhl events list --help`",
+        ),
+    ],
+    ids=["command", "in-a-group"],
+)
+def test_an_option_without_its_value_names_the_command(
+    tmp_path: Path, args: list[str], line: str
+) -> None:
+    """An option given last without its value: click attaches no command to that error, so
+    tnhl finds it in the words given, and the line names it and its help like the others."""
+    _assert_one_line(_tnhl(args, tmp_path), line)

@@ -78,10 +78,9 @@ def _report(exc: Any, args: Sequence[str]) -> int:
     if type(exc).__name__ == "NoArgsIsHelpError":
         return code  # `tnhl` or a group alone: its help is already printed
     ctx = getattr(exc, "ctx", None)
-    where = ctx.command_path if ctx is not None else "tnhl"
-    line = f"{where}: {_problem(exc, ctx)}"
-    if ctx is not None:
-        line += f"; see `{where} --help`"
+    # click names no command for an option given without its value: find it in the words.
+    where = ctx.command_path if ctx is not None else _command_path(args)
+    line = f"{where}: {_problem(exc, ctx)}; see `{where} --help`"
     options = args[: args.index("--")] if "--" in args else args
     if "--log-json" in options:  # as a configuration error under --log-json: JSON only
         from tnhl.sync import configure_logging
@@ -123,6 +122,20 @@ def _problem(exc: Any, ctx: Any) -> str:
     if message == "Missing command" and ctx is not None and _commands(ctx):
         return f"missing command (one of: {', '.join(_commands(ctx))})"
     return message[:1].lower() + message[1:]
+
+
+def _command_path(args: Sequence[str]) -> str:
+    """The command `args` name ("tnhl events list"), as far as they name known commands."""
+    words = ["tnhl"]
+    command: Any = typer.main.get_command(app)
+    for arg in args:
+        sub = command.commands.get(arg) if hasattr(command, "commands") else None
+        if sub is not None:
+            words.append(arg)
+            command = sub
+        elif not arg.startswith("-"):
+            break
+    return " ".join(words)
 
 
 def _name(param: Any) -> str:
