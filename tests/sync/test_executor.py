@@ -398,9 +398,9 @@ def test_create_marked_sent_that_never_reached_highlevel_is_sent_once(env: Env) 
     assert (op.state, op.highlevel_id) == ("succeeded", task["id"])
 
 
-def test_task_create_whose_outcome_was_lost_is_read_back(env: Env) -> None:
-    """A task created in HighLevel but never confirmed is found by get-all-tasks, not re-sent."""
-    ex = env.executor()
+def _task_created_then_crash(env: Env, ex: Executor) -> dict[str, Any]:
+    """Sam synced, then TASK's create-task answered and the worker dead before it settled:
+    the task HighLevel holds."""
     env.add("contact.created", SAM, T0)
     ex.run(env.claim())
     env.client.crash_after = "create-task"
@@ -408,6 +408,13 @@ def test_task_create_whose_outcome_was_lost_is_read_back(env: Env) -> None:
     with pytest.raises(Crash):
         ex.run(env.claim())
     [created] = env.tasks()
+    return created
+
+
+def test_task_create_whose_outcome_was_lost_is_read_back(env: Env) -> None:
+    """A task created in HighLevel but never confirmed is found by get-all-tasks, not re-sent."""
+    ex = env.executor()
+    created = _task_created_then_crash(env, ex)
     env.clock.advance(61)
     ex.run(env.claim())
 
@@ -498,13 +505,7 @@ def test_lost_create_replanned_with_newer_content_is_found_by_its_first_body(env
     """The worker dies after create-task; a newer task.updated renames it before the retry:
     the read-back finds the task by the body first sent and updates it, no second create."""
     ex = env.executor()
-    env.add("contact.created", SAM, T0)
-    ex.run(env.claim())
-    env.client.crash_after = "create-task"
-    env.add("task.created", TASK, T0 + 70)
-    with pytest.raises(Crash):
-        ex.run(env.claim())
-    [created] = env.tasks()
+    created = _task_created_then_crash(env, ex)
     env.add("task.updated", {**TASK, "taskName": "Send Sam the slate quote"}, T0 + 200)
     env.clock.advance(61)
     ex.run(env.claim())
@@ -522,13 +523,7 @@ def test_lost_create_then_completed_before_the_retry_ends_completed(env: Env) ->
     still be brought up to date: it ends completed, and no second task is created. (A CI run
     of the SIGKILL e2e test once left it open.)"""
     ex = env.executor()
-    env.add("contact.created", SAM, T0)
-    ex.run(env.claim())
-    env.client.crash_after = "create-task"
-    env.add("task.created", TASK, T0 + 70)
-    with pytest.raises(Crash):
-        ex.run(env.claim())
-    [created] = env.tasks()
+    created = _task_created_then_crash(env, ex)
     assert created["completed"] is False
     env.add("task.completed", {"id": "t1", "contactId": "c1", "completed": True}, T0 + 200)
     env.clock.advance(61)
