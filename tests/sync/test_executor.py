@@ -585,6 +585,9 @@ class _BlindToDeletes:
     def is_deleted(self, kind: str, talknotes_id: str) -> bool:
         return False
 
+    def create_unconfirmed(self, kind: str, talknotes_id: str) -> bool:
+        return bool(self.inner.create_unconfirmed(kind, talknotes_id))
+
 
 def test_note_whose_contact_is_deleted_while_it_is_written_is_skipped_not_dead(
     env: Env,
@@ -696,4 +699,69 @@ def test_a_create_marked_ahead_then_held_for_a_slot_is_sent_once_with_no_read_ba
     op = env.store.get_op(f"{env.loc}:create-task:t1")
     assert op is not None
     assert (op.state, op.highlevel_id) == ("succeeded", task["id"])
+    assert env.event_states() == {"msg_001": "done", "msg_002": "done"}
+
+
+def test_lost_note_create_then_deleted_before_the_retry_leaves_no_note(env: Env) -> None:
+    """The worker dies after create-note was answered; note.deleted arrives before the retry.
+    The note HighLevel holds must go: TalkNotes deleted it, and no stray note may stay."""
+    ex = env.executor()
+    env.add("contact.created", SAM, T0)
+    ex.run(env.claim())
+    env.client.crash_after = "create-note"
+    env.add("note.created", {"id": "n1", "contactId": "c1", "noteContent": "Met Sam"}, T0 + 60)
+    with pytest.raises(Crash):
+        ex.run(env.claim())
+    assert len(env.sim.state.all("note")) == 1
+    env.add("note.deleted", {"id": "n1", "contactId": "c1"}, T0 + 200)
+    env.clock.advance(61)
+    ex.run(env.claim())
+
+    assert env.sim.state.all("note") == []
+    assert env.client.sent[2:] == ["create-note", "get-all-notes", "delete-note"]
+    assert env.event_states() == {"msg_001": "done", "msg_002": "done", "msg_003": "done"}
+    # Deleted once: a redelivered note.deleted calls HighLevel no more.
+    env.add("note.deleted", {"id": "n1", "contactId": "c1"}, T0 + 300)
+    ex.run(env.claim())
+    assert env.client.sent[2:] == ["create-note", "get-all-notes", "delete-note"]
+
+
+def test_note_marked_sent_but_never_sent_then_deleted_costs_one_read(env: Env) -> None:
+    """The create-note was marked sent but the crash came before the request; then
+    note.deleted: the read-back proves nothing was made, and nothing is deleted."""
+    ex = env.executor()
+    env.add("contact.created", SAM, T0)
+    ex.run(env.claim())
+    body = {"body": "Met Sam"}
+    mark = OpMark(f"{env.loc}:create-note:n1", "create-note", 2, json.dumps(body))
+    env.add("note.created", {"id": "n1", "contactId": "c1", "noteContent": "Met Sam"}, T0 + 60)
+    env.store.send_ops([mark])
+    env.add("note.deleted", {"id": "n1", "contactId": "c1"}, T0 + 200)
+    ex.run(env.claim())
+
+    assert env.sim.state.all("note") == []
+    assert env.client.sent[2:] == ["get-all-notes"]
+    assert env.record("note", "n1").status == "deleted"
+
+
+def test_lost_contact_create_then_deleted_before_the_retry_leaves_no_contact(env: Env) -> None:
+    """The worker dies after create-contact was answered; contact.deleted arrives before the
+    retry. The contact HighLevel holds must be deleted, not left as a stray."""
+    ex = env.executor()
+    env.client.crash_after = "create-contact"
+    env.add("contact.created", SAM, T0)
+    with pytest.raises(Crash):
+        ex.run(env.claim())
+    assert len(env.contacts()) == 1
+    env.add("contact.deleted", {"id": "c1"}, T0 + 200)
+    env.clock.advance(61)
+    ex.run(env.claim())
+
+    assert env.contacts() == []
+    assert env.client.sent == [
+        "get-duplicate-contact",  # the create's own look-up first
+        "create-contact",
+        "get-duplicate-contact",  # the read-back
+        "delete-contact",
+    ]
     assert env.event_states() == {"msg_001": "done", "msg_002": "done"}

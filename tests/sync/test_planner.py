@@ -34,15 +34,21 @@ CONTACT_REC = IdRecord("contact", "c1", "contact.id")
 
 
 class Ids:
-    """An in-memory IdLookup: {(kind, talknotes id): highlevel id} and deleted records."""
+    """An in-memory IdLookup: {(kind, talknotes id): highlevel id}, deleted records, and
+    records whose create went out unconfirmed."""
 
     def __init__(
         self,
         known: Mapping[tuple[str, str], str] | None = None,
         deleted: Iterable[tuple[str, str]] = (),
+        unconfirmed: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.known = dict(known or {})
         self.deleted = set(deleted)
+        self.unconfirmed = set(unconfirmed)
+
+    def create_unconfirmed(self, kind: str, talknotes_id: str) -> bool:
+        return (kind, talknotes_id) in self.unconfirmed
 
     def highlevel_id(self, kind: str, talknotes_id: str) -> str | None:
         return self.known.get((kind, talknotes_id))
@@ -518,6 +524,36 @@ def test_deleted_note_never_synced_is_skipped() -> None:
     """note.deleted of a note HighLevel never had: nothing to call."""
     plan = plan_record(note(NOTE, deleted_at=T0 + 60), Ids(C1), DEFAULTS)
     assert plan == Skip("note n1 is deleted", deleted=True)
+
+
+def test_deleted_note_whose_create_was_unconfirmed_deletes_what_it_made() -> None:
+    """note.deleted of a note whose create went out and was never confirmed (a crash): a
+    delete-note keyed by that create, to find and delete what it made."""
+    ids = Ids(C1, unconfirmed=[("note", "n1")])
+    plan = plan_record(note(NOTE, deleted_at=T0 + 60), ids, DEFAULTS)
+    call = PlannedCall(
+        "delete-note",
+        {"contactId": "H1"},
+        key="loc1:create-note:n1",
+        records=IdRecord("note", "n1", "note.id"),
+    )
+    assert plan == Calls([call], deleted=True)
+
+
+def test_deleted_contact_whose_create_was_unconfirmed_deletes_what_it_made() -> None:
+    """contact.deleted of a contact whose create's answer was lost: a delete-contact keyed by
+    that create; once deleted (status deleted) nothing more."""
+    ids = Ids(unconfirmed=[("contact", "c1")])
+    plan = plan_record(contact(SAM, deleted_at=T0 + 60), ids, DEFAULTS)
+    call = PlannedCall(
+        "delete-contact",
+        {},
+        key="loc1:create-contact:c1",
+        records=IdRecord("contact", "c1", "contact.id"),
+    )
+    assert plan == Calls([call], deleted=True)
+    done = contact(SAM, deleted_at=T0 + 60, status="deleted")
+    assert plan_record(done, ids, DEFAULTS) == Skip("contact c1 is deleted", deleted=True)
 
 
 # -- purity ---------------------------------------------------------------------------------

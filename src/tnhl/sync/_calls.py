@@ -77,6 +77,11 @@ def _first_body(call: PlannedCall, stored: str | None) -> PlannedCall | None:
     return None if first == json.loads(stored_form(call.body)) else replace(call, body=first)
 
 
+def _taken(lookup: BatchLookup) -> Callable[[str, str], bool]:
+    """The read-back's test: this HighLevel id is already another TalkNotes record's."""
+    return lambda kind, hl_id: lookup.talknotes_id(kind, hl_id) is not None
+
+
 def already_gone(exc: APIError) -> bool:
     # HighLevel answers a missing contact, note or task with 400 "... not found" as well as 404.
     return exc.status in (404, 410) or (exc.status == 400 and "not found" in exc.message.lower())
@@ -156,6 +161,8 @@ class Caller:
         key = call.key
         if key is None:
             return self._send_known(call, location, run)
+        if call.operation_id.startswith("delete-"):
+            return self._delete_created(call, key, lookup, location, run)
         op = lookup.op(key)
         if op is not None and op.state == "sent" and key in self.unsent:
             op = None  # marked ahead here and never sent: there is nothing to read back
@@ -172,13 +179,7 @@ class Caller:
             for candidate in (call, original):
                 if candidate is None:
                     continue
-                found = read_back(
-                    candidate,
-                    lambda o, params=None, json=None: self._send(
-                        location, o, params or {}, json, run
-                    ),
-                    lambda kind, hl_id: lookup.talknotes_id(kind, hl_id) is not None,
-                )
+                found = read_back(candidate, self._reader(location, run), _taken(lookup))
                 if found is not None:
                     run.ops_done.append((key, found))
                     run.link(call, found)
@@ -222,6 +223,28 @@ class Caller:
         run.ops_done.append((key, hl_id))
         run.link(call, hl_id)
         return f"{call.operation_id} {hl_id}" if hl_id else call.operation_id
+
+    def _reader(self, location: str, run: CallRun) -> CallFn:
+        return lambda o, params=None, json=None: self._send(location, o, params or {}, json, run)
+
+    def _delete_created(
+        self, call: PlannedCall, key: str, lookup: BatchLookup, location: str, run: CallRun
+    ) -> str:
+        """Delete what the unconfirmed create under `key` made, found by reading it back with
+        the body it sent; nothing when the read-back proves it never reached HighLevel."""
+        op = lookup.op(key)
+        found = op.highlevel_id if op is not None else None
+        if found is None and op is not None and op.request_body is not None:
+            first = PlannedCall(op.operation_id, call.params, json.loads(op.request_body))
+            found = read_back(first, self._reader(location, run), _taken(lookup))
+        if found is None:
+            return f"{call.operation_id}: its create never reached HighLevel"
+        run.ops_done.append((key, found))
+        run.link(call, found)
+        id_param = "contactId" if call.operation_id == "delete-contact" else "id"
+        params = {**call.params, id_param: found}
+        self._send_known(replace(call, params=params, key=None, records=None), location, run)
+        return f"{call.operation_id} {found} (created before a crash or a lost answer)"
 
     def _send_known(self, call: PlannedCall, location: str, run: CallRun) -> str:
         try:

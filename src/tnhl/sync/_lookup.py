@@ -79,6 +79,13 @@ class BatchLookup:
             self._tn[key] = self._store.get_talknotes_id(self._location, kind, highlevel_id)
         return self._tn[key]
 
+    def create_unconfirmed(self, kind: str, talknotes_id: str) -> bool:
+        key = create_key(self._location, kind, talknotes_id)
+        if key not in self._ops:
+            self._ops[key] = self._store.get_op(key)
+        op = self._ops[key]
+        return op is not None and op.state in ("sent", "unknown")
+
     def is_deleted(self, kind: str, talknotes_id: str) -> bool:
         key = (kind, talknotes_id)
         if key not in self._deleted:

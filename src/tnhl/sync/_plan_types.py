@@ -44,6 +44,10 @@ class IdLookup(Protocol):
 
     def highlevel_id(self, kind: str, talknotes_id: str) -> str | None: ...
     def is_deleted(self, kind: str, talknotes_id: str) -> bool: ...
+    def create_unconfirmed(self, kind: str, talknotes_id: str) -> bool:
+        """A create of this record went out (or was marked to) and was never confirmed: it
+        may have made something in HighLevel that the id map does not know."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,10 @@ class IdRecord:
 class PlannedCall:
     """One HighLevel operation by its official operation id.
 
-    `body` is None for operations without a request body (the deletes). `key` is set on creates
-    only: a deterministic key per TalkNotes record, so the executor never creates it twice.
+    `body` is None for operations without a request body (the deletes). `key` is set on creates:
+    a deterministic key per TalkNotes record, so the executor never creates it twice; and on the
+    delete of a record whose create was never confirmed, which deletes what that create made
+    (found by reading it back), if anything.
     `on_duplicate="adopt"` (create-contact): HighLevel's duplicate 400 names an existing
     contact; check it belongs to no other record, map it and update it instead.
     `find_duplicate` (create-contact with an email or phone): look the duplicate up BEFORE

@@ -103,6 +103,18 @@ def _changed(desired: Mapping[str, Any], applied: Mapping[str, Any]) -> dict[str
     return {k: v for k, v in desired.items() if applied.get(k, _MISSING) != v}
 
 
+def _delete_created(state: RecordState, operation: str, params: Mapping[str, str]) -> PlannedCall:
+    """The delete of a deleted record whose create went out and was never confirmed (a crash,
+    a timeout): keyed by that create, it deletes what the create made, if it made anything."""
+    kind: Literal["contact", "note"] = "contact" if state.kind == "contact" else "note"
+    return PlannedCall(
+        operation,
+        params,
+        key=create_key(state.location_id, kind, state.talknotes_id),
+        records=IdRecord(kind, state.talknotes_id, f"{kind}.id"),
+    )
+
+
 def _plan_contact(state: RecordState, ids: IdLookup, cfg: MappingConfig) -> Plan:
     tn_id = state.talknotes_id
     owned = _not_written(state, cfg)
@@ -111,8 +123,12 @@ def _plan_contact(state: RecordState, ids: IdLookup, cfg: MappingConfig) -> Plan
     known = ids.highlevel_id("contact", tn_id)
     if state.deleted_at is not None:
         target = known or external
-        if state.status == "deleted" or target is None:
+        if state.status == "deleted":
             return Skip(f"contact {tn_id} is deleted", deleted=True)
+        if target is None:
+            if not ids.create_unconfirmed("contact", tn_id):
+                return Skip(f"contact {tn_id} is deleted", deleted=True)
+            return Calls([_delete_created(state, "delete-contact", {})], deleted=True)
         return Calls([PlannedCall("delete-contact", {"contactId": target})], deleted=True)
     try:
         mapped = map_contact(data, cfg)
@@ -226,8 +242,13 @@ def _plan_note(state: RecordState, ids: IdLookup, cfg: MappingConfig) -> Plan:
     note = ids.highlevel_id("note", state.talknotes_id)
     if state.deleted_at is not None:
         contact_id = ids.highlevel_id("contact", state.contact_id)
-        if state.status == "deleted" or note is None or contact_id is None:
+        if state.status == "deleted" or contact_id is None:
             return Skip(f"note {state.talknotes_id} is deleted", deleted=True)
+        if note is None:
+            if not ids.create_unconfirmed("note", state.talknotes_id):
+                return Skip(f"note {state.talknotes_id} is deleted", deleted=True)
+            call = _delete_created(state, "delete-note", {"contactId": contact_id})
+            return Calls([call], deleted=True)
         params = {"contactId": contact_id, "id": note}
         return Calls([PlannedCall("delete-note", params)], deleted=True)
     contact = _contact_of(state, ids)
