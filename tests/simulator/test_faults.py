@@ -30,11 +30,15 @@ class Api:
 
     def __init__(self) -> None:
         self.hits = 0
+        self.bodies: list[bytes] = []  # what each POST carried, as the API read it
         self.lock = threading.Lock()
 
     async def contacts(self, request: Request) -> Response:
+        body = await request.body() if request.method == "POST" else None
         with self.lock:
             self.hits += 1
+            if body is not None:
+                self.bodies.append(body)
         return JSONResponse({"contacts": []})
 
     async def oauth(self, request: Request) -> Response:
@@ -146,6 +150,25 @@ def test_timeout_outlasts_the_client_and_still_applies() -> None:
         while api.hits == 0:
             assert time.monotonic() < deadline, "the delayed request was never processed"
             time.sleep(0.02)
+
+
+def test_timed_out_post_is_still_processed_with_its_body() -> None:
+    """A POST that times out reaches the API afterwards with its whole body, as a slow
+    HighLevel would make the contact after the client gave up (the outcome tnhl must read
+    back); until the body was read first, the API found the client gone and made nothing."""
+    config = FaultConfig(timeout_rate=1.0, timeout_seconds=0.6)
+    with served(config) as (client, _, api):
+        with pytest.raises(httpx.ReadTimeout):
+            client.post(
+                "/contacts/",
+                content=b'{"firstName": "Ada"}',
+                timeout=httpx.Timeout(0.2, connect=5),
+            )
+        deadline = time.monotonic() + 5
+        while not api.bodies:
+            assert time.monotonic() < deadline, "the delayed POST was never processed"
+            time.sleep(0.02)
+        assert api.bodies == [b'{"firstName": "Ada"}']
 
 
 def test_dropped_connection_is_not_a_500() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -765,3 +766,44 @@ def test_lost_contact_create_then_deleted_before_the_retry_leaves_no_contact(env
         "delete-contact",
     ]
     assert env.event_states() == {"msg_001": "done", "msg_002": "done"}
+
+
+def test_note_create_timed_out_then_deleted_leaves_no_note(env: Env) -> None:
+    """No crash this time: create-note times out (the simulator makes the note after tnhl
+    gave up, as a slow HighLevel would), so its outcome is unknown; note.deleted arrives
+    before the retry. The note is found by reading back and deleted."""
+    env.add("contact.created", SAM, T0)
+    env.executor().run(env.claim())
+    env.add("note.created", {"id": "n1", "contactId": "c1", "noteContent": "Met Sam"}, T0 + 60)
+    impatient = HighLevelClient(
+        PrivateIntegrationToken(env.sim.token, location_id=env.loc),
+        base_url=env.sim.base_url,
+        retry=RetryPolicy(attempts=1),
+        timeout=0.2,
+    )
+    with env.sim.client() as admin:
+        put = admin.put("/_admin/faults", json={"timeout_rate": 1.0, "timeout_seconds": 0.6})
+        assert put.status_code == 200, put.text
+        try:
+            decider = Decider(RetrySchedule(rng=random.Random(7)))
+            Executor(env.store, impatient.call, env.mapping, decider, clock=env.clock).run(
+                env.claim()
+            )
+        finally:
+            impatient.close()
+            assert admin.delete("/_admin/faults").status_code in (200, 204)
+    op = env.store.get_op(f"{env.loc}:create-note:n1")
+    assert op is not None
+    assert op.state == "unknown"
+    deadline = time.monotonic() + 10
+    while not env.sim.state.all("note"):  # HighLevel makes it late
+        assert time.monotonic() < deadline, "the delayed create-note was never processed"
+        time.sleep(0.02)
+
+    env.add("note.deleted", {"id": "n1", "contactId": "c1"}, T0 + 200)
+    env.clock.advance(3600)
+    env.executor().run(env.claim())
+
+    assert env.sim.state.all("note") == []
+    assert env.client.sent[-2:] == ["get-all-notes", "delete-note"]
+    assert env.record("note", "n1").status == "deleted"

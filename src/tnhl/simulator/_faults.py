@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tnhl.simulator._faults_drop import drop_connection
 from tnhl.simulator._http import error_response
@@ -104,6 +104,29 @@ class FaultConfig(BaseModel):
         if sum(rates.values()) > 1:
             raise ValueError("the rates add up to more than 1")
         return rates
+
+
+async def _buffered(receive: Receive) -> Receive:
+    """`receive` with the whole request body already read: it hands the body over in one
+    message, then passes on what the server says next (a disconnect)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return receive  # the client left before its body was read: nothing to replay
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+    return replay
 
 
 def _describe(exc: ValidationError) -> list[str]:
@@ -206,6 +229,9 @@ class FaultMiddleware:
             await drop_connection(scope, receive, send)
             return
         elif config.timeout_rate and self._rng.random() < config.timeout_rate:
+            # Read the body first: the client gives up during the sleep, and the app would
+            # then find a disconnect instead of the body it must still act on.
+            receive = await _buffered(receive)
             await self._sleep(config.timeout_seconds)
         elif config.error_rates:
             status = self._pick_error(config.error_rates)
