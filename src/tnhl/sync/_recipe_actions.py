@@ -18,7 +18,8 @@ import httpx
 from tnhl.highlevel import OPERATIONS
 from tnhl.mapping import MappingConfig
 from tnhl.store import InboundEvent, InboxRow, SqlStore
-from tnhl.sync._readback import CallFn
+from tnhl.sync._plan_types import PlannedCall
+from tnhl.sync._readback import CallFn, read_back
 from tnhl.sync._recipe_plan import Step
 from tnhl.talknotes import (
     DeliveryFailed,
@@ -85,6 +86,20 @@ class Actions:
             return None
         self.record(conn, row, i, step)
         return None
+
+    def find_created(self, conn: RecipeConnection, action: str, sent: str) -> str | None:
+        """The HighLevel id of what an earlier try of the create `action` made, read back by
+        the params it sent (`sent`, as its op kept them), or None when proven absent. What is
+        already a TalkNotes record's in the id map is never taken for it."""
+        op = OPERATIONS[action.removeprefix("highlevel.")]
+        p = json.loads(sent)
+        call = PlannedCall(op.id, dict(p.get("params") or {}), p.get("body") or {})
+        loc = conn.location_id
+        return read_back(
+            call,
+            conn.call,
+            lambda kind, hl_id: self.store.get_talknotes_id(loc, kind, hl_id) is not None,
+        )
 
     def post(self, message_id: str, p: Mapping[str, Any]) -> None:
         url, secret = str(p.get("url") or ""), p.get("secret")

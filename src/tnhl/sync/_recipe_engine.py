@@ -11,9 +11,9 @@ its due date, a contact and its last change, a period).
 
 Running. Firings are claimed like HighLevel events (leased, one per contact at a time). Each
 action has an operation key, marked sent before it goes out and succeeded after: a retried
-firing skips what succeeded, never sends a create twice (one whose outcome is unknown is
-dead-lettered, not re-sent), and a failure retries on the engine's schedule, then becomes a
-dead letter `tnhl dlq replay` brings back (run with the recipe as it is then).
+firing skips what succeeded, never sends a create twice (one whose outcome is unknown is read
+back, and re-sent only when proven absent), and a failure retries on the engine's schedule,
+then becomes a dead letter `tnhl dlq replay` brings back (run with the recipe as it is then).
 """
 
 from __future__ import annotations

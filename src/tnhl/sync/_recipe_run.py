@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import httpx
@@ -79,18 +80,19 @@ class FiringRunner:
                 if op is not None and op.state == "succeeded":
                     continue
                 if op is not None and op.state in ("sent", "unknown") and creates(step):
-                    raise Refused(
-                        f"{step.action} was sent before and its outcome is unknown: not sent again"
-                    )
+                    # Sent before, outcome unknown (a crash, a timeout): sent again only when
+                    # reading back proves it absent, as the sync engine does.
+                    if op.request_body is None:
+                        raise Refused(f"{step.action} was sent before and cannot be read back")
+                    find = partial(self._actions.find_created, conn, step.action, op.request_body)
+                    found = self._traced(step.action, calls, find)
+                    if found is not None:
+                        done.append((key, found))
+                        continue
                 mark = OpMark(key, step.action, row.id, json.dumps(step.params, default=str))
                 self._store.send_ops([mark])
-                at, started = self._clock(), time.monotonic()
-                with self._tracer.recording() as seen:
-                    try:
-                        done.append((key, self._actions.perform(conn, row, i, step)))
-                    finally:  # only HighLevel's answers: a webhook's are the outcome's
-                        took = time.monotonic() - started
-                        calls += event_calls(step.action, at, took, seen) if seen else []
+                perform = partial(self._actions.perform, conn, row, i, step)
+                done.append((key, self._traced(step.action, calls, perform)))
         except Refused as exc:
             return Delivery(row.id, "dead", f"rejected: {exc}", ops_done=tuple(done))
         except DeliveryFailed as exc:
@@ -103,6 +105,19 @@ class FiringRunner:
         except (Wait, RescheduleNeeded, HighLevelError, httpx.HTTPError) as exc:
             return self._failed(row, exc, tuple(done))
         return Delivery(row.id, "done", f"ran {len(planned)} action(s)", ops_done=tuple(done))
+
+    def _traced(
+        self, action: str, calls: list[EventCall], run: Callable[[], str | None]
+    ) -> str | None:
+        """`run()`, its HighLevel requests added to `calls` (only HighLevel's answers: a
+        webhook's are the outcome's)."""
+        at, started = self._clock(), time.monotonic()
+        with self._tracer.recording() as seen:
+            try:
+                return run()
+            finally:
+                took = time.monotonic() - started
+                calls += event_calls(action, at, took, seen) if seen else []
 
     def _failed(
         self, row: InboxRow, exc: Exception, done: tuple[tuple[str, str | None], ...]
