@@ -40,6 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tnhl.store._engine import WRITE, translate_errors
 from tnhl.store._errors import StoreError, StoreUnavailableError
+from tnhl.store._fairlock import FairLock
 from tnhl.store._inbox import validate_event
 from tnhl.store._models import InboundEvent
 from tnhl.store._schema import inbox
@@ -63,7 +64,7 @@ class FastInbox(SqliteWriter):
         max_batch: int = 256,
         on_duplicate: Callable[[str], None] | None = None,
         inline: bool = False,
-        write_lock: threading.Lock | None = None,
+        write_lock: FairLock | None = None,
     ) -> None:
         self._store = store
         self._inline = inline
@@ -112,7 +113,7 @@ class FastInbox(SqliteWriter):
             with translate_errors(), store.engine.connect() as conn:  # the store's own timeout
                 busy_timeout_ms = int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar() or 5000)
         # The store's own write lock (`SqlStore.write_lock`): no busy-handler sleeps.
-        super().__init__(write_lock or threading.Lock(), raw_path, busy_timeout_ms)
+        super().__init__(write_lock or FairLock(), raw_path, busy_timeout_ms)
         self._thread: threading.Thread | None = None
         if not inline:
             self._thread = threading.Thread(target=self._run, name="tnhl-inbox", daemon=True)

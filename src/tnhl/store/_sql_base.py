@@ -3,7 +3,6 @@ writing transactions (SQLite's one writer queued on a process lock first)."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tnhl.store._engine import WRITE, translate_errors
 from tnhl.store._errors import StoreUnavailableError
+from tnhl.store._fairlock import FairLock
 
 __all__ = ["Clock", "SqlBase"]
 
@@ -34,11 +34,10 @@ class SqlBase:
         self._busy_timeout = busy_timeout
         # SQLite has one writer at a time. Threads of one process that meet its lock wait in
         # SQLite's busy handler, which sleeps and polls: a thread in a tight loop can starve the
-        # others (intake among them). Queuing on a Python lock first hands the write lock over
-        # as soon as it is free. Other processes still wait through busy_timeout.
-        self._write_gate: threading.Lock | None = (
-            threading.Lock() if engine.dialect.name == "sqlite" else None
-        )
+        # others (intake among them). Queuing on a fair lock first hands the write lock over,
+        # in arrival order, as soon as it is free. Other processes still wait through
+        # busy_timeout.
+        self._write_gate: FairLock | None = FairLock() if engine.dialect.name == "sqlite" else None
         # Shared with intake's inbox writer on SQLite, so every writer of this process queues
         # here; PostgreSQL has no process-wide write lock.
         self.write_lock = self._write_gate

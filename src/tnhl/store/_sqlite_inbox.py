@@ -12,9 +12,9 @@ loop (`Busy` instead), a bounded time on a thread, so a sender hears 503 rather 
 from __future__ import annotations
 
 import sqlite3
-import threading
 
 from tnhl.store._errors import StoreUnavailableError
+from tnhl.store._fairlock import FairLock
 from tnhl.store._models import InboundEvent
 
 __all__ = ["Busy", "Params", "SqliteWriter", "row_params"]
@@ -42,7 +42,7 @@ class SqliteWriter:
     used) through a sqlite3 connection of its own, opened on first use, holding `lock` (the
     store's write lock) for each transaction. `FastInbox` builds on it."""
 
-    def __init__(self, lock: threading.Lock, raw_path: str | None, busy_timeout_ms: int) -> None:
+    def __init__(self, lock: FairLock, raw_path: str | None, busy_timeout_ms: int) -> None:
         self._lock = lock
         self._raw_path = raw_path
         self._raw: sqlite3.Connection | None = None
