@@ -30,7 +30,7 @@ from tnhl.highlevel._errors import (
     UnprocessableError,
 )
 from tnhl.highlevel._events import WEBHOOK_EVENTS, WebhookEvent, get_webhook_event
-from tnhl.highlevel._exchange import Exchange, ExchangeObserver
+from tnhl.highlevel._exchange import EXCHANGE_BODY_LIMIT, Exchange, ExchangeObserver
 from tnhl.highlevel._logging import RedactingFilter, redact, redact_processor
 from tnhl.highlevel._models import (
     Contact,
@@ -73,6 +73,7 @@ from tnhl.highlevel._tokens import (
 __all__ = [
     "API_VERSION",
     "DEFAULT_BASE_URL",
+    "EXCHANGE_BODY_LIMIT",
     "OPERATIONS",
     "WEBHOOK_EVENTS",
     "APIError",

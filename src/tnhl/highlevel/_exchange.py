@@ -14,10 +14,10 @@ from urllib.parse import urlencode
 
 import httpx
 
-__all__ = ["Exchange", "ExchangeObserver", "exchange_of"]
+__all__ = ["EXCHANGE_BODY_LIMIT", "Exchange", "ExchangeObserver", "exchange_of"]
 
 # Enough of an answer to read what HighLevel said; a search page can be megabytes.
-BODY_LIMIT = 2000
+EXCHANGE_BODY_LIMIT = 2000
 
 
 @dataclass(frozen=True)
@@ -53,5 +53,7 @@ def exchange_of(
         name = type(error).__name__ if error is not None else "no answer"
         return Exchange(method, path, None, seconds, error=name)
     # Only the head is decoded: the whole of a large answer is parsed once, by the client.
-    head = response.content[: 4 * BODY_LIMIT].decode(response.encoding or "utf-8", "replace")
-    return Exchange(method, path, response.status_code, seconds, head[:BODY_LIMIT])
+    head = response.content[: 4 * EXCHANGE_BODY_LIMIT].decode(
+        response.encoding or "utf-8", "replace"
+    )
+    return Exchange(method, path, response.status_code, seconds, head[:EXCHANGE_BODY_LIMIT])

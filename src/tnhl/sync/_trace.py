@@ -15,12 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tnhl.highlevel import OPERATIONS, APIError, Exchange, redact
+from tnhl.highlevel import EXCHANGE_BODY_LIMIT, OPERATIONS, APIError, Exchange, redact
 from tnhl.store import EventCall
 
 __all__ = ["CallTracer", "event_calls"]
-
-_ANSWER_LIMIT = 2000
 
 
 class CallTracer:
@@ -73,4 +71,6 @@ def event_calls(
         answer = f"{type(error).__name__}: {error}"
     else:
         status, answer = None, json.dumps(result, default=str)
-    return [EventCall(at, operation, request, status, seconds, redact(answer[:_ANSWER_LIMIT]))]
+    return [
+        EventCall(at, operation, request, status, seconds, redact(answer[:EXCHANGE_BODY_LIMIT]))
+    ]
