@@ -172,8 +172,6 @@ class Executor:
                 key = call.key
                 if key is None or key in self._calls.unsent or not lookup.op_absent(key):
                     continue
-                if not call.operation_id.startswith("create-"):
-                    continue  # a keyed delete: its create's op is there already
                 body = None if call.body is None else stored_form(call.body)
                 marks[key] = OpMark(key, call.operation_id, inbox_id, body)
         try:
