@@ -222,11 +222,9 @@ def test_an_unknown_connection_name_is_a_configuration_error(sim: RunningSimulat
     assert "no connection named 'nope' (configured: default)" in result.output
 
 
-def test_each_connection_is_verified_with_its_own_token(
-    sim: RunningSimulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """Two connections: each under its own heading; one whose token is another location's
-    fails its location line; --connection checks only the one named."""
+def _two_connections(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A settings file of two connections with one good token: acme at LOC, beta at
+    OTHER_LOC (a location the token cannot reach); the single-connection variables unset."""
     for name in ("TNHL_HIGHLEVEL_TOKEN", "TNHL_LOCATION_ID", "TNHL_TALKNOTES_SECRET"):
         monkeypatch.delenv(name)
     config = tmp_path / "tnhl.yaml"
@@ -238,6 +236,15 @@ def test_each_connection_is_verified_with_its_own_token(
         f" talknotes_secret: '{SECRET}'}}\n",
         encoding="utf-8",
     )
+    return config
+
+
+def test_each_connection_is_verified_with_its_own_token(
+    sim: RunningSimulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two connections: each under its own heading; one whose token is another location's
+    fails its location line; --connection checks only the one named."""
+    config = _two_connections(monkeypatch, tmp_path)
     result = CliRunner().invoke(_app(), ["verify", "--config", str(config)])
     assert result.exit_code == 1, result.output
     assert f"connection acme (location {LOC}):" in result.output
@@ -277,17 +284,7 @@ def test_public_url_with_nothing_there_fails_once_for_all_connections(
 ) -> None:
     """Two connections and a public_url nothing listens on: the public URL lines come once,
     under their own heading, after both connections', and count as a failed check."""
-    for name in ("TNHL_HIGHLEVEL_TOKEN", "TNHL_LOCATION_ID", "TNHL_TALKNOTES_SECRET"):
-        monkeypatch.delenv(name)
-    config = tmp_path / "tnhl.yaml"
-    config.write_text(
-        "connections:\n"
-        f"  - {{name: acme, location_id: {LOC}, highlevel_token: {GOOD},"
-        f" talknotes_secret: '{SECRET}'}}\n"
-        f"  - {{name: beta, location_id: {OTHER_LOC}, highlevel_token: {GOOD},"
-        f" talknotes_secret: '{SECRET}'}}\n",
-        encoding="utf-8",
-    )
+    config = _two_connections(monkeypatch, tmp_path)
     with socket.socket() as held:  # bound, never listening: connections are refused
         held.bind(("127.0.0.1", 0))
         port = held.getsockname()[1]
